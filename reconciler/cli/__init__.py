@@ -1,0 +1,13 @@
+"""Command line: `mcp-reconciler` (also `python -m reconciler`). One module per command."""
+
+from __future__ import annotations
+
+from . import validate as _validate  # noqa: F401  (registers commands)
+from .app import app
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

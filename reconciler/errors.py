@@ -1,0 +1,115 @@
+"""The one error hierarchy of mcp-reconciler.
+
+    ReconcilerError                 base; `fatal` says whether retrying can help
+    ├── InvalidInput (fatal)        the declared resources are wrong: fix the input (Stalled)
+    │   └── ValidationFailed        carries every Problem found in one load
+    ├── SourceError (transient)     a directory or git source could not be read or fetched
+    ├── SecretNotFound (fatal)      a secretKeyRef or env reference does not resolve
+    ├── ServerError (transient)     an MCP server failed to start, answer or stay up
+    ├── ProviderError (transient)   an LLM provider call failed (see `retry_after`)
+    └── StateError (fatal)          the state directory is unusable
+
+Every error has a CamelCase `reason` used verbatim as the reason of the condition it
+causes, and never carries a secret value in its message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One finding about the input, printed as `FILE:LINE: Kind/name: field.path: message`."""
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+    resource: str | None = None
+    """`Kind/name` of the resource concerned, when known."""
+    field: str | None = None
+    """Dotted camelCase path inside the resource, e.g. `spec.healthCheck.intervalSeconds`."""
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        parts = []
+        if self.file is not None:
+            parts.append(f"{self.file}:{self.line}" if self.line is not None else self.file)
+        if self.resource:
+            parts.append(self.resource)
+        if self.field:
+            parts.append(self.field)
+        prefix = "warning: " if self.severity == "warning" else ""
+        return ": ".join([*parts, prefix + self.message])
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "resource": self.resource,
+            "field": self.field,
+            "message": self.message,
+            "severity": self.severity,
+        }
+
+
+class ReconcilerError(Exception):
+    """Base of every error raised on purpose."""
+
+    reason: str = "Failed"
+    fatal: bool = False
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else self.reason
+
+
+class InvalidInput(ReconcilerError):
+    reason = "InvalidSpec"
+    fatal = True
+
+
+class ValidationFailed(InvalidInput):
+    reason = "ValidationFailed"
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = [p for p in problems if p.severity == "error"]
+        first = str(self.problems[0]) if self.problems else "invalid input"
+        more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
+        super().__init__(first + more)
+
+
+class SourceError(ReconcilerError):
+    reason = "SourceUnavailable"
+
+
+class SecretNotFound(ReconcilerError):
+    reason = "SecretNotFound"
+    fatal = True
+
+
+class ServerError(ReconcilerError):
+    reason = "ServerFailed"
+
+
+class ProviderError(ReconcilerError):
+    reason = "ProviderFailed"
+
+    def __init__(
+        self, message: str, *, reason: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, reason=reason)
+        self.retry_after = retry_after
+
+
+class StateError(ReconcilerError):
+    reason = "StateUnavailable"
+    fatal = True

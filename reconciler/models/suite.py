@@ -1,0 +1,71 @@
+"""MCPSuite: a group of servers served by the gateway as one MCP endpoint."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from .base import Name, Resource, ResourceStatus, Strict
+
+ConflictResolution = Literal["prefix", "priority"]
+
+
+class SuiteMember(Strict):
+    """A server of the suite."""
+
+    name: Name
+    """Name of an MCPServer in the same namespace."""
+    priority: int = Field(default=0, ge=-1000000, le=1000000)
+    """With `conflictResolution: priority`, the higher priority wins a tool-name clash."""
+
+
+class LabelSelector(Strict):
+    """Select servers by their labels."""
+
+    match_labels: dict[str, str] = Field(default_factory=dict)
+    """Every label here must be present with this value."""
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        return bool(self.match_labels) and all(
+            labels.get(key) == value for key, value in self.match_labels.items()
+        )
+
+
+class MCPSuiteSpec(Strict):
+    """Desired state of a suite."""
+
+    description: str | None = None
+    """What the suite is for; shown to clients as the endpoint's instructions."""
+    servers: list[SuiteMember] = Field(default_factory=list)
+    """Servers named explicitly."""
+    selector: LabelSelector | None = None
+    """Servers selected by label, in addition to `servers` (priority 0)."""
+    conflict_resolution: ConflictResolution = "prefix"
+    """`prefix`: tools as `<server>_<tool>`; `priority`: bare names, higher priority wins."""
+
+
+class MCPSuiteStatus(ResourceStatus):
+    """Observed state of a suite."""
+
+    servers: list[str] = Field(default_factory=list)
+    """Member servers after selectors were applied."""
+    tool_count: int | None = None
+    """Tools served on the endpoint."""
+    endpoint: str | None = None
+    """Gateway URL of the suite."""
+
+
+class MCPSuite(Resource):
+    """A group of servers served as one MCP endpoint."""
+
+    kind_name: ClassVar[str] = "MCPSuite"
+    plural: ClassVar[str] = "mcpsuites"
+    short_names: ClassVar[tuple[str, ...]] = ("mcpsuite",)
+
+    kind: Literal["MCPSuite"] = "MCPSuite"
+    """Always `MCPSuite`."""
+    spec: MCPSuiteSpec
+    """Desired state."""
+    status: MCPSuiteStatus | None = None
+    """Observed state (written by the controller)."""
