@@ -38,9 +38,9 @@ Name = Annotated[
         min_length=1,
         max_length=63,
         pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
-        description="A DNS-1123 label: lower-case letters, digits and '-', at most 63 characters.",
     ),
 ]
+"""A DNS-1123 label: lower-case letters, digits and '-', at most 63 characters."""
 
 
 class ObjectMeta(Strict):

@@ -11,8 +11,8 @@ from .base import Name, Resource, ResourceStatus, Strict, ValueSource, reject_in
 ProviderType = Literal[
     "openai", "anthropic", "azure-openai", "google", "ollama", "openai-compatible", "builtin"
 ]
-_NEEDS_KEY = {"openai", "anthropic", "azure-openai", "google"}
-_NEEDS_ENDPOINT = {"azure-openai", "openai-compatible"}
+NEEDS_API_KEY = {"openai", "anthropic", "azure-openai", "google"}
+NEEDS_ENDPOINT = {"azure-openai", "openai-compatible"}
 
 
 class Pricing(Strict):
@@ -75,9 +75,9 @@ class LLMProviderSpec(Strict):
 
     @model_validator(mode="after")
     def _required_by_type(self) -> LLMProviderSpec:
-        if self.type in _NEEDS_KEY and self.api_key is None:
+        if self.type in NEEDS_API_KEY and self.api_key is None:
             raise ValueError(f"type {self.type} needs apiKey (secretKeyRef or env)")
-        if self.type in _NEEDS_ENDPOINT and self.endpoint is None:
+        if self.type in NEEDS_ENDPOINT and self.endpoint is None:
             raise ValueError(f"type {self.type} needs endpoint")
         if self.type != "builtin" and self.model is None:
             raise ValueError(f"type {self.type} needs model")
