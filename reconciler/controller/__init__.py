@@ -1,0 +1,1 @@
+"""The standalone controller: supervises local server processes and keeps its state in SQLite."""

@@ -1,0 +1,115 @@
+"""The local control API: a unix socket in the state dir, for `reconcile` (and `status`).
+
+Only processes that can open `<state-dir>/control.sock` (mode 0600) reach it. Reads go to
+the state store, which the controller keeps current, so `status` and `events` work the
+same, read-only, when the controller is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from .serving import EmbeddedServer
+
+if TYPE_CHECKING:
+    from .standalone import StandaloneController
+
+
+def control_app(controller: StandaloneController) -> Starlette:
+    async def reconcile(request: Request) -> JSONResponse:
+        controller.source.trigger()
+        reconciler = controller.reconciler
+        outcome = await reconciler.resync() if reconciler is not None else None
+        last = controller.last_outcome
+        return JSONResponse(
+            {
+                "triggered": True,
+                "resynced": outcome is not None,
+                "changes": outcome.plan.counts() if outcome and outcome.plan else {},
+                "lastRevision": last.revision if last else None,
+                "lastApplied": last.applied if last else None,
+                "lastReason": last.reason if last else None,
+                "lastMessage": last.message if last else None,
+            }
+        )
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"pid": os.getpid(), "gateway": controller.gateway_url})
+
+    return Starlette(
+        routes=[
+            Route("/reconcile", reconcile, methods=["POST"]),
+            Route("/health", health, methods=["GET"]),
+        ]
+    )
+
+
+class ControlServer:
+    """uvicorn on a unix socket, as an async context manager."""
+
+    def __init__(self, controller: StandaloneController, path: Path) -> None:
+        self.controller = controller
+        self.path = path
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Self:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        config = uvicorn.Config(
+            control_app(self.controller),
+            uds=str(self.path),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
+        self._server = EmbeddedServer(config)
+        self._task = asyncio.create_task(self._server.serve(), name="control")
+        while not self._server.started:
+            if self._task.done():
+                await self._task
+            await asyncio.sleep(0.01)
+        os.chmod(self.path, 0o600)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._task is not None:
+            await self._task
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+def request_control(state_dir: Path, method: str, path: str) -> dict[str, Any] | None:
+    """Call the running controller's control API; None when no controller listens."""
+    import httpx
+
+    socket_path = state_dir / "control.sock"
+    if not socket_path.exists():
+        return None
+    transport = httpx.HTTPTransport(uds=str(socket_path))
+    try:
+        with httpx.Client(transport=transport, base_url="http://controller", timeout=120) as client:
+            response = client.request(method, path)
+            response.raise_for_status()
+            result: dict[str, Any] = response.json()
+            return result
+    except httpx.TransportError:
+        return None

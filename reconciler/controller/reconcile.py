@@ -1,0 +1,411 @@
+"""The standalone reconcile pipeline: one pass from a snapshot to a converged, recorded state.
+
+    load ─► record attempt ─► plan ─► guard mass prune ─► carry out ─► configure gateway
+         ─► record applied ─► write status
+
+It is the only place that sequences side effects. The plan comes from the shared planner
+(`reconciler.planning`); this module only decides how each action is carried out locally:
+a ServerRunner per running server, and a new gateway configuration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from ..conditions import Phase, summarize
+from ..desired import DesiredState
+from ..errors import Problem
+from ..loading import LoadResult
+from ..models import MCPServer, MCPSuite, Resource, ResourceKey
+from ..planning import (
+    Action,
+    ActionKind,
+    ObservedResource,
+    ObservedServer,
+    ObservedState,
+    Plan,
+    mass_prune,
+    plan,
+)
+from ..spec_changes import spec_hash
+from .runner import RunnerContext, ServerRunner, server_id
+from .store import Store
+
+log = structlog.get_logger("reconciler.controller")
+
+GatewaySink = Callable[[DesiredState, dict[str, list[dict[str, Any]]]], None]
+"""Receives the applied state and each running server's tools after every change."""
+
+
+@dataclass
+class Outcome:
+    """What one reconcile did: for logs, the control API and tests."""
+
+    revision: str
+    applied: bool
+    reason: str
+    message: str = ""
+    plan: Plan | None = None
+    problems: list[Problem] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class Reconciler:
+    """Owns the runners and the applied state of one standalone controller."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        context: RunnerContext,
+        gateway: GatewaySink | None = None,
+        allow_mass_prune: bool = False,
+    ) -> None:
+        self.store = store
+        self.context = context
+        self.gateway = gateway
+        self.allow_mass_prune = allow_mass_prune
+        self.applied: DesiredState | None = None
+        self.runners: dict[ResourceKey, ServerRunner] = {}
+        self._servers: dict[ResourceKey, MCPServer] = {}
+        """Every applied server, running or not."""
+        self._resources: dict[ResourceKey, ObservedResource] = {}
+        self._lock = asyncio.Lock()
+        context.on_change = self._runner_changed
+
+    # -- the pipeline ---------------------------------------------------------------------
+
+    async def reconcile(
+        self, result: LoadResult, *, revision: str, root: Path | None = None
+    ) -> Outcome:
+        """Apply one loaded revision, or keep the last good one when it is invalid."""
+        async with self._lock:
+            started = time.monotonic()
+            outcome = await self._reconcile(result, revision=revision, root=root)
+            outcome.seconds = time.monotonic() - started
+            log.info(
+                "reconciled",
+                revision=revision,
+                applied=outcome.applied,
+                reason=outcome.reason,
+                seconds=round(outcome.seconds, 4),
+                changes=outcome.plan.counts() if outcome.plan else None,
+            )
+            return outcome
+
+    async def _reconcile(self, result: LoadResult, *, revision: str, root: Path | None) -> Outcome:
+        if not result.ok or result.state is None:
+            return self._reject(revision, result.errors)
+        desired = result.state
+        desired.revision = revision
+        the_plan = plan(desired, self.observed())
+        if mass_prune(the_plan, self.observed()) and not self.allow_mass_prune:
+            return self._refuse_mass_prune(revision, the_plan)
+        self._remember_origins(desired, root)
+        await self._carry_out(the_plan)
+        self.applied = desired
+        self.store.record_applied(revision, _documents(desired))
+        self._event("info", "source", "Applied", f"applied {revision}: {_summary(the_plan)}")
+        self._configure_gateway()
+        self.write_status()
+        return Outcome(revision, True, "Succeeded", _summary(the_plan), plan=the_plan)
+
+    async def resync(self) -> Outcome | None:
+        """Re-plan the applied state: corrects drift (a runner that ended, a lost process)."""
+        if self.applied is None:
+            return None
+        async with self._lock:
+            the_plan = plan(self.applied, self.observed())
+            if not the_plan.is_noop:
+                await self._carry_out(the_plan)
+                self._configure_gateway()
+                self.write_status()
+            return Outcome(self.applied.revision or "", True, "Resynced", plan=the_plan)
+
+    def observed(self) -> ObservedState:
+        servers: dict[ResourceKey, ObservedServer] = {}
+        for key, server in self._servers.items():
+            runner = self.runners.get(key)
+            running = runner is not None and (runner.running or runner.stalled)
+            servers[key] = ObservedServer(
+                runtime_hash=runner.runtime_hash if runner else None,
+                spec_hash=spec_hash(server),
+                running=running,
+                phase=str(runner.phase) if runner else str(Phase.STOPPED),
+                consecutive_failures=runner.failures if runner else 0,
+                stalled=runner.stalled if runner else False,
+                applied=server,
+            )
+        return ObservedState(servers=servers, resources=dict(self._resources))
+
+    # -- carrying out the plan ------------------------------------------------------------
+
+    async def _carry_out(self, the_plan: Plan) -> None:
+        stops = [a for a in the_plan.actions if a.kind in _STOPPING]
+        await asyncio.gather(*(self._stop_server(a.key) for a in stops if a.key in self.runners))
+        for action in the_plan.actions:
+            if isinstance(action.resource, MCPServer) or (
+                action.kind is ActionKind.DELETE and action.key.kind == MCPServer.kind_name
+            ):
+                self._server_action(action)
+            else:
+                self._resource_action(action)
+
+    def _server_action(self, action: Action) -> None:
+        key = action.key
+        if action.kind is ActionKind.DELETE:
+            pruned = self._servers.pop(key, None)
+            if pruned is not None:
+                self.store.forget_server(server_id(pruned))
+            self.store.delete_status(key)
+            self._event("info", "prune", "Pruned", f"{key} stopped and removed", resource=key)
+            return
+        server = action.resource
+        assert isinstance(server, MCPServer)
+        self._servers[key] = server
+        runner = self.runners.get(key)
+        if action.kind is ActionKind.UPDATE and runner is not None:
+            runner.update(server)
+            return
+        if action.kind is ActionKind.UNCHANGED:
+            return
+        if action.run and (runner is None or not runner.running):
+            runner = ServerRunner(server, self.context)
+            self.runners[key] = runner
+            runner.start()
+            verb = {ActionKind.RESTART: "Restarting", ActionKind.START: "Starting"}
+            self._event(
+                "info", "server", verb.get(action.kind, "Creating"), action.reason, resource=key
+            )
+
+    def _resource_action(self, action: Action) -> None:
+        if action.kind is ActionKind.DELETE:
+            self._resources.pop(action.key, None)
+            self.store.delete_status(action.key)
+            self._event("info", "prune", "Pruned", f"{action.key} removed", resource=action.key)
+        elif action.spec_hash is not None and action.resource is not None:
+            self._resources[action.key] = ObservedResource(action.spec_hash, action.resource)
+
+    async def _stop_server(self, key: ResourceKey) -> None:
+        runner = self.runners.pop(key, None)
+        if runner is not None:
+            await runner.stop()
+
+    async def shutdown(self) -> None:
+        """Stop every server (SIGTERM then SIGKILL to each process group)."""
+        async with self._lock:
+            await asyncio.gather(*(self._stop_server(key) for key in list(self.runners)))
+
+    # -- failures -------------------------------------------------------------------------
+
+    def _reject(self, revision: str, problems: list[Problem]) -> Outcome:
+        first = str(problems[0]) if problems else "invalid input"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        self.store.record_attempt(revision, outcome="ValidationFailed", message=first + more)
+        for problem in problems[:50]:
+            self._event("error", "validation", "ValidationFailed", str(problem))
+        kept = self.applied.revision if self.applied else "nothing"
+        self._event(
+            "warning",
+            "source",
+            "NotApplied",
+            f"{revision} is invalid ({len(problems)} errors); {kept} keeps running",
+        )
+        return Outcome(revision, False, "ValidationFailed", first + more, problems=problems)
+
+    def _refuse_mass_prune(self, revision: str, the_plan: Plan) -> Outcome:
+        deletes = [a for a in the_plan.actions if a.kind is ActionKind.DELETE]
+        servers = [a for a in deletes if a.key.kind == MCPServer.kind_name]
+        message = (
+            f"refusing to prune {len(servers)} of {len(self._servers)} servers at once: the "
+            "source may be broken or empty; restart with --allow-mass-prune if this is intended"
+        )
+        self.store.record_attempt(revision, outcome="MassPruneRefused", message=message)
+        self._event("error", "prune", "MassPruneRefused", message)
+        return Outcome(revision, False, "MassPruneRefused", message, plan=the_plan)
+
+    # -- gateway and status ---------------------------------------------------------------
+
+    def tools(self) -> dict[str, list[dict[str, Any]]]:
+        """Each Ready server's discovered tools (raw dicts), by server name."""
+        return {
+            runner.server.name: runner.tools
+            for runner in self.runners.values()
+            if runner.phase == Phase.READY
+        }
+
+    def _configure_gateway(self) -> None:
+        if self.gateway is not None and self.applied is not None:
+            self.gateway(self.applied, self.tools())
+
+    async def _runner_changed(self, runner: ServerRunner) -> None:
+        if self.runners.get(_key(runner.server)) is not runner:
+            return
+        self._configure_gateway()
+        self.write_status()
+
+    def write_status(self) -> None:
+        desired = self.applied
+        if desired is None:
+            return
+        for resource in desired:
+            phase, conditions, message = self._status_of(resource, desired)
+            self.store.put_status(
+                resource.key,
+                phase=phase,
+                conditions=conditions,
+                message=message,
+                observed_generation=resource.metadata.generation,
+                spec_hash=spec_hash(resource),
+            )
+
+    def _status_of(self, resource: Resource, desired: DesiredState) -> tuple[str, list[Any], str]:
+        if isinstance(resource, MCPServer):
+            return self._server_status(resource, desired)
+        if isinstance(resource, MCPSuite):
+            members = [m.server for m in desired.suite_members(resource)]
+            waiting = [
+                name
+                for name in members
+                if (r := self.runners.get(ResourceKey("MCPServer", resource.metadata.ns, name)))
+                is None
+                or r.phase != Phase.READY
+            ]
+            ready = not waiting
+            message = (
+                f"{len(members)} servers ready" if ready else f"waiting for {', '.join(waiting)}"
+            )
+            conditions = summarize(
+                ready=ready,
+                reconciling=not ready,
+                stalled=False,
+                reason="Succeeded" if ready else "ServersNotReady",
+                message=message,
+            )
+            return ("Ready" if ready else "Pending"), conditions, message
+        conditions = summarize(
+            ready=True, reconciling=False, stalled=False, reason="Applied", message="applied"
+        )
+        return "Ready", conditions, "applied"
+
+    def _server_status(
+        self, server: MCPServer, desired: DesiredState
+    ) -> tuple[str, list[Any], str]:
+        runner = self.runners.get(server.key)
+        if runner is None:
+            phase = Phase.DISABLED if not server.spec.enabled else Phase.STOPPED
+            reason = "Disabled" if not server.spec.enabled else "NotNeeded"
+            message = (
+                "enabled is false"
+                if not server.spec.enabled
+                else "autoStart is false and no active workflow needs it"
+            )
+            conditions = summarize(
+                ready=False, reconciling=False, stalled=False, reason=reason, message=message
+            )
+            return str(phase), conditions, message
+        phase = runner.phase
+        ready = phase == Phase.READY
+        stalled = phase == Phase.STALLED
+        if ready:
+            reason, message = "Succeeded", f"{len(runner.exposed_tools())} tools"
+        elif stalled:
+            reason, message = "RestartsExhausted", runner.last_error or "gave up restarting"
+        elif phase == Phase.BACKOFF:
+            reason, message = "BackOff", runner.last_error or "restarting"
+        else:
+            reason, message = "Starting", "starting"
+        conditions = summarize(
+            ready=ready,
+            reconciling=not ready and not stalled,
+            stalled=stalled,
+            reason=reason,
+            message=message,
+        )
+        return str(phase), conditions, message
+
+    # -- bookkeeping ----------------------------------------------------------------------
+
+    def _remember_origins(self, desired: DesiredState, root: Path | None) -> None:
+        for server in desired.servers:
+            origin = desired.origins.get(server.key)
+            if origin is None:
+                continue
+            path = Path(origin.file)
+            if root is not None and not path.is_absolute():
+                path = root / path
+            self.context.base_dirs[server_id(server)] = path.resolve().parent
+
+    def _event(
+        self,
+        severity: str,
+        category: str,
+        reason: str,
+        message: str,
+        *,
+        resource: ResourceKey | None = None,
+    ) -> None:
+        self.store.add_event(
+            severity=severity,  # type: ignore[arg-type]
+            category=category,
+            reason=reason,
+            message=message,
+            resource=str(resource) if resource else None,
+        )
+
+
+_STOPPING = frozenset({ActionKind.STOP, ActionKind.DELETE, ActionKind.RESTART})
+
+
+def _key(server: MCPServer) -> ResourceKey:
+    return server.key
+
+
+def _documents(desired: DesiredState) -> list[dict[str, Any]]:
+    return [
+        r.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"status"})
+        for r in desired
+    ]
+
+
+def _summary(the_plan: Plan) -> str:
+    counts = {k: v for k, v in the_plan.counts().items() if k != ActionKind.UNCHANGED.value}
+    if not counts:
+        return "no changes"
+    return ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+
+
+async def cleanup_leftovers(store: Store) -> list[str]:
+    """After a crash: stop every process the previous controller had started.
+
+    A stdio server cannot be re-attached once its pipes are gone, so "adopting" it means
+    verifying it is ours (pid, start time and boot) and stopping its whole process group;
+    the plan then starts exactly one fresh copy. Returns the servers cleaned up.
+    """
+    from .processes import kill_group
+
+    cleaned = []
+    for record in store.instances():
+        if record.pid is None or record.start_time is None:
+            continue
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if await kill_group(record.pid, record.start_time, boot=record.boot_id):
+                cleaned.append(record.server)
+        store.forget_server(record.server)
+    for server in cleaned:
+        store.add_event(
+            severity="warning",
+            category="server",
+            reason="LeftoverStopped",
+            message=f"stopped {server} left running by a previous controller",
+            resource=None,
+        )
+    return cleaned

@@ -1,0 +1,389 @@
+"""ServerRunner: keeps one declared server running — start, discover, health-check, restart.
+
+One runner (one asyncio task) per server that should run. Its life:
+
+    start ──► Starting ──► Ready ──(exit, or failureThreshold failed health checks)──┐
+                ▲                                                                    │
+                └──── BackOff (capped exponential) ◄── failures < restart.maxFailures ◄┘
+                                                        failures ≥ maxFailures ──► Stalled
+
+A Stalled runner does nothing more: only a spec change (a new runner) starts the server
+again. stdio servers are spawned by the supervisor in their own process group; remote
+servers are connected, never spawned. Every step lands in the store (inventory, tools,
+health, events) so `status` works with the controller down and a restart can clean up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..conditions import Phase
+from ..errors import ReconcilerError, SecretNotFound, ServerError
+from ..models import MCPServer
+from ..models.globs import glob_match
+from ..secrets import SecretResolver
+from ..spec_changes import runtime_hash, spec_hash
+from ..upstream.connection import UpstreamConnection
+from ..upstream.remote import sse_transport, streamable_http_transport
+from ..upstream.transport import Transport, stdio_transport
+from .store import Store
+from .store_records import Capability, InventoryRecord
+from .supervisor import Backoff, LaunchSpec, ManagedProcess, spawn
+
+HEALTHY_RESET_SECONDS = 60.0
+"""A server that stayed Ready this long has its consecutive-failure count reset."""
+CONNECT_TIMEOUT = 60.0
+"""Seconds from spawn to a finished MCP handshake (Python servers import slowly)."""
+STOP_GRACE = 5.0
+"""Seconds between SIGTERM and SIGKILL when stopping a server."""
+
+Listener = Callable[["ServerRunner"], Awaitable[None] | None]
+
+
+@dataclass
+class RunnerContext:
+    """What every runner shares: where files are, how secrets resolve, where to report."""
+
+    store: Store
+    resolver: SecretResolver
+    base_dirs: dict[str, Path] = field(default_factory=dict)
+    """Directory of the file each server was declared in (for a relative workingDir)."""
+    on_change: Listener | None = None
+    """Called after the phase or the tool list of a server changed."""
+    on_notification: Callable[[str, dict[str, Any]], None] | None = None
+    """Messages a server sends outside any call (forwarded to the gateway)."""
+
+
+def server_id(server: MCPServer) -> str:
+    """The store's key for a server: `namespace/name`."""
+    return f"{server.metadata.ns}/{server.name}"
+
+
+class ServerRunner:
+    """Supervises one server. Create, `start()`, and `stop()` when it is no longer wanted."""
+
+    def __init__(self, server: MCPServer, context: RunnerContext) -> None:
+        self.server = server
+        self.context = context
+        self.id = server_id(server)
+        self.runtime_hash = runtime_hash(server)
+        self.phase = Phase.PENDING
+        self.connection: UpstreamConnection | None = None
+        self.process: ManagedProcess | None = None
+        self.tools: list[dict[str, Any]] = []
+        self.failures = 0
+        self.restarts = 0
+        self.last_error: str | None = None
+        self.started_at: float | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._ready = asyncio.Event()
+        self._refresh: asyncio.Task[None] | None = None
+
+    # -- control, from the reconciler --------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"server {self.id}")
+
+    async def stop(self) -> None:
+        """Stop supervising and stop the server (SIGTERM to its group, then SIGKILL)."""
+        self._stopping.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._teardown()
+        self.phase = Phase.STOPPED
+        await self._changed()
+
+    def update(self, server: MCPServer) -> None:
+        """Apply a change that needs no restart (labels, filters, health check, policy)."""
+        self.server = server
+        self._persist()
+
+    async def wait_ready(self, timeout: float) -> bool:
+        """For tests and `run --wait`: until Ready, or False after `timeout`."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._ready.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    @property
+    def stalled(self) -> bool:
+        return self.phase == Phase.STALLED
+
+    @property
+    def running(self) -> bool:
+        """Under supervision (up, starting or backing off)."""
+        return self._task is not None and not self._task.done()
+
+    # -- the loop -------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        policy = self.server.spec.restart
+        while not self._stopping.is_set():
+            self.phase = Phase.STARTING
+            self._persist()
+            ready_since: float | None = None
+            try:
+                await self._launch()
+                ready_since = time.monotonic()
+                await self._supervise()
+            except asyncio.CancelledError:
+                raise
+            except (ReconcilerError, OSError) as exc:
+                self.last_error = exc.message if isinstance(exc, ReconcilerError) else str(exc)
+            finally:
+                self._ready.clear()
+                await self._teardown()
+            if self._stopping.is_set():
+                return
+            if ready_since is not None and time.monotonic() - ready_since > HEALTHY_RESET_SECONDS:
+                self.failures = 0
+            self.failures += 1
+            if self.failures >= policy.max_failures:
+                self.phase = Phase.STALLED
+                self._event(
+                    "error",
+                    "RestartsExhausted",
+                    f"gave up after {self.failures} consecutive failures: {self.last_error}; "
+                    "fix the server and change its spec to try again",
+                )
+                self._persist()
+                await self._changed()
+                return
+            delay = Backoff.from_policy(policy.backoff).delay(self.failures)
+            self.phase = Phase.BACKOFF
+            self._event(
+                "warning",
+                "BackOff",
+                f"failed ({self.last_error}); restart {self.failures}/{policy.max_failures - 1}"
+                f" in {delay:g}s",
+            )
+            self._persist()
+            await self._changed()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._stopping.wait()
+            self.restarts += 1
+
+    async def _launch(self) -> None:
+        transport = await self._transport()
+        connection = UpstreamConnection(
+            self.server.name, transport, on_list_changed=self._on_list_changed
+        )
+        await connection.connect(timeout=CONNECT_TIMEOUT)
+        self.connection = connection
+        self.started_at = time.time()
+        await self._discover()
+        self.phase = Phase.READY
+        self.last_error = None
+        self._ready.set()
+        self._event("info", "Ready", f"ready with {len(self.exposed_tools())} tools")
+        self._persist()
+        await self._changed()
+
+    async def _transport(self) -> Transport:
+        spec = self.server.spec
+        if spec.transport == "stdio":
+            self.process = await spawn(self._launch_spec(), on_stderr=self._stderr)
+            self._persist()
+            return stdio_transport(self.process.stdout, self.process.stdin)
+        headers = {h.name: self._value(h.value, h.value_from) for h in spec.headers}
+        assert spec.url is not None
+        if spec.transport == "sse":
+            return sse_transport(spec.url, headers=headers)
+        return streamable_http_transport(spec.url, headers=headers)
+
+    def _launch_spec(self) -> LaunchSpec:
+        spec = self.server.spec
+        assert spec.command is not None
+        env = {item.name: self._value(item.value, item.value_from) for item in spec.env}
+        base = self.context.base_dirs.get(self.id, Path.cwd())
+        working_dir = (base / spec.working_dir).resolve() if spec.working_dir else None
+        command = spec.command
+        if "/" in command and not Path(command).is_absolute():
+            command = str((working_dir or base) / command)
+        elif "/" not in command and shutil.which(command) is None:
+            # Installed beside mcp-reconciler (same virtualenv) but the venv is not activated.
+            beside = Path(sys.executable).parent / command
+            if beside.is_file():
+                command = str(beside)
+        return LaunchSpec(command, spec.args, env, working_dir, spec.limits)
+
+    def _value(self, literal: str | None, source: Any) -> str:
+        if source is None:
+            return literal or ""
+        try:
+            return self.context.resolver.resolve(source)
+        except SecretNotFound as exc:
+            raise ServerError(exc.message, reason="SecretNotFound") from None
+
+    async def _supervise(self) -> None:
+        """Return (raising ServerError) when the server exits or fails its health checks."""
+        connection = self.connection
+        assert connection is not None
+        check = self.server.spec.health_check
+        misses = 0
+        while True:
+            closed = asyncio.create_task(connection.wait_closed())
+            try:
+                done, _ = await asyncio.wait({closed}, timeout=check.interval_seconds)
+            finally:
+                closed.cancel()
+            if done or connection.closed:
+                raise ServerError(self._exit_message(connection))
+            ok, error = await self._health_check(connection, check.timeout_seconds)
+            misses = 0 if ok else misses + 1
+            if misses >= check.failure_threshold:
+                raise ServerError(f"{misses} health checks failed in a row (last: {error})")
+
+    async def _health_check(
+        self, connection: UpstreamConnection, timeout: float
+    ) -> tuple[bool, str | None]:
+        try:
+            latency = await connection.ping(timeout=timeout)
+        except (ReconcilerError, TimeoutError) as exc:
+            error = exc.message if isinstance(exc, ReconcilerError) else "timed out"
+            self.context.store.record_health(self.id, ok=False, error=error)
+            self._event("warning", "HealthCheckFailed", f"ping failed: {error}")
+            return False, error
+        self.context.store.record_health(self.id, ok=True, latency_ms=latency * 1000)
+        return True, None
+
+    def _exit_message(self, connection: UpstreamConnection) -> str:
+        process = self.process
+        if process is not None and process.returncode is not None:
+            tail = "; ".join(process.stderr_tail()[-3:])
+            return f"exited with code {process.returncode}" + (f": {tail}" if tail else "")
+        return f"connection closed ({connection.close_reason or 'unknown reason'})"
+
+    async def _teardown(self) -> None:
+        connection, self.connection = self.connection, None
+        process, self.process = self.process, None
+        if connection is not None:
+            await connection.close()
+        if process is not None:
+            await process.stop(grace=STOP_GRACE)
+        self._persist()
+
+    # -- discovery ------------------------------------------------------------------------
+
+    async def _discover(self) -> None:
+        connection = self.connection
+        if connection is None:
+            return
+        capabilities = connection.server_capabilities
+        timeout = self.server.spec.health_check.timeout_seconds * 3
+        self.tools = await connection.list_tools(timeout=timeout) if "tools" in capabilities else []
+        exposed = {t["name"] for t in self.exposed_tools()}
+        changes = self.context.store.replace_capabilities(
+            self.id,
+            "tool",
+            [
+                Capability(
+                    t["name"],
+                    t.get("description"),
+                    t.get("inputSchema"),
+                    exposed=t["name"] in exposed,
+                )
+                for t in self.tools
+            ],
+        )
+        if "resources" in capabilities:
+            resources = await connection.list_resources(timeout=timeout)
+            self.context.store.replace_capabilities(
+                self.id,
+                "resource",
+                [Capability(r["uri"], r.get("description"), r) for r in resources],
+            )
+        if "prompts" in capabilities:
+            prompts = await connection.list_prompts(timeout=timeout)
+            self.context.store.replace_capabilities(
+                self.id,
+                "prompt",
+                [Capability(p["name"], p.get("description"), p.get("arguments")) for p in prompts],
+            )
+        if changes and self.phase == Phase.READY:
+            self._event(
+                "info",
+                "ToolsChanged",
+                f"tools added {list(changes.added)}, removed {list(changes.removed)},"
+                f" changed {list(changes.changed)}",
+            )
+
+    async def _on_list_changed(self, kind: str) -> None:
+        try:
+            await self._discover()
+        except ReconcilerError as exc:
+            self._event("warning", "DiscoveryFailed", f"refreshing {kind} failed: {exc.message}")
+            return
+        if self.context.on_notification is not None:
+            self.context.on_notification(
+                self.server.name, {"method": f"notifications/{kind}/list_changed"}
+            )
+        await self._changed()
+
+    def exposed_tools(self) -> list[dict[str, Any]]:
+        """Discovered tools after the spec's include/exclude (overrides apply in the gateway)."""
+        spec = self.server.spec.tools
+        return [
+            tool
+            for tool in self.tools
+            if any(glob_match(p, tool["name"]) for p in spec.include)
+            and not any(glob_match(p, tool["name"]) for p in spec.exclude)
+        ]
+
+    # -- reporting ------------------------------------------------------------------------
+
+    def _stderr(self, line: str) -> None:
+        self._event("info", "ServerOutput", line, category="server-stderr")
+
+    def _event(self, severity: str, reason: str, message: str, *, category: str = "server") -> None:
+        self.context.store.add_event(
+            severity=severity,  # type: ignore[arg-type]
+            category=category,
+            reason=reason,
+            message=message,
+            resource=f"MCPServer/{self.server.name}",
+        )
+
+    def _persist(self) -> None:
+        process = self.process
+        self.context.store.put_instance(
+            InventoryRecord(
+                server=self.id,
+                phase=str(self.phase),
+                runtime_hash=self.runtime_hash,
+                spec_hash=spec_hash(self.server),
+                running=self.phase not in (Phase.STALLED, Phase.STOPPED),
+                pid=process.pid if process else None,
+                pgid=process.pgid if process else None,
+                start_time=process.start_time if process else None,
+                boot_id=process.boot_id if process else None,
+                started_at=self.started_at,
+                restarts=self.restarts,
+                consecutive_failures=self.failures,
+                stalled_reason=self.last_error if self.phase == Phase.STALLED else None,
+                last_error=self.last_error,
+            )
+        )
+
+    async def _changed(self) -> None:
+        listener = self.context.on_change
+        if listener is None:
+            return
+        result = listener(self)
+        if result is not None:
+            await result

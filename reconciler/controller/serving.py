@@ -1,0 +1,40 @@
+"""What the controller serves besides the gateway app: the registry through which the
+gateway finds each server's live connection, and uvicorn for the control socket."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+import uvicorn
+
+from ..conditions import Phase
+from ..upstream.connection import UpstreamConnection
+
+if TYPE_CHECKING:
+    from .reconcile import Reconciler
+
+
+class EmbeddedServer(uvicorn.Server):
+    """uvicorn inside the controller's loop: the controller, not uvicorn, handles signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class UpstreamsOf:
+    """The gateway's UpstreamRegistry over the reconciler's runners (looked up per call)."""
+
+    def __init__(self, reconciler: Callable[[], Reconciler | None]) -> None:
+        self._reconciler = reconciler
+
+    def get(self, server: str) -> UpstreamConnection | None:
+        reconciler = self._reconciler()
+        if reconciler is None:
+            return None
+        for key, runner in reconciler.runners.items():
+            if key.name == server and runner.phase == Phase.READY:
+                return runner.connection
+        return None

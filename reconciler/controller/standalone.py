@@ -1,0 +1,170 @@
+"""`mcp-reconciler run`: the standalone controller process, wired together.
+
+lock the state dir ─► clean up leftovers of a crashed run ─► serve gateway + control API
+─► for each snapshot of the source: load ─► reconcile ─► (periodic resync in between)
+─► on SIGTERM/SIGINT: stop every server, exit 0
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from ..desired import DesiredState
+from ..errors import ReconcilerError
+from ..gateway import Gateway, GatewayServer, build_gateway_config
+from ..loading import load_documents
+from ..secrets import SecretResolver
+from ..sources import Snapshot, Source
+from .control import ControlServer
+from .reconcile import Outcome, Reconciler, cleanup_leftovers
+from .runner import RunnerContext
+from .serving import UpstreamsOf
+from .store import Store, acquire_controller_lock
+
+log = structlog.get_logger("reconciler.controller")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything `run` was told on its command line."""
+
+    state_dir: Path
+    """Lock, SQLite state, secrets (`secrets/`), git clones (`git/`), control socket."""
+    listen_host: str = "127.0.0.1"
+    """Gateway address."""
+    listen_port: int = 8765
+    """Gateway port (0: any free port; the chosen one is logged and written to `gateway.url`)."""
+    resync_seconds: float = 60.0
+    """Re-plan the applied state this often, correcting drift."""
+    allow_mass_prune: bool = False
+    """Apply a revision even when it removes every server or more than half of them."""
+    secrets_dir: Path | None = None
+    """Where `secretKeyRef`s resolve (default `<state-dir>/secrets`)."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Extra Host names the gateway accepts (DNS-rebinding protection)."""
+
+
+class StandaloneController:
+    """One controller: a source, a reconciler, a gateway, a control API."""
+
+    def __init__(self, source: Source, options: RunOptions) -> None:
+        self.source = source
+        self.options = options
+        self.store: Store | None = None
+        self.reconciler: Reconciler | None = None
+        self.gateway: Gateway | None = None
+        self.last_outcome: Outcome | None = None
+        self.gateway_url: str | None = None
+        self._stop = asyncio.Event()
+        self._kick = asyncio.Event()
+
+    async def run(self) -> None:
+        """Run until `stop()` (or SIGTERM/SIGINT); always stops every server it started."""
+        state_dir = self.options.state_dir
+        with acquire_controller_lock(state_dir):
+            self.store = store = Store.open(state_dir)
+            try:
+                cleaned = await cleanup_leftovers(store)
+                if cleaned:
+                    log.warning("stopped leftovers of a previous run", servers=cleaned)
+                await self._serve(store)
+            finally:
+                if self.reconciler is not None:
+                    await self.reconciler.shutdown()
+                store.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def trigger(self) -> None:
+        """Re-read the source and re-plan now (`mcp-reconciler reconcile`)."""
+        self.source.trigger()
+        self._kick.set()
+
+    async def _serve(self, store: Store) -> None:
+        resolver = SecretResolver(self.options.secrets_dir or self.options.state_dir / "secrets")
+        context = RunnerContext(store=store, resolver=resolver)
+        registry = UpstreamsOf(lambda: self.reconciler)
+        self.gateway = gateway = Gateway(registry, recorder=store_recorder(store))
+        context.on_notification = lambda server, message: gateway.upstream_notification(
+            server, message
+        )
+
+        def configure(desired: DesiredState, tools: dict[str, list[dict[str, Any]]]) -> None:
+            config = build_gateway_config(desired, tools, resolver=resolver)
+            gateway.update(config)
+
+        self.reconciler = Reconciler(
+            store=store,
+            context=context,
+            gateway=configure,
+            allow_mass_prune=self.options.allow_mass_prune,
+        )
+        http = GatewayServer(gateway, self.options.listen_host, self.options.listen_port)
+        control = ControlServer(self, self.options.state_dir / "control.sock")
+        async with http, control:
+            self.gateway_url = http.url
+            (self.options.state_dir / "gateway.url").write_text(http.url + "\n")
+            log.info("gateway listening", url=http.url, source=self.source.describe())
+            tasks = [
+                asyncio.create_task(self._follow_source(), name="source"),
+                asyncio.create_task(self._resync_loop(), name="resync"),
+            ]
+            try:
+                await self._stop.wait()
+            finally:
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with contextlib.suppress(asyncio.CancelledError, ReconcilerError):
+                        await task
+
+    async def _follow_source(self) -> None:
+        assert self.reconciler is not None
+        async for snapshot in self.source.snapshots():
+            self.last_outcome = await self.apply(snapshot)
+
+    async def apply(self, snapshot: Snapshot) -> Outcome:
+        assert self.reconciler is not None
+        result = load_documents(
+            [(str(snapshot.root / name), text) for name, text in snapshot.files],
+            revision=snapshot.revision,
+        )
+        return await self.reconciler.reconcile(
+            result, revision=snapshot.revision, root=snapshot.root
+        )
+
+    async def _resync_loop(self) -> None:
+        assert self.reconciler is not None
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.options.resync_seconds):
+                    await self._kick.wait()
+            self._kick.clear()
+            await self.reconciler.resync()
+
+
+def store_recorder(store: Store) -> Any:
+    """The gateway's call recorder: batches usage rows into the store."""
+    from .usage import UsageRecorder
+
+    return UsageRecorder(store)
+
+
+async def run_until_signalled(controller: StandaloneController) -> None:
+    """Run the controller; SIGTERM and SIGINT stop it cleanly (servers stopped, exit 0)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, controller.stop)
+    try:
+        await controller.run()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,54 @@
+"""Usage analytics: the gateway's call records, written to the store in batches.
+
+The gateway reports every call synchronously on its hot path; this recorder only appends
+to a list and flushes it to SQLite at most once per `FLUSH_SECONDS` (or at `BATCH_SIZE`),
+so a burst of calls costs one transaction, not one per call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import cast
+
+from ..gateway.calls import CallRecord as GatewayCall
+from .store import Store
+from .store_records import CallOutcome, CallRecord
+
+FLUSH_SECONDS = 1.0
+BATCH_SIZE = 500
+
+
+class UsageRecorder:
+    """Callable handed to the gateway as its recorder."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._pending: list[CallRecord] = []
+        self._timer: asyncio.TimerHandle | None = None
+
+    def __call__(self, call: GatewayCall) -> None:
+        self._pending.append(
+            CallRecord(
+                ts=call.started_at,
+                suite=call.suite,
+                server=call.server or "",
+                tool=call.tool,
+                duration_ms=call.duration_seconds * 1000,
+                outcome=cast(CallOutcome, call.outcome),
+                subject=call.subject,
+                error_code=None if call.error_code is None else str(call.error_code),
+                args_hash=call.arguments_sha256,
+            )
+        )
+        if len(self._pending) >= BATCH_SIZE:
+            self.flush()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        pending, self._pending = self._pending, []
+        if pending:
+            self.store.record_calls(pending)
