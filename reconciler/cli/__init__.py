@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from . import diff as _diff  # noqa: F401  (registers commands)
+from . import run as _run  # noqa: F401  (registers commands)
+from . import status as _status  # noqa: F401  (registers commands)
 from . import validate as _validate  # noqa: F401  (registers commands)
 from .app import app
 

@@ -195,6 +195,8 @@ async def terminate_group(pgid: int, start_time: int, *, grace: float) -> bool:
     found = signal_group(pgid, start_time, signal.SIGTERM)
     if not found:
         return False
+    # A stopped (SIGSTOP, hung in a debugger) process acts on SIGTERM only once continued.
+    signal_group(pgid, start_time, signal.SIGCONT)
     if await wait_group_gone(pgid, start_time, within=grace):
         return True
     signal_group(pgid, start_time, signal.SIGKILL)

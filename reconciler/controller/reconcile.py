@@ -203,6 +203,21 @@ class Reconciler:
         """Stop every server (SIGTERM then SIGKILL to each process group)."""
         async with self._lock:
             await asyncio.gather(*(self._stop_server(key) for key in list(self.runners)))
+            for key, server in self._servers.items():
+                message = "the controller stopped; servers run again when it starts"
+                self.store.put_status(
+                    key,
+                    phase=str(Phase.STOPPED),
+                    conditions=summarize(
+                        ready=False,
+                        reconciling=False,
+                        stalled=False,
+                        reason="ControllerStopped",
+                        message=message,
+                    ),
+                    message=message,
+                    spec_hash=spec_hash(server),
+                )
 
     # -- failures -------------------------------------------------------------------------
 

@@ -101,8 +101,8 @@ class ServerRunner:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self._teardown()
         self.phase = Phase.STOPPED
+        await self._teardown()
         await self._changed()
 
     def update(self, server: MCPServer) -> None:

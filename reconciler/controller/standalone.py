@@ -133,8 +133,13 @@ class StandaloneController:
 
     async def apply(self, snapshot: Snapshot) -> Outcome:
         assert self.reconciler is not None
+        # Directory files are named by their full path; git files by their path in the repo.
+        from_directory = snapshot.revision.startswith("sha256:")
         result = load_documents(
-            [(str(snapshot.root / name), text) for name, text in snapshot.files],
+            [
+                (str(snapshot.root / name) if from_directory else name, text)
+                for name, text in snapshot.files
+            ],
             revision=snapshot.revision,
         )
         return await self.reconciler.reconcile(

@@ -1,0 +1,111 @@
+"""`mcp-reconciler run PATH | --git URL`: the standalone controller."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from ..errors import ReconcilerError
+from ..logs import configure_logging
+from .app import app
+from .options import StateDir, resolve_state_dir
+
+
+def _listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise typer.BadParameter(f"expected HOST:PORT, got {value!r}")
+    return host.strip("[]"), int(port)
+
+
+@app.command()
+def run(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Directory of YAML resources to watch.", show_default=False),
+    ] = None,
+    git: Annotated[
+        str | None, typer.Option("--git", help="Follow this git repository (URL or local path).")
+    ] = None,
+    branch: Annotated[str | None, typer.Option(help="Branch to follow (default: HEAD).")] = None,
+    tag: Annotated[str | None, typer.Option(help="Tag to follow instead of a branch.")] = None,
+    subdir: Annotated[
+        str, typer.Option("--path", help="Directory inside the repository to read.")
+    ] = "",
+    interval: Annotated[
+        float, typer.Option(help="Seconds between git fetches, and between resyncs.")
+    ] = 60.0,
+    listen: Annotated[
+        str, typer.Option(help="Gateway address HOST:PORT (port 0: any free port).")
+    ] = "127.0.0.1:8765",
+    allow_mass_prune: Annotated[
+        bool,
+        typer.Option(
+            "--allow-mass-prune",
+            help="Apply a revision even if it removes every server or more than half of them.",
+        ),
+    ] = False,
+    secrets_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where secretKeyRef {name, key} resolves: DIR/name/key."),
+    ] = None,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(help="Extra Host name the gateway accepts (repeatable)."),
+    ] = None,
+    log_format: Annotated[
+        str, typer.Option(help="Log format: auto (console on a terminal), json or console.")
+    ] = "auto",
+    state_dir: StateDir = None,
+) -> None:
+    """Run the standalone controller: watch, reconcile, supervise servers, serve the gateway.
+
+    Runs until SIGTERM or Ctrl-C, then stops every server it started and exits 0.
+    """
+    if (path is None) == (git is None):
+        raise typer.BadParameter("give a PATH to watch or --git URL (one of them)")
+    fmt: Literal["auto", "json", "console"] = (
+        log_format if log_format in ("auto", "json", "console") else "auto"  # type: ignore[assignment]
+    )
+    configure_logging(fmt=fmt)
+    state = resolve_state_dir(state_dir).resolve()
+    host, port = _listen(listen)
+
+    from ..controller.standalone import RunOptions, StandaloneController, run_until_signalled
+    from ..sources import Source
+
+    source: Source
+    if path is not None:
+        if not path.is_dir():
+            typer.echo(f"error: {path} is not a directory", err=True)
+            raise typer.Exit(1)
+        from ..sources.directory import DirectorySource
+
+        source = DirectorySource(path)
+    else:
+        assert git is not None
+        from ..sources.gitsource import GitSource
+
+        source = GitSource(
+            git, workdir=state / "git", branch=branch, tag=tag, path=subdir, interval=interval
+        )
+    options = RunOptions(
+        state_dir=state,
+        listen_host=host,
+        listen_port=port,
+        resync_seconds=interval,
+        allow_mass_prune=allow_mass_prune,
+        secrets_dir=secrets_dir,
+        allowed_hosts=tuple(allowed_host or ()),
+    )
+    controller = StandaloneController(source, options)
+    try:
+        asyncio.run(run_until_signalled(controller))
+    except ReconcilerError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,102 @@
+"""What `status` and `events` show: read from the state store, the controller up or down."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ..conditions import condition
+from .control import request_control
+from .store import Store
+
+
+def status_report(state_dir: Path) -> dict[str, Any]:
+    """Controller, revisions, resources with conditions, servers with process and tools."""
+    live = request_control(state_dir, "GET", "/health")
+    with Store.open_readonly(state_dir) as store:
+        revisions = store.revisions()
+        instances = {r.server: r for r in store.instances()}
+        tools: dict[str, list[dict[str, Any]]] = {}
+        for cap in store.capabilities(kind="tool"):
+            tools.setdefault(cap.server, []).append(
+                {"name": cap.name, "description": cap.description, "exposed": cap.exposed}
+            )
+        health = store.latest_health()
+        now = time.time()
+        resources = []
+        servers = []
+        for record in store.statuses():
+            ready = condition(record.conditions, "Ready")
+            resources.append(
+                {
+                    "kind": record.key.kind,
+                    "namespace": record.key.namespace,
+                    "name": record.key.name,
+                    "phase": record.phase,
+                    "ready": ready.status if ready else "Unknown",
+                    "reason": ready.reason if ready else None,
+                    "message": record.message,
+                    "conditions": [
+                        c.model_dump(mode="json", by_alias=True, exclude_none=True)
+                        for c in record.conditions
+                    ],
+                }
+            )
+            if record.key.kind != "MCPServer":
+                continue
+            server_id = f"{record.key.namespace}/{record.key.name}"
+            instance = instances.get(server_id)
+            server_tools = tools.get(server_id, [])
+            last_check = health.get(server_id)
+            servers.append(
+                {
+                    "name": record.key.name,
+                    "namespace": record.key.namespace,
+                    "phase": instance.phase if instance else record.phase,
+                    "pid": instance.pid if instance else None,
+                    "uptimeSeconds": (
+                        round(now - instance.started_at)
+                        if instance and instance.started_at and instance.pid
+                        else None
+                    ),
+                    "restarts": instance.restarts if instance else 0,
+                    "consecutiveFailures": instance.consecutive_failures if instance else 0,
+                    "lastError": instance.last_error if instance else None,
+                    "toolCount": sum(1 for t in server_tools if t["exposed"]),
+                    "tools": server_tools,
+                    "lastHealthCheck": (
+                        {
+                            "ok": last_check.ok,
+                            "latencyMs": last_check.latency_ms,
+                            "ts": last_check.ts,
+                        }
+                        if last_check
+                        else None
+                    ),
+                }
+            )
+    return {
+        "controller": {
+            "running": live is not None,
+            "pid": live.get("pid") if live else None,
+            "gateway": live.get("gateway") if live else None,
+            "stateDir": str(state_dir),
+        },
+        "revisions": {
+            "attempted": asdict(revisions.attempted) if revisions.attempted else None,
+            "applied": asdict(revisions.applied) if revisions.applied else None,
+        },
+        "resources": resources,
+        "servers": servers,
+    }
+
+
+def events_report(
+    state_dir: Path, *, resource: str | None = None, limit: int = 50, since: float | None = None
+) -> list[dict[str, Any]]:
+    with Store.open_readonly(state_dir) as store:
+        return [
+            asdict(event) for event in store.events(resource=resource, limit=limit, since=since)
+        ]
