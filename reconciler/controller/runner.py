@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from ..conditions import Phase
-from ..errors import ReconcilerError, SecretNotFound, ServerError
+from ..errors import InvalidInput, ReconcilerError, SecretNotFound, ServerError
 from ..models import MCPServer
-from ..models.globs import glob_match
 from ..secrets import SecretResolver
 from ..spec_changes import runtime_hash, spec_hash
 from ..upstream.connection import UpstreamConnection
+from ..upstream.discovery import ExposedTool, ServerTool, apply_filter
 from ..upstream.remote import sse_transport, streamable_http_transport
 from ..upstream.transport import Transport, stdio_transport
 from .store import Store
@@ -287,7 +287,7 @@ class ServerRunner:
         capabilities = connection.server_capabilities
         timeout = self.server.spec.health_check.timeout_seconds * 3
         self.tools = await connection.list_tools(timeout=timeout) if "tools" in capabilities else []
-        exposed = {t["name"] for t in self.exposed_tools()}
+        exposed = {tool.server_name for tool in self._exposed()}
         changes = self.context.store.replace_capabilities(
             self.id,
             "tool",
@@ -335,15 +335,22 @@ class ServerRunner:
             )
         await self._changed()
 
-    def exposed_tools(self) -> list[dict[str, Any]]:
-        """Discovered tools after the spec's include/exclude (overrides apply in the gateway)."""
+    def _exposed(self) -> list[ExposedTool]:
         spec = self.server.spec.tools
-        return [
-            tool
-            for tool in self.tools
-            if any(glob_match(p, tool["name"]) for p in spec.include)
-            and not any(glob_match(p, tool["name"]) for p in spec.exclude)
-        ]
+        try:
+            return apply_filter(
+                (ServerTool.from_raw(t) for t in self.tools),
+                spec.include,
+                spec.exclude,
+                spec.overrides,
+            )
+        except InvalidInput as error:
+            self._event("warning", "ToolOverrideClash", error.message)
+            return []
+
+    def exposed_tools(self) -> list[dict[str, Any]]:
+        """Discovered tools after the spec's include/exclude and overrides."""
+        return [tool.definition() for tool in self._exposed()]
 
     # -- reporting ------------------------------------------------------------------------
 

@@ -1,0 +1,114 @@
+"""`mcp-reconciler diff PATH... [--against GITREF|DIR]`: what applying PATH would change.
+
+Offline, for CI: the other side is a directory, or the same paths at a git ref of the
+repository they live in (read from git objects; the working tree is not touched).
+Exit 0 no changes, 2 changes, 1 invalid input or unreadable source.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from ..desired import DesiredState
+from ..diffing import diff_states
+from ..errors import Problem, SourceError
+from ..gitrefs import read_tree_files, revision_of
+from ..loading import LoadResult, load_documents, load_paths
+from ..render import render
+from ..render.json import FORMAT
+from .app import app
+from .options import Output, OutputOpt, StateDir
+
+EXIT_NO_CHANGES = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+
+NO_LIVE_STATE = (
+    "diff without --against needs a running controller or its state dir: not available yet; "
+    "pass --against GITREF|DIR"
+)
+
+
+@app.command()
+def diff(
+    paths: Annotated[
+        list[Path], typer.Argument(help="YAML files or directories: the proposed state.")
+    ],
+    against: Annotated[
+        str | None,
+        typer.Option(
+            "--against",
+            help="Compare with a directory, or with PATHS at a git ref (origin/main, HEAD~1).",
+            show_default=False,
+        ),
+    ] = None,
+    output: OutputOpt = Output.text,
+    state_dir: StateDir = None,
+) -> None:
+    """Show what applying PATHS would change. Exit 0 no changes, 2 changes, 1 error."""
+    if against is None:
+        _fail(output, NO_LIVE_STATE)
+    new = load_paths(paths)
+    after_label = " ".join(str(p) for p in paths)
+    try:
+        if Path(against).is_dir():
+            old, before_label = load_paths([Path(against)]), against
+        else:
+            files = [file for path in paths for file in read_tree_files(path, against)]
+            before_label = revision_of(paths[0], against)
+            # The paths did not exist at the ref: everything in them is new.
+            old = (
+                load_documents(files, revision=before_label)
+                if files
+                else LoadResult(DesiredState(revision=before_label))
+            )
+    except SourceError as error:
+        _fail(output, error.message)
+    _check(output, (f"--against {against}", old), (after_label, new))
+    assert old.state is not None
+    assert new.state is not None
+    result = diff_states(old.state, new.state)
+    if output == Output.text:
+        for warning in new.warnings:
+            typer.echo(str(warning), err=True)
+    labelled = replace(result, before_revision=before_label, after_revision=after_label)
+    typer.echo(render(labelled, output.value, color=_color()), nl=False)
+    raise typer.Exit(EXIT_CHANGES if labelled.has_changes else EXIT_NO_CHANGES)
+
+
+def _check(output: Output, *sides: tuple[str, LoadResult]) -> None:
+    """Exit 1 with every problem of every invalid side."""
+    invalid = [(label, result) for label, result in sides if not result.ok]
+    if not invalid:
+        return
+    if output == Output.json:
+        problems: list[dict[str, object]] = []
+        for label, result in invalid:
+            problems += [{**p.to_dict(), "side": label} for p in result.errors]
+        typer.echo(json.dumps({"format": FORMAT, "error": "invalid input", "problems": problems}))
+    else:
+        for label, result in invalid:
+            typer.echo(f"invalid input in {label}:", err=True)
+            for problem in result.errors or [Problem("could not be loaded")]:
+                typer.echo(f"  {problem}", err=True)
+    raise typer.Exit(EXIT_ERROR)
+
+
+def _fail(output: Output, message: str) -> NoReturn:
+    if output == Output.json:
+        typer.echo(json.dumps({"format": FORMAT, "error": message, "problems": []}))
+    else:
+        typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(EXIT_ERROR)
+
+
+def _color() -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")

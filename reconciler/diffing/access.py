@@ -1,0 +1,304 @@
+"""Access widened or narrowed, per subject and suite, between two revisions.
+
+For every suite and every subject of its permissions, the merged RuleSet
+(`reconciler.access.rules_for`) is computed before and after. An allow pattern added or a
+deny pattern removed widens access; an allow removed or a deny added narrows it. A suite
+with no ToolPermission is open to anyone without a token: a suite that loses its last
+permission is reported as a critical widening, one that gains its first as now requiring a
+token. Rate-limit changes are reported per permission.
+
+Subjects are callers (subjects with `tokenFrom`), whose rules include those of the roles
+they hold; a role no caller holds is reported as `role:<name>`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from ..access import RuleSet, qualified, rules_for
+from ..desired import DesiredState
+from ..models import MCPServer, MCPSuite, RateLimit, ResourceKey, ToolPermission
+from ..models.globs import glob_match
+from .index import StateIndex
+from .model import AccessChange, AccessKind, Direction, suite_label
+
+ROLE_PREFIX = "role:"
+
+
+@dataclass
+class _SuiteAccess:
+    """Who may call what on one suite in one revision."""
+
+    declared: bool
+    permissions: list[ToolPermission] = field(default_factory=list)
+    rules: dict[str, RuleSet] = field(default_factory=dict)
+    """Subject label -> merged rules, for every subject the permissions name."""
+    tools: frozenset[str] = frozenset()
+    """`server.tool` the suite serves (when discovered tools are known)."""
+
+    @property
+    def open(self) -> bool:
+        return self.declared and not self.permissions
+
+    def callable(self, label: str | None) -> frozenset[str]:
+        """Served tools the subject (None: anyone, on an open suite) may call."""
+        if self.open:
+            return self.tools
+        rules = self.rules.get(label or "")
+        if rules is None:
+            return frozenset()
+        return frozenset(t for t in self.tools if rules.allows(*t.split(".", 1)))
+
+
+def _suite_access(
+    index: StateIndex, key: ResourceKey, tools: Mapping[str, Sequence[str]] | None
+) -> _SuiteAccess:
+    suite = index.state.get(MCPSuite, key.name, key.namespace)
+    if suite is None:
+        return _SuiteAccess(declared=False)
+    permissions = index.permissions_for(key)
+    callers = index.callers.get(key.namespace, {})
+    holders = index.holders.get(key.namespace, {})
+    labels: dict[str, None] = {}
+    for permission in permissions:
+        for subject in permission.spec.subjects:
+            if subject.role is None:
+                labels[subject.name] = None
+            elif subject.role in holders:
+                labels.update((caller, None) for caller in sorted(holders[subject.role]))
+            else:
+                labels[ROLE_PREFIX + subject.role] = None
+    rules: dict[str, RuleSet] = {}
+    for label in labels:
+        if label.startswith(ROLE_PREFIX):
+            rules[label] = _role_rules(permissions, suite.name, label[len(ROLE_PREFIX) :])
+        else:
+            roles = callers.get(label, set())
+            rules[label] = rules_for(permissions, suite=suite.name, subject=label, roles=roles)
+    served: frozenset[str] = frozenset()
+    if tools is not None:
+        served = frozenset(_served(index, key, tools))
+    return _SuiteAccess(True, permissions, rules, served)
+
+
+def _role_rules(permissions: Iterable[ToolPermission], suite: str, role: str) -> RuleSet:
+    merged = RuleSet()
+    for permission in permissions:
+        if suite in permission.spec.suites and any(
+            s.role == role for s in permission.spec.subjects
+        ):
+            merged = merged.merged(RuleSet.of(permission.spec.rules))
+    return merged
+
+
+def _served(
+    index: StateIndex, key: ResourceKey, tools: Mapping[str, Sequence[str]]
+) -> Iterable[str]:
+    for name in index.members.get(key, {}):
+        server = index.state.get(MCPServer, name, key.namespace)
+        if server is None:
+            continue
+        spec = server.spec.tools
+        for tool in tools.get(name, ()):
+            if any(glob_match(p, tool) for p in spec.include) and not any(
+                glob_match(p, tool) for p in spec.exclude
+            ):
+                yield qualified(name, tool)
+
+
+def access_changes(
+    old: DesiredState,
+    new: DesiredState,
+    *,
+    tools: Mapping[str, Sequence[str]] | None = None,
+) -> list[AccessChange]:
+    """Every widening and narrowing of access between two revisions, suite by suite."""
+    return index_access_changes(StateIndex.of(old), StateIndex.of(new), tools=tools)
+
+
+def index_access_changes(
+    old: StateIndex, new: StateIndex, *, tools: Mapping[str, Sequence[str]] | None = None
+) -> list[AccessChange]:
+    """access_changes over prebuilt indexes."""
+    changes: list[AccessChange] = []
+    for key in sorted(set(old.members) | set(new.members)):
+        before = _suite_access(old, key, tools)
+        after = _suite_access(new, key, tools)
+        changes.extend(_suite_changes(key, before, after))
+    changes.extend(_rate_limit_changes(old.state, new.state))
+    return changes
+
+
+def _suite_changes(
+    key: ResourceKey, before: _SuiteAccess, after: _SuiteAccess
+) -> list[AccessChange]:
+    suite = suite_label(key)
+    if after.open and not before.open:
+        cause = (
+            f"new suite {suite} has no ToolPermission"
+            if not before.declared
+            else f"suite {suite} lost its last ToolPermission"
+        )
+        return [
+            AccessChange(
+                "widened",
+                "suite-opened",
+                f"{cause}: anyone can call every tool on it without a token",
+                suite=key,
+                tools=tuple(sorted(after.tools)),
+                critical=True,
+            )
+        ]
+    if before.open and not after.open:
+        if not after.declared:
+            message = f"suite {suite} is removed (it was open to anyone)"
+        else:
+            subjects = ", ".join(sorted(after.rules)) or "nobody"
+            message = (
+                f"suite {suite} now requires a token (it was open to anyone); callers: {subjects}"
+            )
+        gone = before.tools - after.callable(None) if after.declared else before.tools
+        return [
+            AccessChange("narrowed", "suite-closed", message, suite=key, tools=tuple(sorted(gone)))
+        ]
+    if before.open and after.open:
+        return _tool_changes(key, None, before.tools, after.tools)
+    if before.declared and not after.declared:
+        if not before.rules:
+            return []
+        subjects = ", ".join(sorted(before.rules))
+        message = f"suite {suite} is removed: {subjects} lose access to it"
+        return [AccessChange("narrowed", "subject-removed", message, suite=key)]
+    changes: list[AccessChange] = []
+    for label in sorted(set(before.rules) | set(after.rules)):
+        changes.extend(_subject_changes(key, label, before, after))
+    return changes
+
+
+def _subject_changes(
+    key: ResourceKey, label: str, before: _SuiteAccess, after: _SuiteAccess
+) -> list[AccessChange]:
+    suite = suite_label(key)
+    old, new = before.rules.get(label), after.rules.get(label)
+    changes: list[AccessChange] = []
+
+    def add(direction: Direction, kind: AccessKind, message: str, patterns: Sequence[str]) -> None:
+        changes.append(
+            AccessChange(
+                direction, kind, message, suite=key, subject=label, patterns=tuple(patterns)
+            )
+        )
+
+    if old is None and new is not None:
+        grant = f"may call {_list(new.allow)}" if new.allow else "may call nothing yet"
+        if new.deny:
+            grant += f" except {_list(new.deny)}"
+        add(
+            "widened", "subject-added", f"{label} gains access to suite {suite}: {grant}", new.allow
+        )
+    elif new is None and old is not None:
+        had = f" (could call {_list(old.allow)})" if old.allow else ""
+        add("narrowed", "subject-removed", f"{label} loses access to suite {suite}{had}", old.allow)
+    elif old is not None and new is not None:
+        moves: list[tuple[Direction, AccessKind, list[str], str]] = [
+            ("widened", "allow-added", _minus(new.allow, old.allow), "may now call"),
+            ("narrowed", "allow-removed", _minus(old.allow, new.allow), "may no longer call"),
+            ("narrowed", "deny-added", _minus(new.deny, old.deny), "is now denied"),
+            ("widened", "deny-removed", _minus(old.deny, new.deny), "is no longer denied"),
+        ]
+        for direction, kind, patterns, verb in moves:
+            if patterns:
+                add(direction, kind, f"{label} {verb} {_list(patterns)} on suite {suite}", patterns)
+    if before.tools or after.tools:
+        changes.extend(_tool_changes(key, label, before.callable(label), after.callable(label)))
+    return changes
+
+
+def _tool_changes(
+    key: ResourceKey, label: str | None, before: frozenset[str], after: frozenset[str]
+) -> list[AccessChange]:
+    who = label or "anyone"
+    suite = suite_label(key)
+    changes: list[AccessChange] = []
+    if gained := sorted(after - before):
+        message = f"{who} can now call {_list(gained)} on suite {suite}"
+        changes.append(
+            AccessChange(
+                "widened", "tools-callable", message, suite=key, subject=label, tools=tuple(gained)
+            )
+        )
+    if lost := sorted(before - after):
+        message = f"{who} can no longer call {_list(lost)} on suite {suite}"
+        changes.append(
+            AccessChange(
+                "narrowed",
+                "tools-not-callable",
+                message,
+                suite=key,
+                subject=label,
+                tools=tuple(lost),
+            )
+        )
+    return changes
+
+
+def _rate_limit_changes(old: DesiredState, new: DesiredState) -> list[AccessChange]:
+    changes: list[AccessChange] = []
+    for permission in sorted(new.permissions, key=lambda p: p.key):
+        previous = old.get(ToolPermission, permission.name, permission.metadata.ns)
+        if previous is None:
+            continue
+        before, after = previous.spec.rate_limit, permission.spec.rate_limit
+        if before == after:
+            continue
+        direction, text = _rate_limit_text(before, after)
+        subjects = ", ".join(s.name for s in permission.spec.subjects)
+        suites = ", ".join(permission.spec.suites)
+        changes.append(
+            AccessChange(
+                direction,
+                "rate-limit",
+                f"rate limit of {subjects} on suite {suites}: {text}",
+                permission=permission.key,
+                subject=subjects,
+            )
+        )
+    return changes
+
+
+def _rate_limit_text(before: RateLimit | None, after: RateLimit | None) -> tuple[Direction, str]:
+    if before is None:
+        assert after is not None
+        return "narrowed", f"now limited to {_rate(after)}"
+    if after is None:
+        return "widened", f"no longer limited (was {_rate(before)})"
+    text = f"{_rate(before)} -> {_rate(after)}"
+    old = (before.requests_per_minute, before.burst or before.requests_per_minute)
+    new = (after.requests_per_minute, after.burst or after.requests_per_minute)
+    if before.per_tool == after.per_tool:
+        if new[0] >= old[0] and new[1] >= old[1]:
+            return "widened", text
+        if new[0] <= old[0] and new[1] <= old[1]:
+            return "narrowed", text
+    return "changed", text
+
+
+def _rate(limit: RateLimit) -> str:
+    text = f"{limit.requests_per_minute} requests/minute"
+    if limit.burst is not None:
+        text += f" (burst {limit.burst})"
+    if limit.per_tool:
+        text += ", per tool " + ", ".join(
+            f"{p}: {n}/min" for p, n in sorted(limit.per_tool.items())
+        )
+    return text
+
+
+def _minus(items: Sequence[str], other: Sequence[str]) -> list[str]:
+    seen = set(other)
+    return [item for item in dict.fromkeys(items) if item not in seen]
+
+
+def _list(items: Iterable[str]) -> str:
+    return ", ".join(items)
