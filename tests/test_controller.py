@@ -70,6 +70,20 @@ def test_declared_servers_become_ready_with_their_real_tools(
     assert suite["ready"] == "True"
     assert report["revisions"]["applied"]["revision"].startswith("sha256:")
 
+    same = cli("diff", str(config), state_dir=controller.state_dir, check=False)
+    assert same.returncode == 0, same.stderr
+    proposal = tmp_path / "proposal"
+    proposal.mkdir()
+    write_yaml(
+        proposal / "servers.yaml",
+        server_doc("everything", everything_cmd),
+        server_doc("time", [*time_cmd[:-1], "Europe/Paris"]),
+        suite_doc("dev", ["everything", "time"]),
+    )
+    changed = cli("diff", str(proposal), state_dir=controller.state_dir, check=False)
+    assert changed.returncode == 2, changed.stderr
+    assert "MCPServer/time changed: spec.args (restart)" in changed.stdout
+
 
 def test_args_change_restarts_only_that_server_label_change_restarts_nothing(
     tmp_path: Path, controllers: list[Controller], everything_cmd: list[str]

@@ -18,22 +18,17 @@ import typer
 
 from ..desired import DesiredState
 from ..diffing import diff_states
-from ..errors import Problem, SourceError
+from ..errors import Problem, SourceError, StateError
 from ..gitrefs import read_tree_files, revision_of
 from ..loading import LoadResult, load_documents, load_paths
 from ..render import render
 from ..render.json import FORMAT
 from .app import app
-from .options import Output, OutputOpt, StateDir
+from .options import Output, OutputOpt, StateDir, resolve_state_dir
 
 EXIT_NO_CHANGES = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
-
-NO_LIVE_STATE = (
-    "diff without --against needs a running controller or its state dir: not available yet; "
-    "pass --against GITREF|DIR"
-)
 
 
 @app.command()
@@ -52,13 +47,21 @@ def diff(
     output: OutputOpt = Output.text,
     state_dir: StateDir = None,
 ) -> None:
-    """Show what applying PATHS would change. Exit 0 no changes, 2 changes, 1 error."""
-    if against is None:
-        _fail(output, NO_LIVE_STATE)
+    """Show what applying PATHS would change. Exit 0 no changes, 2 changes, 1 error.
+
+    Without --against, compares with what the standalone controller on --state-dir applied
+    (running or not), and lists the concrete tools whose access changes.
+    """
     new = load_paths(paths)
     after_label = " ".join(str(p) for p in paths)
+    tools: dict[str, list[str]] | None = None
     try:
-        if Path(against).is_dir():
+        if against is None:
+            from ..controller.live import live_state
+
+            live = live_state(resolve_state_dir(state_dir))
+            old, before_label, tools = live.result, f"live {live.revision}", live.tools
+        elif Path(against).is_dir():
             old, before_label = load_paths([Path(against)]), against
         else:
             files = [file for path in paths for file in read_tree_files(path, against)]
@@ -69,12 +72,13 @@ def diff(
                 if files
                 else LoadResult(DesiredState(revision=before_label))
             )
-    except SourceError as error:
+    except (SourceError, StateError) as error:
         _fail(output, error.message)
-    _check(output, (f"--against {against}", old), (after_label, new))
+    side = "the live state" if against is None else f"--against {against}"
+    _check(output, (side, old), (after_label, new))
     assert old.state is not None
     assert new.state is not None
-    result = diff_states(old.state, new.state)
+    result = diff_states(old.state, new.state, tools=tools)
     if output == Output.text:
         for warning in new.warnings:
             typer.echo(str(warning), err=True)

@@ -1,0 +1,44 @@
+"""The live state of a standalone controller, read from its store: for `diff PATH`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..desired import DesiredState
+from ..errors import StateError
+from ..loading import LoadResult, load_documents
+from .store import Store
+
+
+@dataclass(frozen=True)
+class LiveState:
+    """What the controller applied last, and the tools its servers offer now."""
+
+    result: LoadResult
+    revision: str
+    tools: dict[str, list[str]]
+    """Exposed tool names by server name."""
+
+
+def live_state(state_dir: Path) -> LiveState:
+    """Read the applied revision; raises StateError when the controller never applied one."""
+    with Store.open_readonly(state_dir) as store:
+        documents = store.applied_documents()
+        revisions = store.revisions()
+        tools: dict[str, list[str]] = {}
+        for capability in store.capabilities(kind="tool"):
+            if capability.exposed:
+                name = capability.server.rpartition("/")[2]
+                tools.setdefault(name, []).append(capability.name)
+    if documents is None or revisions.applied is None:
+        raise StateError(
+            f"the controller on {state_dir} has applied nothing yet: start it with "
+            "`mcp-reconciler run`, or compare offline with --against GITREF|DIR"
+        )
+    revision = revisions.applied.revision
+    if not documents:
+        return LiveState(LoadResult(DesiredState(revision=revision)), revision, tools)
+    texts = [(f"live:{revision}", "\n---\n".join(json.dumps(d) for d in documents))]
+    return LiveState(load_documents(texts, revision=revision), revision, tools)
