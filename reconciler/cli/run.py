@@ -84,7 +84,7 @@ def run(
             raise typer.Exit(1)
         from ..sources.directory import DirectorySource
 
-        source = DirectorySource(path)
+        source = DirectorySource(path, debounce_ms=50)
     else:
         assert git is not None
         from ..sources.gitsource import GitSource

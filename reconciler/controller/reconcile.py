@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,8 +75,8 @@ class Reconciler:
         self.allow_mass_prune = allow_mass_prune
         self.applied: DesiredState | None = None
         self.runners: dict[ResourceKey, ServerRunner] = {}
-        self._servers: dict[ResourceKey, MCPServer] = {}
-        """Every applied server, running or not."""
+        self._servers: dict[ResourceKey, tuple[MCPServer, str]] = {}
+        """Every applied server, running or not, with its spec hash."""
         self._resources: dict[ResourceKey, ObservedResource] = {}
         self._lock = asyncio.Lock()
         context.on_change = self._runner_changed
@@ -106,16 +106,20 @@ class Reconciler:
             return self._reject(revision, result.errors)
         desired = result.state
         desired.revision = revision
-        the_plan = plan(desired, self.observed())
-        if mass_prune(the_plan, self.observed()) and not self.allow_mass_prune:
+        observed = self.observed()
+        the_plan = plan(desired, observed)
+        if mass_prune(the_plan, observed) and not self.allow_mass_prune:
             return self._refuse_mass_prune(revision, the_plan)
-        self._remember_origins(desired, root)
+        if the_plan.is_noop and self.applied is not None and revision == self.applied.revision:
+            return Outcome(revision, True, "Unchanged", "no changes", plan=the_plan)
+        self._remember_origins(desired, the_plan, root)
         await self._carry_out(the_plan)
         self.applied = desired
-        self.store.record_applied(revision, _documents(desired))
-        self._event("info", "source", "Applied", f"applied {revision}: {_summary(the_plan)}")
+        with self.store.batch():
+            self.store.record_applied(revision, _documents(desired))
+            self._event("info", "source", "Applied", f"applied {revision}: {_summary(the_plan)}")
+            self.write_status([a.key for a in the_plan.changes])
         self._configure_gateway()
-        self.write_status()
         return Outcome(revision, True, "Succeeded", _summary(the_plan), plan=the_plan)
 
     async def resync(self) -> Outcome | None:
@@ -132,12 +136,12 @@ class Reconciler:
 
     def observed(self) -> ObservedState:
         servers: dict[ResourceKey, ObservedServer] = {}
-        for key, server in self._servers.items():
+        for key, (server, server_hash) in self._servers.items():
             runner = self.runners.get(key)
             running = runner is not None and (runner.running or runner.stalled)
             servers[key] = ObservedServer(
                 runtime_hash=runner.runtime_hash if runner else None,
-                spec_hash=spec_hash(server),
+                spec_hash=server_hash,
                 running=running,
                 phase=str(runner.phase) if runner else str(Phase.STOPPED),
                 consecutive_failures=runner.failures if runner else 0,
@@ -164,18 +168,18 @@ class Reconciler:
         if action.kind is ActionKind.DELETE:
             pruned = self._servers.pop(key, None)
             if pruned is not None:
-                self.store.forget_server(server_id(pruned))
+                self.store.forget_server(server_id(pruned[0]))
             self.store.delete_status(key)
             self._event("info", "prune", "Pruned", f"{key} stopped and removed", resource=key)
             return
         server = action.resource
         assert isinstance(server, MCPServer)
-        self._servers[key] = server
+        if action.kind is ActionKind.UNCHANGED and key in self._servers:
+            return
+        self._servers[key] = (server, action.spec_hash or spec_hash(server))
         runner = self.runners.get(key)
         if action.kind is ActionKind.UPDATE and runner is not None:
             runner.update(server)
-            return
-        if action.kind is ActionKind.UNCHANGED:
             return
         if action.run and (runner is None or not runner.running):
             runner = ServerRunner(server, self.context)
@@ -203,7 +207,7 @@ class Reconciler:
         """Stop every server (SIGTERM then SIGKILL to each process group)."""
         async with self._lock:
             await asyncio.gather(*(self._stop_server(key) for key in list(self.runners)))
-            for key, server in self._servers.items():
+            for key, (_, server_hash) in self._servers.items():
                 message = "the controller stopped; servers run again when it starts"
                 self.store.put_status(
                     key,
@@ -216,7 +220,7 @@ class Reconciler:
                         message=message,
                     ),
                     message=message,
-                    spec_hash=spec_hash(server),
+                    spec_hash=server_hash,
                 )
 
     # -- failures -------------------------------------------------------------------------
@@ -262,16 +266,31 @@ class Reconciler:
             self.gateway(self.applied, self.tools())
 
     async def _runner_changed(self, runner: ServerRunner) -> None:
-        if self.runners.get(_key(runner.server)) is not runner:
+        if self.runners.get(runner.server.key) is not runner:
             return
         self._configure_gateway()
-        self.write_status()
+        self.write_status([runner.server.key])
 
-    def write_status(self) -> None:
+    def write_status(self, keys: Iterable[ResourceKey] | None = None) -> None:
+        """Write the status of the given resources (default: all), in one transaction.
+
+        A suite's status follows its members, so a server's change rewrites the suites too.
+        """
         desired = self.applied
         if desired is None:
             return
-        for resource in desired:
+        if keys is None:
+            resources: Iterable[Resource] = desired
+        else:
+            wanted = set(keys)
+            if any(k.kind == MCPServer.kind_name for k in wanted):
+                wanted.update(s.key for s in desired.suites)
+            resources = [r for k in wanted if (r := desired.resources.get(k)) is not None]
+        with self.store.batch():
+            self._write_status(resources, desired)
+
+    def _write_status(self, resources: Iterable[Resource], desired: DesiredState) -> None:
+        for resource in resources:
             phase, conditions, message = self._status_of(resource, desired)
             self.store.put_status(
                 resource.key,
@@ -349,10 +368,12 @@ class Reconciler:
 
     # -- bookkeeping ----------------------------------------------------------------------
 
-    def _remember_origins(self, desired: DesiredState, root: Path | None) -> None:
-        for server in desired.servers:
-            origin = desired.origins.get(server.key)
-            if origin is None:
+    def _remember_origins(self, desired: DesiredState, the_plan: Plan, root: Path | None) -> None:
+        """Directory of each server's file, for a relative workingDir (servers about to start)."""
+        for action in the_plan.changes:
+            server = action.resource
+            origin = desired.origins.get(action.key)
+            if not isinstance(server, MCPServer) or origin is None:
                 continue
             path = Path(origin.file)
             if root is not None and not path.is_absolute():
@@ -378,10 +399,6 @@ class Reconciler:
 
 
 _STOPPING = frozenset({ActionKind.STOP, ActionKind.DELETE, ActionKind.RESTART})
-
-
-def _key(server: MCPServer) -> ResourceKey:
-    return server.key
 
 
 def _documents(desired: DesiredState) -> list[dict[str, Any]]:

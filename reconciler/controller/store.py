@@ -128,6 +128,7 @@ class Store:
         self.health_keep = health_keep
         """Health results kept per server."""
         self._lock = threading.RLock()
+        self._depth = 0
 
     @classmethod
     def open(cls, state_dir: Path, *, max_events: int = 10_000, health_keep: int = 100) -> Store:
@@ -522,10 +523,23 @@ class Store:
                 raise unusable(self.path, error) from None
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group every write inside the block into one transaction (one fsync, not N)."""
+        with self._transaction():
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+
+    @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         if self.readonly:
             raise StateError(f"{self.path} is open read-only; only the controller writes it")
         with self._lock:
+            if self._depth:  # inside batch(): the outer transaction commits
+                yield self._db
+                return
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
