@@ -56,6 +56,9 @@ def run(
         list[str] | None,
         typer.Option(help="Extra Host name the gateway accepts (repeatable)."),
     ] = None,
+    usage_retention_days: Annotated[
+        float, typer.Option(help="Days of gateway call records kept for `stats`.")
+    ] = 90.0,
     log_format: Annotated[
         str, typer.Option(help="Log format: auto (console on a terminal), json or console.")
     ] = "auto",
@@ -100,6 +103,7 @@ def run(
         allow_mass_prune=allow_mass_prune,
         secrets_dir=secrets_dir,
         allowed_hosts=tuple(allowed_host or ()),
+        usage_retention_days=usage_retention_days,
     )
     controller = StandaloneController(source, options)
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import structlog
 
 from ..desired import DesiredState
 from ..errors import ReconcilerError
-from ..gateway import Gateway, GatewayServer, build_gateway_config
+from ..gateway import Gateway, GatewayServer, HostPolicy, build_gateway_config
 from ..loading import load_documents
 from ..secrets import SecretResolver
 from ..sources import Snapshot, Source
@@ -27,6 +28,7 @@ from .reconcile import Outcome, Reconciler, cleanup_leftovers
 from .runner import RunnerContext
 from .serving import UpstreamsOf
 from .store import Store, acquire_controller_lock
+from .usage import UsageRecorder
 
 log = structlog.get_logger("reconciler.controller")
 
@@ -49,6 +51,8 @@ class RunOptions:
     """Where `secretKeyRef`s resolve (default `<state-dir>/secrets`)."""
     allowed_hosts: tuple[str, ...] = ()
     """Extra Host names the gateway accepts (DNS-rebinding protection)."""
+    usage_retention_days: float = 90.0
+    """Gateway call records older than this are deleted."""
 
 
 class StandaloneController:
@@ -92,7 +96,10 @@ class StandaloneController:
         resolver = SecretResolver(self.options.secrets_dir or self.options.state_dir / "secrets")
         context = RunnerContext(store=store, resolver=resolver)
         registry = UpstreamsOf(lambda: self.reconciler)
-        self.gateway = gateway = Gateway(registry, recorder=store_recorder(store))
+        self.usage = UsageRecorder(store)
+        self.gateway = gateway = Gateway(
+            registry, recorder=self.usage, hosts=HostPolicy.of(self.options.allowed_hosts)
+        )
         context.on_notification = lambda server, message: gateway.upstream_notification(
             server, message
         )
@@ -125,6 +132,7 @@ class StandaloneController:
                 for task in tasks:
                     with contextlib.suppress(asyncio.CancelledError, ReconcilerError):
                         await task
+                self.usage.flush()
 
     async def _follow_source(self) -> None:
         assert self.reconciler is not None
@@ -154,13 +162,8 @@ class StandaloneController:
                     await self._kick.wait()
             self._kick.clear()
             await self.reconciler.resync()
-
-
-def store_recorder(store: Store) -> Any:
-    """The gateway's call recorder: batches usage rows into the store."""
-    from .usage import UsageRecorder
-
-    return UsageRecorder(store)
+            retention = self.options.usage_retention_days * 86400
+            self.reconciler.store.prune_calls(time.time() - retention)
 
 
 async def run_until_signalled(controller: StandaloneController) -> None:

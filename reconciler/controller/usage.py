@@ -8,11 +8,11 @@ so a burst of calls costs one transaction, not one per call.
 from __future__ import annotations
 
 import asyncio
-from typing import cast
+from typing import Any, cast
 
 from ..gateway.calls import CallRecord as GatewayCall
 from .store import Store
-from .store_records import CallOutcome, CallRecord
+from .store_records import CallOutcome, CallRecord, CallStats
 
 FLUSH_SECONDS = 1.0
 BATCH_SIZE = 500
@@ -52,3 +52,37 @@ class UsageRecorder:
         pending, self._pending = self._pending, []
         if pending:
             self.store.record_calls(pending)
+
+
+WINDOWS: dict[str, float] = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
+"""The windows `mcp-reconciler stats` reports over."""
+
+
+def usage_report(store: Store, *, window: str, now: float, top: int = 10) -> dict[str, Any]:
+    """Calls, error rate and latency over one window: in total, per tool, per subject."""
+    since = now - WINDOWS[window]
+    totals = store.call_stats(since=since, by=())
+    per_tool = store.call_stats(since=since, by=("suite", "server", "tool"))
+    per_subject = store.call_stats(since=since, by=("subject",))
+
+    def row(stats: CallStats) -> dict[str, Any]:
+        return {
+            **stats.group,
+            "calls": stats.count,
+            "errors": stats.errors,
+            "errorRate": round(stats.errors / stats.count, 4) if stats.count else 0.0,
+            "p50Ms": round(stats.p50_ms, 2),
+            "p95Ms": round(stats.p95_ms, 2),
+        }
+
+    total = row(totals[0]) if totals else {"calls": 0, "errors": 0, "errorRate": 0.0}
+    return {
+        "window": window,
+        "since": since,
+        "total": total,
+        "topTools": [row(s) for s in sorted(per_tool, key=lambda s: -s.count)[:top]],
+        "failingTools": [
+            row(s) for s in sorted(per_tool, key=lambda s: (-s.errors, -s.count)) if s.errors
+        ][:top],
+        "subjects": [row(s) for s in sorted(per_subject, key=lambda s: -s.count)],
+    }

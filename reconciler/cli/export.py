@@ -1,0 +1,75 @@
+"""`mcp-reconciler export client-config`: an MCP client's configuration for a suite."""
+
+from __future__ import annotations
+
+import enum
+import json
+from typing import Annotated, Any
+
+import typer
+
+from .app import app
+
+export_app = typer.Typer(
+    help="Export configuration for other tools.", no_args_is_help=True, rich_markup_mode=None
+)
+app.add_typer(export_app, name="export")
+
+
+class Client(enum.StrEnum):
+    claude_desktop = "claude-desktop"
+    claude_code = "claude-code"
+    cursor = "cursor"
+    vscode = "vscode"
+
+
+def client_config(
+    client: Client, *, suite: str, url: str, token_env: str | None
+) -> dict[str, Any] | str:
+    """The client's own configuration format; the token stays in an environment variable."""
+    header = {"Authorization": f"Bearer ${{{token_env}}}"} if token_env else {}
+    name = f"mcp-{suite}"
+    if client is Client.claude_code:
+        parts = ["claude", "mcp", "add", "--transport", "http", name, url]
+        if token_env:
+            parts += ["--header", f'"Authorization: Bearer ${token_env}"']
+        return " ".join(parts)
+    if client is Client.vscode:
+        server: dict[str, Any] = {"type": "http", "url": url}
+        if token_env:
+            server["headers"] = {"Authorization": f"Bearer ${{env:{token_env}}}"}
+        return {"servers": {name: server}}
+    if client is Client.cursor:
+        entry: dict[str, Any] = {"url": url}
+        if header:
+            entry["headers"] = {"Authorization": f"Bearer ${{env:{token_env}}}"}
+        return {"mcpServers": {name: entry}}
+    # Claude Desktop speaks stdio to local servers: bridge with mcp-remote.
+    args = ["-y", "mcp-remote", url]
+    env: dict[str, str] = {}
+    if token_env:
+        args += ["--header", "Authorization:${AUTH_HEADER}"]
+        env["AUTH_HEADER"] = f"Bearer ${{{token_env}}}"
+    desktop: dict[str, Any] = {"command": "npx", "args": args}
+    if env:
+        desktop["env"] = env
+    return {"mcpServers": {name: desktop}}
+
+
+@export_app.command("client-config")
+def export_client_config(
+    suite: Annotated[str, typer.Option(help="Suite to connect to.")],
+    client: Annotated[Client, typer.Option(help="Client to configure.")] = Client.claude_code,
+    gateway: Annotated[str, typer.Option(help="Gateway base URL.")] = "http://127.0.0.1:8765",
+    token_env: Annotated[
+        str | None,
+        typer.Option(
+            help="Environment variable holding the caller's bearer token (the token is never "
+            "written out). Omit for a suite without ToolPermissions."
+        ),
+    ] = None,
+) -> None:
+    """Print an MCP client's configuration pointing at a suite of the gateway."""
+    url = f"{gateway.rstrip('/')}/suites/{suite}/mcp"
+    config = client_config(client, suite=suite, url=url, token_env=token_env)
+    typer.echo(config if isinstance(config, str) else json.dumps(config, indent=2))
