@@ -9,6 +9,9 @@ from typing import Annotated, Any
 import typer
 
 from .app import app
+from .options import Output, OutputOpt, StateDir, resolve_state_dir
+
+DEFAULT_GATEWAY = "http://127.0.0.1:8765"
 
 export_app = typer.Typer(
     help="Export configuration for other tools.", no_args_is_help=True, rich_markup_mode=None
@@ -68,8 +71,16 @@ def export_client_config(
             "written out). Omit for a suite without ToolPermissions."
         ),
     ] = None,
+    output: OutputOpt = Output.text,
+    state_dir: StateDir = None,
 ) -> None:
     """Print an MCP client's configuration pointing at a suite of the gateway."""
+    if gateway is None:
+        recorded = resolve_state_dir(state_dir) / "gateway.url"
+        gateway = recorded.read_text().strip() if recorded.is_file() else DEFAULT_GATEWAY
     url = f"{gateway.rstrip('/')}/suites/{suite}/mcp"
     config = client_config(client, suite=suite, url=url, token_env=token_env)
-    typer.echo(config if isinstance(config, str) else json.dumps(config, indent=2))
+    if isinstance(config, str):
+        typer.echo(json.dumps({"command": config}) if output == Output.json else config)
+    else:
+        typer.echo(json.dumps(config, indent=2))
