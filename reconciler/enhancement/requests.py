@@ -1,0 +1,69 @@
+"""Which tools to enhance, from the desired state and what the servers reported.
+
+A tool is enhanced when its server declares `spec.enhancement`, the server is enabled, the
+tool passes `tools.include`/`exclude`, and its description is not replaced by a
+`tools.overrides` entry (an override wins over enhanced text anyway, so asking would be
+spent for nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..desired import DesiredState
+from ..models.globs import glob_match
+from .report import ToolToEnhance
+
+
+def requests_from_desired(
+    desired: DesiredState,
+    tools: Mapping[str, Sequence[Mapping[str, Any]]],
+    *,
+    servers: Sequence[str] | None = None,
+    tool_names: Sequence[str] | None = None,
+) -> list[ToolToEnhance]:
+    """One request per tool to enhance; `tools` is each server's `tools/list` by server name.
+
+    `servers` and `tool_names` narrow the selection (tool names may be globs).
+    """
+    requests = []
+    for server in sorted(desired.servers, key=lambda s: s.name):
+        spec = server.spec
+        if spec.enhancement is None or not spec.enabled:
+            continue
+        if servers is not None and server.name not in servers:
+            continue
+        for tool in tools.get(server.name, ()):
+            name = tool.get("name")
+            if not isinstance(name, str) or not _exposed(
+                name, spec.tools.include, spec.tools.exclude
+            ):
+                continue
+            override = spec.tools.overrides.get(name)
+            if override is not None and override.description is not None:
+                continue
+            if tool_names is not None and not any(glob_match(p, name) for p in tool_names):
+                continue
+            requests.append(
+                ToolToEnhance(
+                    server=server.name,
+                    tool=tool,
+                    provider_ref=spec.enhancement.provider_ref,
+                    style=spec.enhancement.style,
+                    remote=spec.is_remote,
+                    allow_remote=spec.enhancement.allow_remote,
+                )
+            )
+    return requests
+
+
+def providers_of(desired: DesiredState) -> dict[str, Any]:
+    """Every LLMProvider spec by name."""
+    return {provider.name: provider.spec for provider in desired.providers}
+
+
+def _exposed(name: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
+    return any(glob_match(p, name) for p in include) and not any(
+        glob_match(p, name) for p in exclude
+    )

@@ -1,0 +1,89 @@
+"""Ollama's native chat API.
+
+`POST {endpoint}/api/chat` (endpoint default `http://127.0.0.1:11434`) with
+`stream: false`; the answer's shape is enforced with `format: <JSON schema>` (Ollama 0.5
+and later). No key is needed; one is sent as a bearer token when configured (for an
+Ollama behind an authenticating proxy).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import httpx
+
+from .base import BAD_RESPONSE, Completion, CompletionRequest, provider_error
+from .http import JsonEndpoint
+from .pricing import reported_or_estimated
+
+DEFAULT_ENDPOINT: Final = "http://127.0.0.1:11434"
+
+
+class OllamaChat:
+    """An LLM client speaking Ollama's `/api/chat`."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        model: str,
+        endpoint: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 60,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.name = name
+        self.model = model
+        self.endpoint = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
+        self._api_key = api_key
+        self._http = JsonEndpoint(name, timeout=timeout, secret=api_key, client=client)
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+        data = await self._http.post(
+            f"{self.endpoint}/api/chat", self._body(request), headers=headers
+        )
+        return self._completion(data, request)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def _body(self, request: CompletionRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [
+                {"role": "system", "content": request.system},
+                {"role": "user", "content": request.prompt},
+            ],
+            "stream": False,
+            "options": {
+                "temperature": request.temperature,
+                "num_predict": request.max_output_tokens,
+            },
+        }
+        if request.schema is not None:
+            body["format"] = dict(request.schema)
+        return body
+
+    def _completion(self, data: Any, request: CompletionRequest) -> Completion:
+        try:
+            text = data["message"]["content"]
+        except (KeyError, TypeError):
+            raise provider_error(self.name, BAD_RESPONSE, "answer has no message.content") from None
+        if not isinstance(text, str):
+            raise provider_error(self.name, BAD_RESPONSE, "message.content is not text")
+        input_tokens, output_tokens, estimated = reported_or_estimated(
+            data.get("prompt_eval_count"),
+            data.get("eval_count"),
+            prompt=request.system + request.prompt,
+            answer=text,
+        )
+        model = data.get("model")
+        return Completion(
+            text=text,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            provider=self.name,
+            model=model if isinstance(model, str) and model else self.model,
+            tokens_estimated=estimated,
+        )
