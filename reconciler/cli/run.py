@@ -56,6 +56,12 @@ def run(
         list[str] | None,
         typer.Option(help="Extra Host name the gateway accepts (repeatable)."),
     ] = None,
+    pins: Annotated[
+        Path | None,
+        typer.Option(
+            help="Directory of reviewed enhancements (enhance --export); pinned text wins."
+        ),
+    ] = None,
     usage_retention_days: Annotated[
         float, typer.Option(help="Days of gateway call records kept for `stats`.")
     ] = 90.0,
@@ -104,6 +110,7 @@ def run(
         secrets_dir=secrets_dir,
         allowed_hosts=tuple(allowed_host or ()),
         usage_retention_days=usage_retention_days,
+        pins_dir=pins,
     )
     controller = StandaloneController(source, options)
     try:

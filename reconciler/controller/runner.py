@@ -31,7 +31,7 @@ from ..models import MCPServer
 from ..secrets import SecretResolver
 from ..spec_changes import runtime_hash, spec_hash
 from ..upstream.connection import UpstreamConnection
-from ..upstream.discovery import ExposedTool, ServerTool, apply_filter
+from ..upstream.discovery import ExposedTool, ServerTool, apply_filter, schema_hash
 from ..upstream.remote import sse_transport, streamable_http_transport
 from ..upstream.transport import Transport, stdio_transport
 from .store import Store
@@ -296,6 +296,7 @@ class ServerRunner:
                     t["name"],
                     t.get("description"),
                     t.get("inputSchema"),
+                    schema_hash(t.get("inputSchema"), t.get("outputSchema")),
                     exposed=t["name"] in exposed,
                 )
                 for t in self.tools

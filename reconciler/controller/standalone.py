@@ -24,6 +24,7 @@ from ..loading import load_documents
 from ..secrets import SecretResolver
 from ..sources import Snapshot, Source
 from .control import ControlServer
+from .enhancing import EnhancementStep
 from .reconcile import Outcome, Reconciler, cleanup_leftovers
 from .runner import RunnerContext
 from .serving import UpstreamsOf
@@ -53,6 +54,8 @@ class RunOptions:
     """Extra Host names the gateway accepts (DNS-rebinding protection)."""
     usage_retention_days: float = 90.0
     """Gateway call records older than this are deleted."""
+    pins_dir: Path | None = None
+    """Reviewed enhancements (`mcp-reconciler enhance --export`): pinned text wins."""
 
 
 class StandaloneController:
@@ -104,9 +107,22 @@ class StandaloneController:
             server, message
         )
 
+        last: list[tuple[DesiredState, dict[str, list[dict[str, Any]]]]] = []
+
+        def serve_enhanced() -> None:
+            if last:
+                desired, tools = last[0]
+                served = self.enhancer.served_tools(tools)
+                gateway.update(build_gateway_config(desired, served, resolver=resolver))
+
+        self.enhancer = EnhancementStep(
+            store=store, resolver=resolver, pins_dir=self.options.pins_dir, on_served=serve_enhanced
+        )
+
         def configure(desired: DesiredState, tools: dict[str, list[dict[str, Any]]]) -> None:
-            config = build_gateway_config(desired, tools, resolver=resolver)
-            gateway.update(config)
+            last[:] = [(desired, tools)]
+            serve_enhanced()
+            self.enhancer.schedule(desired, tools)
 
         self.reconciler = Reconciler(
             store=store,
@@ -120,6 +136,7 @@ class StandaloneController:
             self.gateway_url = http.url
             (self.options.state_dir / "gateway.url").write_text(http.url + "\n")
             log.info("gateway listening", url=http.url, source=self.source.describe())
+            self.enhancer.start()
             tasks = [
                 asyncio.create_task(self._follow_source(), name="source"),
                 asyncio.create_task(self._resync_loop(), name="resync"),
@@ -133,6 +150,7 @@ class StandaloneController:
                     with contextlib.suppress(asyncio.CancelledError, ReconcilerError):
                         await task
                 self.usage.flush()
+                await self.enhancer.close()
 
     async def _follow_source(self) -> None:
         assert self.reconciler is not None
