@@ -335,3 +335,17 @@ def _commit(repo: Path, message: str) -> None:
         "-m",
         message,
     )
+
+
+def test_emptied_source_is_pruned_with_allow_mass_prune(
+    tmp_path: Path, controllers: list[Controller], everything_cmd: list[str]
+) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    write_yaml(config / "s.yaml", server_doc("e", everything_cmd))
+    controller = start(controllers, tmp_path / "state", str(config), "--allow-mass-prune")
+    first = controller.wait_ready("e")["e"]
+
+    write_yaml(config / "s.yaml")
+    wait_for(lambda: controller.server("e") is None, what="server pruned")
+    assert not alive(first)

@@ -24,7 +24,13 @@ class LiveState:
 
 def live_state(state_dir: Path) -> LiveState:
     """Read the applied revision; raises StateError when the controller never applied one."""
-    with Store.open_readonly(state_dir) as store:
+    try:
+        store = Store.open_readonly(state_dir)
+    except StateError as error:
+        raise StateError(
+            f"{error.message}; or compare offline: pass --against GITREF|DIR"
+        ) from None
+    with store:
         documents = store.applied_documents()
         revisions = store.revisions()
         tools: dict[str, list[str]] = {}
@@ -35,7 +41,7 @@ def live_state(state_dir: Path) -> LiveState:
     if documents is None or revisions.applied is None:
         raise StateError(
             f"the controller on {state_dir} has applied nothing yet: start it with "
-            "`mcp-reconciler run`, or compare offline with --against GITREF|DIR"
+            "`mcp-reconciler run`, or compare offline: pass --against GITREF|DIR"
         )
     revision = revisions.applied.revision
     if not documents:

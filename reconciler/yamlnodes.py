@@ -1,0 +1,362 @@
+"""Reading YAML text into plain data while remembering the line of every field.
+
+PyYAML's composer gives nodes that carry their position; this module turns them into
+plain Python data (dicts, lists, scalars, as `yaml.safe_load` would) and, in the same
+linear pass, a map from each dotted field path (`spec.args.0`) to its 1-based line.
+
+It also reports what YAML accepts but a declaration must not contain: duplicate keys
+(YAML silently keeps the last), unsupported tags, recursive aliases, nesting deeper than
+`MAX_DEPTH`, and alias "bombs" that expand to more than `MAX_EXPANDED` values.
+Messages never quote the text of a value: a secret may sit on a broken line.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .errors import InvalidInput
+
+
+class _FastLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """libyaml's loader with tag resolution cached: keys and values recur across documents,
+    and libyaml calls back into Python to resolve every scalar."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.resolve = functools.lru_cache(maxsize=4096)(super().resolve)
+        # Path resolvers are not used by the safe loader: skip two Python calls per node.
+        self.descend_resolver = _ignore
+        self.ascend_resolver = _ignore
+
+
+def _ignore(*_: object) -> None:
+    return None
+
+
+_FAST_LOADER: type[yaml.SafeLoader] = _FastLoader
+_C_NESTING_LIMIT = 1000
+"""Above this possible nesting, the pure-Python parser is used: libyaml's composer recurses
+in C and crashes the interpreter on very deep input, where Python raises RecursionError."""
+
+MAX_DEPTH = 100
+"""Deepest nesting of mappings and lists accepted in one document."""
+MAX_EXPANDED = 1_000_000
+"""Most values one document may hold once its aliases are expanded."""
+
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeProblem:
+    """Something YAML accepts but a declaration must not contain."""
+
+    path: str
+    """Dotted path of the field concerned (empty for the whole document)."""
+    line: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One non-empty document of a YAML stream."""
+
+    data: Any
+    """Plain data, as `yaml.safe_load` returns it (None where a NodeProblem was found)."""
+    line: int
+    """1-based line where the document's content starts."""
+    field_lines: dict[str, int]
+    """Dotted field path (`spec.args.0`) -> 1-based line of its key or list item."""
+    problems: tuple[NodeProblem, ...] = ()
+
+
+class YamlSyntaxError(InvalidInput):
+    """The text is not YAML; the documents before the broken one are still read."""
+
+    reason = "InvalidYAML"
+
+    def __init__(self, message: str, *, line: int | None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def read_documents(text: str) -> Iterator[Document]:
+    """Yield each non-empty document of a YAML stream, in order.
+
+    Raises YamlSyntaxError at the first document that does not parse; the documents
+    before it have been yielded already.
+    """
+    loader = _loader_class(text)(text)
+    try:
+        while True:
+            try:
+                if not loader.check_node():
+                    return
+                node = loader.get_node()
+            except yaml.YAMLError as exc:
+                raise _syntax_error(exc, text) from None
+            except RecursionError:
+                message = "invalid YAML: nested too deeply to read"
+                raise YamlSyntaxError(message, line=None) from None
+            if node is None:
+                return
+            document = _Builder(loader).document(node)
+            loader.constructed_objects = {}
+            loader.recursive_objects = {}
+            if document.data is not None or document.problems:
+                yield document
+    finally:
+        loader.dispose()
+
+
+def _loader_class(text: str) -> type[yaml.SafeLoader]:
+    """libyaml when the text cannot nest deeper than it copes with, else pure Python.
+
+    Block collections nest at most two levels per column of indentation (counting the
+    `- ` and `? ` indicators that open compact ones); flow collections at most as deep
+    as their brackets (quoted brackets only overestimate).
+    """
+    depth = deepest = 0
+    for bracket in re.findall(r"[][{}]", text):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    lines = text.splitlines()
+    if 2 * max(map(len, lines), default=0) + deepest < _C_NESTING_LIMIT:
+        return _FAST_LOADER  # the common case, checked fast
+    indent = max((len(line) - len(line.lstrip(" -?")) for line in lines), default=0)
+    if 2 * indent + 2 + deepest < _C_NESTING_LIMIT:
+        return _FAST_LOADER
+    return yaml.SafeLoader
+
+
+def _syntax_error(exc: yaml.YAMLError, text: str) -> YamlSyntaxError:
+    """A message built from the error's description only, never from the offending text."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        position = exc.position if isinstance(exc.position, int) else 0
+        line: int | None = text.count("\n", 0, min(position, len(text))) + 1
+        char = exc.character
+        code = ord(char) if isinstance(char, str) and char else char
+        what = f"unacceptable character #x{code:04x}" if isinstance(code, int) else "bad input"
+        return YamlSyntaxError(f"invalid YAML: {what} ({exc.reason})", line=line)
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        last = max(1, len(text.splitlines()))  # "end of stream" is on the last line
+        line = min(int(mark.line) + 1, last) if mark is not None else None
+        message = f"invalid YAML: {exc.problem or 'syntax error'}"
+        if exc.context:
+            message += f" ({exc.context})"
+        return YamlSyntaxError(message, line=line)
+    return YamlSyntaxError("invalid YAML", line=None)
+
+
+def _line(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_INT_TAG = "tag:yaml.org,2002:int"
+_NULL_TAG = "tag:yaml.org,2002:null"
+_PENDING: tuple[Any, int, int] = (None, 0, 0)
+
+_Entries = list[tuple[str, Any, yaml.Node]]
+"""(path, key or index, child node) of the nested collections still to build."""
+
+
+@dataclass
+class _Builder:
+    """Builds one document without recursion, so deep nesting cannot crash it.
+
+    A frame is `[node, value, entries, position, slot, size, height]`: the mapping or
+    list being filled, the `(path, key or index, child)` entries still to build, the key
+    of this value in its parent, and the expanded size and height so far.
+    """
+
+    loader: yaml.SafeLoader
+    lines: dict[str, int] = field(default_factory=dict)
+    problems: list[NodeProblem] = field(default_factory=list)
+    done: dict[int, tuple[Any, int, int]] = field(default_factory=dict)
+    """id(node) -> (value, expanded size, height): aliases reuse the value, as PyYAML does.
+    `_PENDING` while the node is being built: meeting it again means a recursive alias."""
+
+    def document(self, root: yaml.Node) -> Document:
+        value, size, height = self._build(root)
+        if size > MAX_EXPANDED:
+            message = f"aliases expand this document to more than {MAX_EXPANDED:,} values"
+            self.problems.append(NodeProblem("", _line(root), message))
+            value = None
+        elif height > MAX_DEPTH:
+            message = f"aliases nest this document deeper than {MAX_DEPTH} levels"
+            self.problems.append(NodeProblem("", _line(root), message))
+            value = None
+        return Document(value, _line(root), self.lines, tuple(self.problems))
+
+    def _build(self, root: yaml.Node) -> tuple[Any, int, int]:
+        stack: list[list[Any]] = []
+        started = self._start(root, "", stack)
+        if started is not None:
+            return started
+        bottom = stack[0]
+        while stack:
+            frame = stack[-1]
+            entries = frame[2]
+            if frame[3] < len(entries):
+                path, slot, child = entries[frame[3]]
+                frame[3] += 1
+                built = self._start(child, path, stack)
+                if built is None:
+                    stack[-1][4] = slot
+                else:
+                    frame[1][slot] = built[0]
+                    frame[5] += built[1]
+                    if built[2] >= frame[6]:
+                        frame[6] = built[2] + 1
+                continue
+            stack.pop()
+            self.done[id(frame[0])] = (frame[1], frame[5], frame[6])
+            if stack:
+                parent = stack[-1]
+                parent[1][frame[4]] = frame[1]
+                parent[5] += frame[5]
+                if frame[6] >= parent[6]:
+                    parent[6] = frame[6] + 1
+        return bottom[1], bottom[5], bottom[6]
+
+    def _start(
+        self, node: yaml.Node, path: str, stack: list[list[Any]]
+    ) -> tuple[Any, int, int] | None:
+        """The built value of a node, or None after pushing a frame that will build it."""
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node, path), 1, 0
+        node_id = id(node)
+        known = self.done.get(node_id)
+        if known is not None:
+            if known is _PENDING:
+                self._problem(path, node, "recursive YAML alias: a value cannot contain itself")
+                return None, 1, 0
+            return known
+        if len(stack) >= MAX_DEPTH:
+            self._problem(path, node, f"nested deeper than {MAX_DEPTH} levels")
+            return None, 1, 0
+        value: Any
+        if isinstance(node, yaml.MappingNode) and node.tag == _MAP_TAG:
+            value, entries, size = self._mapping(node, path)
+        elif isinstance(node, yaml.SequenceNode) and node.tag == _SEQ_TAG:
+            value, entries, size = self._sequence(node, path)
+        else:
+            self._problem(path, node, f"unsupported YAML tag {node.tag!r}")
+            return None, 1, 0
+        self.done[node_id] = _PENDING
+        stack.append([node, value, entries, 0, None, size, 1])
+        return None
+
+    # The two methods below fill scalars at once and leave only nested collections as
+    # entries for the main loop: most values of a declaration are scalars.
+
+    def _sequence(self, node: yaml.SequenceNode, path: str) -> tuple[list[Any], _Entries, int]:
+        prefix = f"{path}." if path else ""
+        lines = self.lines
+        items = node.value
+        value: list[Any] = [None] * len(items)
+        entries: _Entries = []
+        size = 1
+        for index, item in enumerate(items):
+            child_path = prefix + str(index)
+            lines[child_path] = item.start_mark.line + 1
+            if isinstance(item, yaml.ScalarNode):
+                value[index] = (
+                    item.value if item.tag == _STR_TAG else self._scalar(item, child_path)
+                )
+                size += 1
+            else:
+                entries.append((child_path, index, item))
+        return value, entries, size
+
+    def _mapping(
+        self, node: yaml.MappingNode, path: str, *, flattened: bool = False
+    ) -> tuple[dict[Any, Any], _Entries, int]:
+        prefix = f"{path}." if path else ""
+        lines = self.lines
+        value: dict[Any, Any] = {}
+        entries: _Entries = []
+        size = 1
+        for key_node, item in node.value:
+            if key_node.tag == _STR_TAG and type(key_node) is yaml.ScalarNode:
+                key = key_node.value
+            elif not isinstance(key_node, yaml.ScalarNode):
+                self._problem(path, key_node, "a key must be a plain string, not a list or mapping")
+                continue
+            elif key_node.tag == _MERGE_TAG and not flattened:
+                return self._merged(node, path)
+            else:
+                key = self._scalar(key_node, path)
+            child_path = prefix + (key if type(key) is str else str(key))
+            lines[child_path] = key_node.start_mark.line + 1
+            if isinstance(item, yaml.ScalarNode):
+                value[key] = item.value if item.tag == _STR_TAG else self._scalar(item, child_path)
+                size += 1
+            else:
+                value[key] = None  # keeps the key's place; filled when the entry is built
+                entries.append((child_path, key, item))
+        if not flattened and len(value) < len(node.value):
+            self._check_duplicates(node, path, prefix)
+        return value, entries, size
+
+    def _merged(self, node: yaml.MappingNode, path: str) -> tuple[dict[Any, Any], _Entries, int]:
+        """A mapping with `<<` merge keys: own keys checked for duplicates, then merged."""
+        self._check_duplicates(node, path, f"{path}." if path else "")
+        try:
+            self.loader.flatten_mapping(node)
+        except (yaml.YAMLError, RecursionError):
+            message = "invalid merge key '<<': merge a mapping or a list of mappings"
+            self._problem(path, node, message)
+            return {}, [], 1
+        return self._mapping(node, path, flattened=True)
+
+    def _check_duplicates(self, node: yaml.MappingNode, path: str, prefix: str) -> None:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == _MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
+                continue
+            key = self._scalar(key_node, path)
+            if key in first_line:
+                message = (
+                    f"duplicate key '{key}' (first at line {first_line[key]}); "
+                    "YAML would keep only the last one"
+                )
+                self._problem(prefix + str(key), key_node, message)
+            else:
+                first_line[key] = _line(key_node)
+
+    def _scalar(self, node: yaml.ScalarNode, path: str) -> Any:
+        """Construct a scalar once, whether used as a key or as a value."""
+        tag = node.tag
+        if tag == _STR_TAG:
+            return node.value
+        if tag == _INT_TAG:
+            text = node.value
+            if text.isascii() and text.isdigit() and (text[0] != "0" or text == "0"):
+                return int(text)  # plain decimal; YAML 1.1 octal, hex, 1_000 go the long way
+        elif tag == _NULL_TAG:
+            return None
+        known = self.done.get(id(node))
+        if known is not None:
+            return known[0]
+        value: Any = None
+        try:
+            value = self.loader.construct_object(node)
+        except yaml.YAMLError:
+            self._problem(path, node, f"unsupported YAML tag {node.tag!r}")
+        except ValueError:
+            self._problem(path, node, "invalid value for its YAML type (e.g. an impossible date)")
+        self.done[id(node)] = (value, 1, 0)
+        return value
+
+    def _problem(self, path: str, node: yaml.Node, message: str) -> None:
+        self.problems.append(NodeProblem(path, _line(node), message))
