@@ -23,6 +23,7 @@ import structlog
 from ..conditions import Phase, summarize
 from ..desired import DesiredState
 from ..errors import Problem
+from ..gateway import ServerState
 from ..loading import LoadResult
 from ..models import MCPServer, MCPSuite, Resource, ResourceKey
 from ..planning import (
@@ -67,11 +68,14 @@ class Reconciler:
         store: Store,
         context: RunnerContext,
         gateway: GatewaySink | None = None,
+        server_state: Callable[[str, ServerState], None] | None = None,
         allow_mass_prune: bool = False,
     ) -> None:
         self.store = store
         self.context = context
         self.gateway = gateway
+        self.server_state = server_state
+        """Told each server's state (up, starting, down, failed): the gateway's /readyz."""
         self.allow_mass_prune = allow_mass_prune
         self.applied: DesiredState | None = None
         self.runners: dict[ResourceKey, ServerRunner] = {}
@@ -254,11 +258,12 @@ class Reconciler:
     # -- gateway and status ---------------------------------------------------------------
 
     def tools(self) -> dict[str, list[dict[str, Any]]]:
-        """Each Ready server's discovered tools (raw dicts), by server name."""
+        """Each supervised server's tools (raw dicts) by name: while a server restarts, its
+        last known tools stay listed (calls fail as unavailable), so clients see no churn."""
         return {
             runner.server.name: runner.tools
             for runner in self.runners.values()
-            if runner.phase == Phase.READY
+            if runner.tools and runner.phase != Phase.STALLED
         }
 
     def _configure_gateway(self) -> None:
@@ -268,6 +273,8 @@ class Reconciler:
     async def _runner_changed(self, runner: ServerRunner) -> None:
         if self.runners.get(runner.server.key) is not runner:
             return
+        if self.server_state is not None:
+            self.server_state(runner.server.name, _SERVER_STATES.get(runner.phase, "starting"))
         self._configure_gateway()
         self.write_status([runner.server.key])
 
@@ -397,6 +404,14 @@ class Reconciler:
             resource=str(resource) if resource else None,
         )
 
+
+_SERVER_STATES: dict[str, ServerState] = {
+    Phase.READY: "up",
+    Phase.STARTING: "starting",
+    Phase.BACKOFF: "down",
+    Phase.STALLED: "failed",
+    Phase.STOPPED: "down",
+}
 
 _STOPPING = frozenset({ActionKind.STOP, ActionKind.DELETE, ActionKind.RESTART})
 

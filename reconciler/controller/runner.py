@@ -33,6 +33,7 @@ from ..spec_changes import runtime_hash, spec_hash
 from ..upstream.connection import UpstreamConnection
 from ..upstream.discovery import ExposedTool, ServerTool, apply_filter, schema_hash
 from ..upstream.remote import sse_transport, streamable_http_transport
+from ..upstream.sinks import MessageSink
 from ..upstream.transport import Transport, stdio_transport
 from .store import Store
 from .store_records import Capability, InventoryRecord
@@ -58,8 +59,8 @@ class RunnerContext:
     """Directory of the file each server was declared in (for a relative workingDir)."""
     on_change: Listener | None = None
     """Called after the phase or the tool list of a server changed."""
-    on_notification: Callable[[str, dict[str, Any]], None] | None = None
-    """Messages a server sends outside any call (forwarded to the gateway)."""
+    sink_for: Callable[[str], MessageSink] | None = None
+    """Receives what a server (by name) sends outside any call: the gateway's sink."""
 
 
 def server_id(server: MCPServer) -> str:
@@ -180,8 +181,9 @@ class ServerRunner:
 
     async def _launch(self) -> None:
         transport = await self._transport()
+        sink = self.context.sink_for(self.server.name) if self.context.sink_for else None
         connection = UpstreamConnection(
-            self.server.name, transport, on_list_changed=self._on_list_changed
+            self.server.name, transport, on_list_changed=self._on_list_changed, default_sink=sink
         )
         await connection.connect(timeout=CONNECT_TIMEOUT)
         self.connection = connection
@@ -330,10 +332,6 @@ class ServerRunner:
         except ReconcilerError as exc:
             self._event("warning", "DiscoveryFailed", f"refreshing {kind} failed: {exc.message}")
             return
-        if self.context.on_notification is not None:
-            self.context.on_notification(
-                self.server.name, {"method": f"notifications/{kind}/list_changed"}
-            )
         await self._changed()
 
     def _exposed(self) -> list[ExposedTool]:

@@ -103,9 +103,7 @@ class StandaloneController:
         self.gateway = gateway = Gateway(
             registry, recorder=self.usage, hosts=HostPolicy.of(self.options.allowed_hosts)
         )
-        context.on_notification = lambda server, message: gateway.upstream_notification(
-            server, message
-        )
+        context.sink_for = gateway.server_sink
 
         last: list[tuple[DesiredState, dict[str, list[dict[str, Any]]]]] = []
 
@@ -128,6 +126,7 @@ class StandaloneController:
             store=store,
             context=context,
             gateway=configure,
+            server_state=gateway.set_server_state,
             allow_mass_prune=self.options.allow_mass_prune,
         )
         http = GatewayServer(gateway, self.options.listen_host, self.options.listen_port)
@@ -168,9 +167,14 @@ class StandaloneController:
             ],
             revision=snapshot.revision,
         )
-        return await self.reconciler.reconcile(
+        outcome = await self.reconciler.reconcile(
             result, revision=snapshot.revision, root=snapshot.root
         )
+        if self.gateway is not None:
+            self.gateway.metrics.observe_reconcile(
+                outcome.seconds, outcome="success" if outcome.applied else "failure"
+            )
+        return outcome
 
     async def _resync_loop(self) -> None:
         assert self.reconciler is not None

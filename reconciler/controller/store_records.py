@@ -12,7 +12,9 @@ from ..models import Condition, ResourceKey
 
 EventSeverity = Literal["info", "warning", "error"]
 CapabilityKind = Literal["tool", "resource", "resource_template", "prompt"]
-CallOutcome = Literal["ok", "error", "denied", "timeout", "cancelled"]
+CallOutcome = Literal[
+    "ok", "tool_error", "error", "timeout", "denied", "rate_limited", "unknown_tool", "cancelled"
+]
 
 
 def digest(value: object) -> str:

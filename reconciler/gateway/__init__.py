@@ -1,0 +1,43 @@
+"""The gateway: each MCPSuite served as one MCP endpoint, with authentication, tool
+permissions, rate limits and metrics.
+
+    config = build_gateway_config(desired, tools, resolver=resolver)   # pure
+    gateway = Gateway(registry, recorder=store.record_call)
+    gateway.update(config)                                             # after every reconcile
+    await serve(gateway, "127.0.0.1", 8765)                            # or GatewayServer
+"""
+
+from __future__ import annotations
+
+from .calls import CallRecord
+from .config import ANONYMOUS, GatewayConfig, SuiteConfig, ToolRoute, build_gateway_config
+from .hosts import HostPolicy
+from .metrics import GatewayMetrics
+from .naming import POLICIES, Candidate, Naming, NamingPolicy
+from .server import GatewayServer, create_app, serve
+from .service import CallRecorder, Gateway, ServerSink, ServerState
+from .upstreams import Upstream, UpstreamRegistry
+
+__all__ = [
+    "ANONYMOUS",
+    "POLICIES",
+    "CallRecord",
+    "CallRecorder",
+    "Candidate",
+    "Gateway",
+    "GatewayConfig",
+    "GatewayMetrics",
+    "GatewayServer",
+    "HostPolicy",
+    "Naming",
+    "NamingPolicy",
+    "ServerSink",
+    "ServerState",
+    "SuiteConfig",
+    "ToolRoute",
+    "Upstream",
+    "UpstreamRegistry",
+    "build_gateway_config",
+    "create_app",
+    "serve",
+]

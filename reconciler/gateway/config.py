@@ -1,0 +1,348 @@
+"""The gateway's configuration: a pure value computed from a DesiredState and discovered tools.
+
+`build_gateway_config` decides, for every suite, which tools are exposed under which
+names, who may authenticate (token hashes only), what each subject may call and how fast.
+The running gateway receives the result through `Gateway.update` and never looks at
+resources itself, so the same gateway serves the standalone controller and the operator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from ..access import RuleSet, rules_for
+from ..desired import DesiredState
+from ..errors import Problem, ReconcilerError, Severity
+from ..models import MCPServer, MCPSuite, RateLimit, ToolPermission
+from ..models.globs import glob_match
+from ..secrets import SecretResolver
+from .auth import TokenTable, token_hash
+from .naming import POLICIES, Candidate
+
+ANONYMOUS = "anonymous"
+"""The subject of every caller of a suite that has no ToolPermission (no token needed)."""
+
+ToolDict = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolRoute:
+    """An exposed tool: the name clients use, and where a call goes."""
+
+    exposed: str
+    server: str
+    tool: str
+    """The server's own name for the tool (sent upstream, and used by rules)."""
+    definition: ToolDict
+    """The tool as clients see it: the server's dict with name and description replaced."""
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A server of a suite."""
+
+    server: str
+    priority: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The token-bucket limits of one subject on one suite."""
+
+    requests_per_minute: int
+    burst: int
+    per_tool: tuple[tuple[str, int], ...] = ()
+    """(`server.tool` pattern, calls per minute)."""
+
+    def tool_limit(self, server: str, tool: str) -> int | None:
+        """Calls per minute allowed for this tool, the strictest matching pattern's."""
+        name = f"{server}.{tool}"
+        matching = [rpm for pattern, rpm in self.per_tool if glob_match(pattern, name)]
+        return min(matching) if matching else None
+
+    @classmethod
+    def strictest(cls, limits: Iterable[RateLimit]) -> Limits | None:
+        """When several permissions limit one subject, the strictest of each limit applies."""
+        found = list(limits)
+        if not found:
+            return None
+        per_tool: dict[str, int] = {}
+        for limit in found:
+            for pattern, rpm in limit.per_tool.items():
+                per_tool[pattern] = min(rpm, per_tool.get(pattern, rpm))
+        return cls(
+            requests_per_minute=min(limit.requests_per_minute for limit in found),
+            burst=min(limit.burst or limit.requests_per_minute for limit in found),
+            per_tool=tuple(sorted(per_tool.items())),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """What one subject may do on one suite."""
+
+    subject: str
+    rules: RuleSet | None = None
+    """None: everything is allowed (a suite with no ToolPermission)."""
+    limits: Limits | None = None
+
+    def allows(self, server: str, tool: str) -> bool:
+        return self.rules is None or self.rules.allows(server, tool)
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    """Everything the gateway needs to serve one suite."""
+
+    name: str
+    namespace: str = "default"
+    description: str | None = None
+    conflict_resolution: str = "prefix"
+    members: tuple[Member, ...] = ()
+    tools: Mapping[str, ToolRoute] = field(default_factory=dict)
+    """Exposed name -> route, in listing order."""
+    secured: bool = False
+    """True when any ToolPermission is attached: every request needs a valid token."""
+    tokens: TokenTable = field(default_factory=TokenTable)
+    access: Mapping[str, Access] = field(default_factory=dict)
+    """Subject name -> access; on an unsecured suite, only ANONYMOUS."""
+
+    @property
+    def servers(self) -> tuple[str, ...]:
+        return tuple(member.server for member in self.members)
+
+    def access_for(self, subject: str) -> Access:
+        """The subject's access; an unknown subject may call nothing."""
+        return self.access.get(subject) or Access(subject, RuleSet(), None)
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """The configuration of every suite, from one revision."""
+
+    suites: Mapping[str, SuiteConfig] = field(default_factory=dict)
+    revision: str | None = None
+    problems: tuple[Problem, ...] = ()
+    """What could not be applied: errors (a token that cannot be read: that subject cannot
+    authenticate) and warnings (a tool hidden by a name clash)."""
+
+    @property
+    def servers(self) -> frozenset[str]:
+        """Every server that is a member of some suite."""
+        return frozenset(s for suite in self.suites.values() for s in suite.servers)
+
+
+def build_gateway_config(
+    desired: DesiredState,
+    tools: Mapping[str, list[dict[str, Any]]],
+    *,
+    resolver: SecretResolver,
+    descriptions: Mapping[str, Mapping[str, str]] | None = None,
+) -> GatewayConfig:
+    """Compute the gateway's configuration.
+
+    `tools` holds each server's discovered tools as the raw dicts of its `tools/list`;
+    `descriptions` the enhanced descriptions by server and tool. Token values are read
+    through `resolver` and kept only as hashes; a token that cannot be read is reported in
+    `problems` and authenticates nobody.
+    """
+    builder = _Builder(desired, tools, resolver, descriptions or {})
+    suites = {suite.name: builder.suite(suite) for suite in sorted(desired.suites, key=_by_name)}
+    return GatewayConfig(
+        MappingProxyType(suites),
+        revision=desired.revision,
+        problems=tuple(dict.fromkeys(builder.problems)),
+    )
+
+
+def _by_name(suite: MCPSuite) -> tuple[str, str]:
+    return (suite.metadata.ns, suite.name)
+
+
+@dataclass
+class _TokenSubject:
+    """A caller declared with a token, merged over every permission of a namespace."""
+
+    name: str
+    roles: set[str] = field(default_factory=set)
+    sources: list[tuple[ToolPermission, int]] = field(default_factory=list)
+    """(permission, index of the subject in it) for each `tokenFrom` declared."""
+
+
+class _Builder:
+    """Holds the inputs and the problems found while building one configuration."""
+
+    def __init__(
+        self,
+        desired: DesiredState,
+        tools: Mapping[str, list[dict[str, Any]]],
+        resolver: SecretResolver,
+        descriptions: Mapping[str, Mapping[str, str]],
+    ) -> None:
+        self.desired = desired
+        self.tools = tools
+        self.resolver = resolver
+        self.descriptions = descriptions
+        self.problems: list[Problem] = []
+        self._hashes: dict[tuple[str, str, int], bytes | None] = {}
+
+    def problem(
+        self,
+        resource: ToolPermission | MCPSuite,
+        field: str,
+        message: str,
+        *,
+        severity: Severity = "warning",
+    ) -> None:
+        origin = self.desired.origins.get(resource.key)
+        self.problems.append(
+            Problem(
+                message,
+                file=origin.file if origin else None,
+                line=origin.line_of(field) if origin else None,
+                resource=f"{resource.kind_name}/{resource.name}",
+                field=field,
+                severity=severity,
+            )
+        )
+
+    def suite(self, suite: MCPSuite) -> SuiteConfig:
+        ns = suite.metadata.ns
+        members = tuple(
+            Member(m.server, m.priority)
+            for m in self.desired.suite_members(suite)
+            if self.desired.get(MCPServer, m.server, ns) is not None
+        )
+        permissions = self.desired.permissions_for(suite)
+        tokens, access = self.access(suite, permissions) if permissions else ((), {})
+        if not permissions:
+            access = {ANONYMOUS: Access(ANONYMOUS)}
+        return SuiteConfig(
+            name=suite.name,
+            namespace=ns,
+            description=suite.spec.description,
+            conflict_resolution=suite.spec.conflict_resolution,
+            members=members,
+            tools=MappingProxyType(self.routes(suite, members)),
+            secured=bool(permissions),
+            tokens=TokenTable.of(tokens),
+            access=MappingProxyType(access),
+        )
+
+    def routes(self, suite: MCPSuite, members: tuple[Member, ...]) -> dict[str, ToolRoute]:
+        ns = suite.metadata.ns
+        candidates: list[Candidate] = []
+        raw: dict[tuple[str, str], dict[str, Any]] = {}
+        for member in members:
+            server = self.desired.get(MCPServer, member.server, ns)
+            assert server is not None
+            spec = server.spec.tools
+            for tool in self.tools.get(server.name, []):
+                name = tool.get("name")
+                if not isinstance(name, str) or not name:
+                    continue
+                if not any(glob_match(p, name) for p in spec.include) or any(
+                    glob_match(p, name) for p in spec.exclude
+                ):
+                    continue
+                override = spec.overrides.get(name)
+                exposed_name = override.name if override and override.name else name
+                candidates.append(Candidate(server.name, name, exposed_name, member.priority))
+                raw[(server.name, name)] = tool
+        naming = POLICIES[suite.spec.conflict_resolution].assign(candidates)
+        for clash in naming.clashes:
+            self.problem(suite, "spec.conflictResolution", clash.describe())
+        routes: dict[str, ToolRoute] = {}
+        for exposed, candidate in naming.exposed.items():
+            definition = dict(raw[(candidate.server, candidate.original)])
+            definition["name"] = exposed
+            description = self.description(ns, candidate.server, candidate.original)
+            if description is not None:
+                definition["description"] = description
+            routes[exposed] = ToolRoute(
+                exposed, candidate.server, candidate.original, MappingProxyType(definition)
+            )
+        return routes
+
+    def description(self, ns: str, server_name: str, tool: str) -> str | None:
+        """The spec override wins over the enhanced text; None keeps the server's own."""
+        server = self.desired.get(MCPServer, server_name, ns)
+        override = server.spec.tools.overrides.get(tool) if server else None
+        if override is not None and override.description is not None:
+            return override.description
+        return self.descriptions.get(server_name, {}).get(tool)
+
+    def access(
+        self, suite: MCPSuite, permissions: list[ToolPermission]
+    ) -> tuple[list[tuple[bytes, str]], dict[str, Access]]:
+        """Token hashes and access of every caller known on the suite."""
+        callers = self.token_subjects(suite.metadata.ns)
+        named = {s.name for p in permissions for s in p.spec.subjects}
+        roles = {s.role for p in permissions for s in p.spec.subjects if s.role is not None}
+        tokens: list[tuple[bytes, str]] = []
+        owner: dict[bytes, str] = {}
+        access: dict[str, Access] = {}
+        for caller in sorted(callers.values(), key=lambda c: c.name):
+            if caller.name not in named and not caller.roles & roles:
+                continue
+            for permission, index in caller.sources:
+                digest = self.token_of(permission, index)
+                if digest is None:
+                    continue
+                if owner.setdefault(digest, caller.name) != caller.name:
+                    self.problem(
+                        permission,
+                        f"spec.subjects.{index}.tokenFrom",
+                        f"subject {caller.name} has the same token as subject "
+                        f"{owner[digest]}; the token authenticates only {owner[digest]}",
+                    )
+                    continue
+                tokens.append((digest, caller.name))
+            applying = [
+                p
+                for p in permissions
+                if any(
+                    s.name == caller.name or (s.role is not None and s.role in caller.roles)
+                    for s in p.spec.subjects
+                )
+            ]
+            access[caller.name] = Access(
+                caller.name,
+                rules_for(permissions, suite=suite.name, subject=caller.name, roles=caller.roles),
+                Limits.strictest(p.spec.rate_limit for p in applying if p.spec.rate_limit),
+            )
+        return tokens, access
+
+    def token_subjects(self, ns: str) -> dict[str, _TokenSubject]:
+        callers: dict[str, _TokenSubject] = {}
+        for permission in sorted(self.desired.of_kind(ToolPermission, ns), key=lambda p: p.name):
+            for index, subject in enumerate(permission.spec.subjects):
+                if subject.token_from is None:
+                    continue
+                caller = callers.setdefault(subject.name, _TokenSubject(subject.name))
+                caller.roles.update(subject.roles)
+                caller.sources.append((permission, index))
+        return callers
+
+    def token_of(self, permission: ToolPermission, index: int) -> bytes | None:
+        """The hash of a subject's token, resolved once per build; None when unreadable."""
+        key = (permission.metadata.ns, permission.name, index)
+        if key not in self._hashes:
+            source = permission.spec.subjects[index].token_from
+            assert source is not None
+            field = f"spec.subjects.{index}.tokenFrom"
+            self._hashes[key] = None
+            try:
+                token = self.resolver.resolve(source)
+            except ReconcilerError as exc:
+                self.problem(permission, field, exc.message, severity="error")
+            else:
+                if token.strip():
+                    self._hashes[key] = token_hash(token)
+                else:
+                    message = f"{source.describe()} is empty: set a token"
+                    self.problem(permission, field, message, severity="error")
+        return self._hashes[key]

@@ -1,0 +1,330 @@
+"""The streamable HTTP MCP endpoint of every suite, and the checks all MCP endpoints share.
+
+`/suites/<suite>/mcp` implements the streamable HTTP transport (MCP 2025-03-26 to
+2025-11-25): POST carries one JSON-RPC message and is answered with JSON, or with an SSE
+stream when messages about the request arrive before its result; GET opens the session's
+stream for messages that belong to no request; DELETE ends the session. Every request to
+an MCP endpoint passes the DNS-rebinding check, then authentication; JSON-RPC handling is
+done on plain dicts (`router.py`). The legacy HTTP+SSE transport is in `legacy_sse.py`,
+the app with health, readiness and metrics in `server.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from .auth import bearer_token
+from .calls import RequestContext
+from .config import ANONYMOUS, SuiteConfig
+from .exchange import Exchange
+from .router import SUPPORTED_VERSIONS
+from .rpc import (
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    UNAUTHORIZED,
+    Message,
+    RpcError,
+    error,
+    kind_of,
+    result,
+    valid_id,
+)
+from .service import Gateway
+from .sessions import ClientSession
+
+logger = logging.getLogger(__name__)
+
+SESSION_HEADER = "mcp-session-id"
+VERSION_HEADER = "mcp-protocol-version"
+KEEPALIVE_SECONDS = 15.0
+SSE_HEADERS = {"cache-control": "no-cache, no-transform", "x-accel-buffering": "no"}
+KNOWN_METHODS = frozenset(
+    {
+        "initialize",
+        "ping",
+        "tools/list",
+        "tools/call",
+        "resources/list",
+        "resources/templates/list",
+        "resources/read",
+        "resources/subscribe",
+        "resources/unsubscribe",
+        "prompts/list",
+        "prompts/get",
+        "completion/complete",
+        "logging/setLevel",
+    }
+)
+
+
+class Refusal(Exception):
+    """An HTTP-level refusal, answered with a status and a JSON-RPC error body."""
+
+    def __init__(
+        self,
+        status: int,
+        code: int,
+        message: str,
+        *,
+        request_id: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        self.headers = headers or {}
+
+    def response(self) -> Response:
+        body = error(self.request_id, RpcError(self.code, self.message))
+        return json_response(body, status=self.status, headers=self.headers)
+
+
+def dumps(message: Message) -> bytes:
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def json_response(
+    message: Message, *, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(dumps(message), status, headers, media_type="application/json")
+
+
+def sse_event(message: Message) -> bytes:
+    return b"event: message\ndata: " + dumps(message) + b"\n\n"
+
+
+# -- checks shared by every MCP endpoint -----------------------------------------------
+
+
+def gateway_of(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+def admit(request: Request) -> tuple[Gateway, SuiteConfig, str]:
+    """DNS-rebinding check, suite lookup, authentication: (gateway, suite, subject)."""
+    gateway = gateway_of(request)
+    refusal = gateway.hosts.refusal(request.headers.get("host"), request.headers.get("origin"))
+    if refusal is not None:
+        raise Refusal(refusal[0], INVALID_REQUEST, refusal[1])
+    name = request.path_params["suite"]
+    suite = gateway.suite(name)
+    if suite is None:
+        raise Refusal(404, INVALID_REQUEST, f"no suite named {name[:100]!r} is served here")
+    if not suite.secured:
+        return gateway, suite, ANONYMOUS
+    subject = suite.tokens.subject_for(bearer_token(request.headers.get("authorization")))
+    if subject is None:
+        raise Refusal(
+            401,
+            UNAUTHORIZED,
+            f"suite {suite.name} needs a valid bearer token: send 'Authorization: Bearer "
+            "<token>' with a token declared in one of its ToolPermissions",
+            headers={"www-authenticate": f'Bearer realm="mcp-reconciler", scope="{suite.name}"'},
+        )
+    return gateway, suite, subject
+
+
+def check_version(request: Request) -> None:
+    version = request.headers.get(VERSION_HEADER)
+    if version is not None and version not in SUPPORTED_VERSIONS:
+        raise Refusal(
+            400,
+            INVALID_REQUEST,
+            f"unsupported MCP-Protocol-Version {version[:40]!r}; "
+            f"supported: {', '.join(SUPPORTED_VERSIONS)}",
+        )
+
+
+def session_of(
+    gateway: Gateway, suite: SuiteConfig, subject: str, session_id: str | None
+) -> ClientSession:
+    """The caller's session: missing id -> 400, unknown (or another caller's) -> 404."""
+    if not session_id:
+        raise Refusal(400, INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required")
+    session = gateway.sessions.get(session_id)
+    if session is None or session.suite != suite.name or session.subject != subject:
+        raise Refusal(
+            404, INVALID_REQUEST, "Not Found: unknown or expired session; initialize again"
+        )
+    session.touch()
+    return session
+
+
+def accepts(request: Request) -> tuple[bool, bool]:
+    """(accepts JSON, accepts SSE) from the Accept header."""
+    accept = request.headers.get("accept", "")
+    types = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+    anything = not accept or "*/*" in types
+    return (
+        anything or "application/json" in types or "application/*" in types,
+        anything or "text/event-stream" in types or "text/*" in types,
+    )
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The body parsed as JSON; 413 past `limit` bytes, 415/400 when it is not JSON."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise Refusal(415, INVALID_REQUEST, "Unsupported Media Type: send application/json")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise Refusal(413, INVALID_REQUEST, f"request body larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Refusal(413, INVALID_REQUEST, f"request body larger than {limit} bytes")
+        chunks.append(chunk)
+    try:
+        return json.loads(b"".join(chunks))
+    except (ValueError, RecursionError):
+        raise Refusal(400, PARSE_ERROR, "Parse error: the body is not valid JSON") from None
+
+
+def parse_message(body: Any) -> tuple[str, Message]:
+    """(kind, message) of a single JSON-RPC message; batches and malformed input -> 400."""
+    if isinstance(body, list):
+        raise Refusal(400, INVALID_REQUEST, "JSON-RPC batches are not supported; send one message")
+    kind = kind_of(body)
+    if kind == "invalid":
+        request_id = body.get("id") if isinstance(body, dict) else None
+        raise Refusal(
+            400,
+            INVALID_REQUEST,
+            "Invalid Request: not a JSON-RPC 2.0 request, notification or response",
+            request_id=request_id if valid_id(request_id) else None,
+        )
+    assert isinstance(body, dict)
+    return kind, body
+
+
+# -- serving one request ---------------------------------------------------------------
+
+
+def start_request(
+    gateway: Gateway, suite: SuiteConfig, session: ClientSession, message: Message, *, stream: bool
+) -> tuple[Exchange, asyncio.Task[Message | None]]:
+    """Run a client request in a task of its own, cancellable by the client."""
+    request_id = message["id"]
+    method = message["method"]
+    gateway.metrics.requests.labels(
+        suite.name, method if method in KNOWN_METHODS else "other"
+    ).inc()
+    exchange = Exchange(session, stream=stream)
+    ctx = RequestContext(gateway, session, suite, exchange, request_id)
+    task = asyncio.create_task(gateway.router.request(ctx, method, message.get("params")))
+    session.in_flight[request_id] = task
+
+    def finished(done: asyncio.Task[Message | None]) -> None:
+        if session.in_flight.get(request_id) is done:
+            del session.in_flight[request_id]
+
+    task.add_done_callback(finished)
+    return exchange, task
+
+
+async def sse_body(exchange: Exchange, task: asyncio.Task[Message | None]) -> AsyncIterator[bytes]:
+    async for message in exchange.messages(task):
+        yield sse_event(message)
+
+
+async def post_mcp(request: Request) -> Response:
+    try:
+        gateway, suite, subject = admit(request)
+        wants_json, wants_sse = accepts(request)
+        if not wants_json and not wants_sse:
+            raise Refusal(
+                406,
+                INVALID_REQUEST,
+                "Not Acceptable: accept application/json and text/event-stream",
+            )
+        check_version(request)
+        kind, message = parse_message(await read_json(request, gateway.max_body_bytes))
+        if kind == "request" and message["method"] == "initialize":
+            return initialize(gateway, suite, subject, message)
+        session = session_of(gateway, suite, subject, request.headers.get(SESSION_HEADER))
+    except Refusal as refusal:
+        return refusal.response()
+    headers = {SESSION_HEADER: session.id}
+    if kind == "notification":
+        gateway.router.notification(session, message["method"], message.get("params"))
+        return Response(status_code=202, headers=headers)
+    if kind == "response":
+        gateway.router.response(session, message)
+        return Response(status_code=202, headers=headers)
+    exchange, task = start_request(gateway, suite, session, message, stream=wants_sse)
+    if wants_json:
+        await exchange.first_activity(task)
+        if task.done() and not exchange.pending:
+            exchange.done = True
+            answer = None if task.cancelled() else task.result()
+            if answer is None:
+                return Response(status_code=202, headers=headers)
+            return json_response(answer, headers=headers)
+    return StreamingResponse(
+        sse_body(exchange, task), media_type="text/event-stream", headers={**SSE_HEADERS, **headers}
+    )
+
+
+def initialize(gateway: Gateway, suite: SuiteConfig, subject: str, message: Message) -> Response:
+    session = gateway.sessions.create(suite.name, subject)
+    if session is None:
+        raise Refusal(
+            503, INVALID_REQUEST, "too many open sessions; retry later", request_id=message["id"]
+        )
+    answer = gateway.router.initialize(session, suite, message.get("params"))
+    gateway.metrics.requests.labels(suite.name, "initialize").inc()
+    return json_response(result(message["id"], answer), headers={SESSION_HEADER: session.id})
+
+
+async def get_mcp(request: Request) -> Response:
+    """The session's stream of messages that belong to no request (list_changed, updates)."""
+    try:
+        gateway, suite, subject = admit(request)
+        if not accepts(request)[1]:
+            raise Refusal(406, INVALID_REQUEST, "Not Acceptable: accept text/event-stream")
+        check_version(request)
+        session = session_of(gateway, suite, subject, request.headers.get(SESSION_HEADER))
+    except Refusal as refusal:
+        return refusal.response()
+    return StreamingResponse(
+        session_stream(session),
+        media_type="text/event-stream",
+        headers={**SSE_HEADERS, SESSION_HEADER: session.id},
+    )
+
+
+async def session_stream(session: ClientSession, *, first: bytes = b"") -> AsyncIterator[bytes]:
+    """Events of a session's outbox, with keep-alive comments, until replaced or closed."""
+    generation = session.open_stream()
+    try:
+        yield first or b": stream open\n\n"
+        while True:
+            try:
+                message = await session.next_message(generation, wait=KEEPALIVE_SECONDS)
+            except EOFError:
+                return
+            yield sse_event(message) if message is not None else b": keep-alive\n\n"
+    finally:
+        session.close_stream(generation)
+
+
+async def delete_mcp(request: Request) -> Response:
+    try:
+        gateway, suite, subject = admit(request)
+        session = session_of(gateway, suite, subject, request.headers.get(SESSION_HEADER))
+    except Refusal as refusal:
+        return refusal.response()
+    gateway.end_session(session)
+    return Response(status_code=200)

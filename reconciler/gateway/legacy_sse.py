@@ -1,0 +1,84 @@
+"""The legacy HTTP+SSE transport (MCP 2024-11-05), for clients that predate streamable HTTP.
+
+`GET /suites/<suite>/sse` opens a session and its event stream; the first event,
+`endpoint`, names the URL the client POSTs its messages to
+(`/suites/<suite>/messages?session_id=...`). Each POST is accepted with 202 and every
+answer, like every other message, travels on the stream. The session ends with its stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from .http import (
+    SSE_HEADERS,
+    Refusal,
+    accepts,
+    admit,
+    parse_message,
+    read_json,
+    session_of,
+    session_stream,
+    start_request,
+)
+from .rpc import INVALID_REQUEST, Message, result
+from .service import Gateway
+from .sessions import ClientSession
+
+
+async def legacy_stream(request: Request) -> Response:
+    try:
+        gateway, suite, subject = admit(request)
+        if not accepts(request)[1]:
+            raise Refusal(406, INVALID_REQUEST, "Not Acceptable: accept text/event-stream")
+        session = gateway.sessions.create(suite.name, subject, legacy=True)
+        if session is None:
+            raise Refusal(503, INVALID_REQUEST, "too many open sessions; retry later")
+    except Refusal as refusal:
+        return refusal.response()
+    endpoint = f"/suites/{suite.name}/messages?session_id={session.id}"
+    first = f"event: endpoint\ndata: {endpoint}\n\n".encode()
+    return StreamingResponse(
+        _until_closed(gateway, session, first), media_type="text/event-stream", headers=SSE_HEADERS
+    )
+
+
+async def _until_closed(
+    gateway: Gateway, session: ClientSession, first: bytes
+) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in session_stream(session, first=first):
+            yield chunk
+    finally:
+        gateway.end_session(session)
+
+
+async def legacy_messages(request: Request) -> Response:
+    try:
+        gateway, suite, subject = admit(request)
+        session = session_of(gateway, suite, subject, request.query_params.get("session_id"))
+        if not session.legacy:
+            raise Refusal(404, INVALID_REQUEST, "Not Found: not a session of the SSE transport")
+        kind, message = parse_message(await read_json(request, gateway.max_body_bytes))
+    except Refusal as refusal:
+        return refusal.response()
+    if kind == "notification":
+        gateway.router.notification(session, message["method"], message.get("params"))
+    elif kind == "response":
+        gateway.router.response(session, message)
+    elif message["method"] == "initialize":
+        answer = gateway.router.initialize(session, suite, message.get("params"))
+        session.push(result(message["id"], answer))
+    else:
+        _, task = start_request(gateway, suite, session, message, stream=False)
+        task.add_done_callback(lambda done: _deliver(session, done))
+    return Response("Accepted", status_code=202)
+
+
+def _deliver(session: ClientSession, task: asyncio.Task[Message | None]) -> None:
+    if not task.cancelled() and (answer := task.result()) is not None:
+        session.push(answer)

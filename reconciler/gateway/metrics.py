@@ -1,0 +1,109 @@
+"""Prometheus metrics of the gateway and of the reconcile loop, in a registry of their own.
+
+Served on `/metrics`. The controller reports reconciles and server states through the
+same object (`observe_reconcile`, `set_server_state`), so one endpoint shows everything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+CALL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+RECONCILE_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class GatewayMetrics:
+    """Counters, histograms and gauges of one gateway."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.calls = Counter(
+            "mcp_gateway_tool_calls_total",
+            "Tool calls served, by outcome (ok, error, denied, rate_limited, unknown_tool).",
+            ["suite", "server", "tool", "outcome"],
+            registry=r,
+        )
+        self.errors = Counter(
+            "mcp_gateway_tool_call_errors_total",
+            "Tool calls that ended in a JSON-RPC error, by error code.",
+            ["suite", "server", "code"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "mcp_gateway_tool_call_duration_seconds",
+            "Time from receiving a tools/call to answering it.",
+            ["suite", "server"],
+            buckets=CALL_BUCKETS,
+            registry=r,
+        )
+        self.requests = Counter(
+            "mcp_gateway_requests_total",
+            "JSON-RPC requests received, by method.",
+            ["suite", "method"],
+            registry=r,
+        )
+        self.sessions = Gauge(
+            "mcp_gateway_sessions", "Open client sessions.", ["suite"], registry=r
+        )
+        self.server_up = Gauge(
+            "mcp_server_up", "1 when the server is connected, else 0.", ["server"], registry=r
+        )
+        self.server_healthy = Gauge(
+            "mcp_server_healthy",
+            "1 when the server passed its last health check, else 0.",
+            ["server"],
+            registry=r,
+        )
+        self.reconciles = Counter(
+            "mcp_reconciles_total", "Reconciles run, by outcome.", ["outcome"], registry=r
+        )
+        self.reconcile_duration = Histogram(
+            "mcp_reconcile_duration_seconds",
+            "Duration of a reconcile.",
+            buckets=RECONCILE_BUCKETS,
+            registry=r,
+        )
+
+    def observe_call(
+        self,
+        *,
+        suite: str,
+        server: str,
+        tool: str,
+        outcome: str,
+        seconds: float,
+        code: int | None,
+    ) -> None:
+        self.calls.labels(suite, server, tool, outcome).inc()
+        self.latency.labels(suite, server).observe(seconds)
+        if code is not None:
+            self.errors.labels(suite, server, str(code)).inc()
+
+    def set_server_state(self, server: str, *, up: bool, healthy: bool | None = None) -> None:
+        self.server_up.labels(server).set(1 if up else 0)
+        self.server_healthy.labels(server).set(1 if (up if healthy is None else healthy) else 0)
+
+    def forget_server(self, server: str) -> None:
+        for gauge in (self.server_up, self.server_healthy):
+            with contextlib.suppress(KeyError):
+                gauge.remove(server)
+
+    def observe_reconcile(self, seconds: float, *, outcome: str = "success") -> None:
+        """Called by the controller after each reconcile."""
+        self.reconciles.labels(outcome).inc()
+        self.reconcile_duration.observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

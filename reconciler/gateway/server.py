@@ -1,0 +1,161 @@
+"""The gateway's ASGI app and how it is served in the controller's event loop.
+
+`create_app` routes the MCP endpoints of every suite (streamable HTTP and legacy SSE),
+`/healthz`, `/readyz` and `/metrics`. `GatewayServer` runs uvicorn inside the caller's
+event loop without taking over its signal handlers (the controller owns SIGTERM).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Generator
+from types import TracebackType
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..errors import ServerError
+from .http import delete_mcp, gateway_of, get_mcp, json_response, post_mcp
+from .legacy_sse import legacy_messages, legacy_stream
+from .service import Gateway
+
+
+async def healthz(request: Request) -> Response:
+    """Alive: the process answers HTTP."""
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready: configuration loaded, every member server connected or given up on."""
+    ready, reasons = gateway_of(request).readiness()
+    return json_response(
+        {"status": "ready" if ready else "not ready", "waiting": reasons},
+        status=200 if ready else 503,
+    )
+
+
+async def metrics(request: Request) -> Response:
+    gateway = gateway_of(request)
+    gateway.collect()
+    return Response(gateway.metrics.render(), media_type=gateway.metrics.content_type)
+
+
+def create_app(gateway: Gateway) -> Starlette:
+    """The ASGI app serving `gateway`."""
+    app = Starlette(
+        routes=[
+            Route("/suites/{suite}/mcp", post_mcp, methods=["POST"]),
+            Route("/suites/{suite}/mcp", get_mcp, methods=["GET"]),
+            Route("/suites/{suite}/mcp", delete_mcp, methods=["DELETE"]),
+            Route("/suites/{suite}/sse", legacy_stream, methods=["GET"]),
+            Route("/suites/{suite}/messages", legacy_messages, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ]
+    )
+    app.state.gateway = gateway
+    return app
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn that leaves signal handling to the process that embeds it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+class GatewayServer:
+    """Serves a gateway on host:port while the `async with` block runs.
+
+    Port 0 picks a free port; `port` tells which one. Leaving the block ends every
+    session (their streams close) and stops the server within `shutdown_seconds`.
+    """
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        *,
+        shutdown_seconds: int = 5,
+    ) -> None:
+        self.gateway = gateway
+        self.host = host
+        self._server = _Uvicorn(
+            uvicorn.Config(
+                create_app(gateway),
+                host=host,
+                port=port,
+                lifespan="off",
+                log_level="warning",
+                access_log=False,
+                timeout_graceful_shutdown=shutdown_seconds,
+            )
+        )
+        self._task: asyncio.Task[None] | None = None
+        self._socket: socket.socket | None = None
+
+    @property
+    def port(self) -> int:
+        """The port listened on (the one picked, when asked for port 0)."""
+        if self._socket is not None:
+            return int(self._socket.getsockname()[1])
+        return self._server.config.port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        """Bind, then serve in a task; raise ServerError when the address cannot be bound."""
+        port = self._server.config.port
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says
+        # TCP, and without it every response waits ~40 ms for a delayed ACK.
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, port))
+            sock.listen(2048)
+        except OSError as exc:
+            sock.close()
+            raise ServerError(
+                f"the gateway cannot listen on {self.host}:{port} ({exc.strerror}); "
+                "pick another address with --listen"
+            ) from None
+        sock.setblocking(False)
+        self._socket = sock
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="mcp-gateway")
+        # Connections wait in the bound socket's backlog until uvicorn takes them.
+
+    async def stop(self) -> None:
+        self.gateway.close()
+        self._server.should_exit = True
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def __aenter__(self) -> GatewayServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+async def serve(gateway: Gateway, host: str = "127.0.0.1", port: int = 8765) -> None:
+    """Serve until cancelled (the controller's `run --listen HOST:PORT`)."""
+    async with GatewayServer(gateway, host, port):
+        await asyncio.Event().wait()

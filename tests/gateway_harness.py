@@ -1,0 +1,209 @@
+"""Real upstream servers behind a real gateway, and the official MCP client in front of it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx2
+from mcp.client.session import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+
+from reconciler.desired import DesiredState
+from reconciler.gateway import CallRecord, Gateway, GatewayServer, build_gateway_config
+from reconciler.gateway.config import GatewayConfig
+from reconciler.loading import load_documents
+from reconciler.secrets import SecretResolver
+from reconciler.upstream import UpstreamConnection, stdio_transport
+from tests.conftest import node_server, python_server
+
+T = TypeVar("T")
+
+
+def everything_command() -> list[str]:
+    return [*node_server("mcp-server-everything"), "stdio"]
+
+
+def time_command() -> list[str]:
+    return [python_server("mcp-server-time"), "--local-timezone", "UTC"]
+
+
+SERVERS = """
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: MCPServer
+metadata: {name: everything}
+spec: {command: node}
+---
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: MCPServer
+metadata: {name: time}
+spec: {command: mcp-server-time}
+"""
+
+
+def suite(name: str, *servers: str, extra: str = "") -> str:
+    members = ", ".join(f"{{name: {s}}}" for s in servers)
+    return f"""
+---
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: MCPSuite
+metadata: {{name: {name}}}
+spec: {{servers: [{members}]{extra}}}
+"""
+
+
+def desired(yaml: str) -> DesiredState:
+    loaded = load_documents([("gateway.yaml", SERVERS + yaml)])
+    assert loaded.ok, [str(p) for p in loaded.problems]
+    return loaded.state
+
+
+@dataclass
+class Upstream:
+    """A server process and the controller-style connection to it."""
+
+    name: str
+    process: asyncio.subprocess.Process
+    connection: UpstreamConnection
+
+    async def stop(self) -> None:
+        await self.connection.close()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        await self.process.wait()
+
+
+async def start_upstream(name: str, command: list[str]) -> Upstream:
+    """Spawn a stdio server in its own process group and connect to it."""
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    assert process.stdin is not None
+    connection = UpstreamConnection(name, stdio_transport(process.stdout, process.stdin))
+    try:
+        await connection.connect(timeout=30)
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        await process.wait()
+        raise
+    return Upstream(name, process, connection)
+
+
+@dataclass
+class Registry:
+    """The gateway's view of the controller's connections: live ones only."""
+
+    upstreams: dict[str, Upstream] = field(default_factory=dict)
+
+    def get(self, server: str) -> UpstreamConnection | None:
+        upstream = self.upstreams.get(server)
+        if upstream is None or upstream.connection.closed:
+            return None
+        return upstream.connection
+
+
+@dataclass
+class Served:
+    """A gateway serving on a free port, with the calls it recorded."""
+
+    gateway: Gateway
+    server: GatewayServer
+    records: list[CallRecord]
+    environ: dict[str, str]
+    tools: dict[str, list[dict[str, Any]]]
+
+    def url(self, suite: str, *, path: str = "mcp") -> str:
+        return f"{self.server.url}/suites/{suite}/{path}"
+
+    def config(self, yaml: str) -> GatewayConfig:
+        return build_gateway_config(
+            desired(yaml), self.tools, resolver=SecretResolver(environ=self.environ)
+        )
+
+    def reconfigure(self, yaml: str) -> None:
+        self.gateway.update(self.config(yaml))
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    yaml: str,
+    registry: Registry,
+    tools: dict[str, list[dict[str, Any]]],
+    *,
+    environ: dict[str, str] | None = None,
+    **options: Any,
+) -> AsyncIterator[Served]:
+    records: list[CallRecord] = []
+    gateway = Gateway(registry, recorder=records.append, **options)
+    served = Served(gateway, GatewayServer(gateway, "127.0.0.1", 0), records, environ or {}, tools)
+    gateway.update(served.config(yaml))
+    async with served.server:
+        yield served
+
+
+@contextlib.asynccontextmanager
+async def mcp_client(
+    url: str, *, token: str | None = None, **options: Any
+) -> AsyncIterator[ClientSession]:
+    """The official SDK client, initialized, sending the bearer token when given."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    timeout = httpx2.Timeout(30, read=60)
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=timeout) as http,
+        streamable_http_client(url, http_client=http) as (read, write),
+        ClientSession(read, write, **options) as session,
+    ):
+        await session.initialize()
+        yield session
+
+
+def rpc_body(
+    method: str, params: dict[str, Any] | None = None, *, id: int | str = 1
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"jsonrpc": "2.0", "id": id, "method": method}
+    if params is not None:
+        body["params"] = params
+    return body
+
+
+INITIALIZE = rpc_body(
+    "initialize",
+    {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"},
+    },
+    id=0,
+)
+ACCEPT = {"accept": "application/json, text/event-stream"}
+
+
+async def open_session(http: httpx2.AsyncClient, url: str, **headers: str) -> str:
+    response = await http.post(url, json=INITIALIZE, headers={**ACCEPT, **headers})
+    assert response.status_code == 200, response.text
+    return response.headers["mcp-session-id"]
+
+
+async def eventually(
+    condition: Callable[[], T | None], *, timeout: float = 10.0, what: str = "condition"
+) -> T:
+    """Poll until `condition()` is truthy; fail naming `what` after `timeout` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.02)

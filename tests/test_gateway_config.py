@@ -1,0 +1,227 @@
+"""The gateway configuration computed from resources and discovered tools (pure, no I/O)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pytest
+
+from reconciler.desired import DesiredState
+from reconciler.gateway import ANONYMOUS, POLICIES, Candidate, build_gateway_config
+from reconciler.gateway.config import GatewayConfig, Limits
+from reconciler.loading import load_documents
+from reconciler.secrets import SecretResolver
+
+TOOLS: dict[str, list[dict[str, Any]]] = {
+    "time": [
+        {"name": "get_current_time", "description": "now", "inputSchema": {"type": "object"}},
+        {"name": "convert_time", "description": "convert", "inputSchema": {"type": "object"}},
+    ],
+    "everything": [
+        {"name": "echo", "description": "echoes", "inputSchema": {"type": "object"}, "x-vendor": 1},
+        {"name": "get-env", "description": "env", "inputSchema": {"type": "object"}},
+        {"name": "get_current_time", "description": "also now", "inputSchema": {"type": "object"}},
+    ],
+}
+
+SERVERS = """
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: MCPServer
+metadata: {name: time, labels: {team: platform}}
+spec: {command: mcp-server-time}
+---
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: MCPServer
+metadata: {name: everything}
+spec:
+  command: node
+  tools:
+    exclude: ["get-env"]
+    overrides:
+      echo: {name: say, description: "Repeats what you say."}
+"""
+
+
+def state(yaml: str) -> DesiredState:
+    loaded = load_documents([("suite.yaml", SERVERS + "---\n" + yaml)])
+    assert loaded.ok, [str(p) for p in loaded.problems]
+    return loaded.state
+
+
+def build(yaml: str, **environ: str) -> GatewayConfig:
+    return build_gateway_config(state(yaml), TOOLS, resolver=SecretResolver(environ=environ))
+
+
+def test_prefix_suite_exposes_server_underscore_tool_with_overrides_and_filters() -> None:
+    config = build(
+        """
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: MCPSuite
+metadata: {name: dev}
+spec: {servers: [{name: everything}], selector: {matchLabels: {team: platform}}}
+"""
+    )
+    suite = config.suites["dev"]
+    assert list(suite.tools) == [
+        "everything_get_current_time",
+        "everything_say",
+        "time_convert_time",
+        "time_get_current_time",
+    ]
+    say = suite.tools["everything_say"]
+    assert (say.server, say.tool) == ("everything", "echo")
+    assert say.definition["description"] == "Repeats what you say."
+    assert say.definition["x-vendor"] == 1, "unknown fields of a tool are kept"
+    assert not suite.secured
+    assert suite.access_for(ANONYMOUS).allows("everything", "echo")
+
+
+def test_priority_suite_exposes_bare_names_and_the_higher_priority_wins_a_clash() -> None:
+    config = build(
+        """
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: MCPSuite
+metadata: {name: dev}
+spec:
+  conflictResolution: priority
+  servers: [{name: time, priority: 10}, {name: everything, priority: 50}]
+"""
+    )
+    tools = config.suites["dev"].tools
+    assert tools["get_current_time"].server == "everything"
+    assert set(tools) == {"get_current_time", "convert_time", "say"}
+    [problem] = config.problems
+    assert problem.resource == "MCPSuite/dev"
+    assert "time.get_current_time is not exposed" in problem.message
+    assert problem.file == "suite.yaml"
+
+
+def test_enhanced_description_applies_unless_the_spec_overrides_it() -> None:
+    desired = state(
+        """
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: MCPSuite
+metadata: {name: dev}
+spec: {servers: [{name: time}, {name: everything}]}
+"""
+    )
+    config = build_gateway_config(
+        desired,
+        TOOLS,
+        resolver=SecretResolver(environ={}),
+        descriptions={"time": {"convert_time": "Better text."}, "everything": {"echo": "LLM"}},
+    )
+    tools = config.suites["dev"].tools
+    assert tools["time_convert_time"].definition["description"] == "Better text."
+    assert tools["everything_say"].definition["description"] == "Repeats what you say."
+    assert tools["time_get_current_time"].definition["description"] == "now"
+
+
+PERMISSIONS = """
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: MCPSuite
+metadata: {name: dev}
+spec: {servers: [{name: time}, {name: everything}]}
+---
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: MCPSuite
+metadata: {name: open}
+spec: {servers: [{name: time}]}
+---
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: ToolPermission
+metadata: {name: ci}
+spec:
+  suites: [dev]
+  subjects:
+    - {name: ci-bot, tokenFrom: {env: CI_TOKEN}, roles: [readers]}
+    - {name: missing, tokenFrom: {env: NOT_SET}}
+  rules:
+    - {action: allow, tools: ["time.*", "everything.*"]}
+    - {action: deny, tools: ["everything.get-env"]}
+  rateLimit: {requestsPerMinute: 120, perTool: {"time.*": 10}}
+---
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: ToolPermission
+metadata: {name: readers}
+spec:
+  suites: [dev]
+  subjects: [{name: readers, role: readers}]
+  rules: [{action: allow, tools: ["time.get_current_time"]}]
+  rateLimit: {requestsPerMinute: 60, burst: 5}
+"""
+
+
+def test_tokens_are_kept_only_as_hashes_and_rules_are_deny_by_default() -> None:
+    config = build(PERMISSIONS, CI_TOKEN="s3cret")
+    dev = config.suites["dev"]
+    assert dev.secured
+    assert dev.tokens.entries == ((hashlib.sha256(b"s3cret").digest(), "ci-bot"),)
+    assert "s3cret" not in repr(config)
+    assert dev.tokens.subject_for("s3cret") == "ci-bot"
+    assert dev.tokens.subject_for("wrong") is None
+    ci = dev.access_for("ci-bot")
+    assert ci.allows("time", "convert_time")
+    assert ci.allows("everything", "echo")
+    assert not ci.allows("everything", "get-env"), "deny wins"
+    assert not dev.access_for("someone-else").allows("time", "convert_time")
+    assert not config.suites["open"].secured
+
+
+def test_a_token_that_cannot_be_read_is_a_problem_naming_the_field_not_the_value() -> None:
+    config = build(PERMISSIONS, CI_TOKEN="s3cret")
+    [problem] = [p for p in config.problems if "NOT_SET" in p.message]
+    assert problem.resource == "ToolPermission/ci"
+    assert problem.field == "spec.subjects.1.tokenFrom"
+    assert problem.severity == "error"
+    assert problem.line is not None
+
+
+def test_the_strictest_rate_limit_of_the_subject_and_its_roles_applies() -> None:
+    config = build(PERMISSIONS, CI_TOKEN="s3cret")
+    limits = config.suites["dev"].access_for("ci-bot").limits
+    assert limits == Limits(requests_per_minute=60, burst=5, per_tool=(("time.*", 10),))
+    assert limits.tool_limit("time", "convert_time") == 10
+    assert limits.tool_limit("everything", "echo") is None
+
+
+def test_a_token_shared_by_two_subjects_authenticates_only_the_first() -> None:
+    config = build(
+        PERMISSIONS
+        + """
+---
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: ToolPermission
+metadata: {name: twin}
+spec:
+  suites: [dev]
+  subjects: [{name: twin, tokenFrom: {env: TWIN_TOKEN}}]
+""",
+        CI_TOKEN="same",
+        TWIN_TOKEN="same",
+    )
+    assert config.suites["dev"].tokens.subject_for("same") == "ci-bot"
+    assert any("same token" in p.message for p in config.problems)
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        ("prefix", {"a_x": "a", "b_x": "b"}),
+        ("priority", {"x": "b"}),
+    ],
+)
+def test_naming_policies_resolve_clashes(policy: str, expected: dict[str, str]) -> None:
+    naming = POLICIES[policy].assign(
+        [Candidate("a", "x", "x", priority=1), Candidate("b", "x", "x", priority=2)]
+    )
+    assert {name: c.server for name, c in naming.exposed.items()} == expected
+    assert len(naming.clashes) == (1 if policy == "priority" else 0)
+
+
+def test_ties_in_priority_go_to_the_server_name_sorting_first() -> None:
+    naming = POLICIES["priority"].assign(
+        [Candidate("zeta", "x", "x"), Candidate("alpha", "x", "x")]
+    )
+    assert naming.exposed["x"].server == "alpha"
