@@ -178,7 +178,8 @@ async def bench_noop(tmp: Path, servers: int) -> None:
         again = load_documents(files)
         outcome = await reconciler.reconcile(again, revision="r1")
         timings.append(time.perf_counter() - started)
-        assert outcome.plan is not None and outcome.plan.is_noop
+        assert outcome.plan is not None
+        assert outcome.plan.is_noop
     store.close()
     best = min(timings)
     print(f"noop:    unchanged reconcile of {servers} declared servers (load + plan): "

@@ -447,6 +447,23 @@ async def cleanup_leftovers(store: Store) -> list[str]:
             if await kill_group(record.pid, record.start_time, boot=record.boot_id):
                 cleaned.append(record.server)
         store.forget_server(record.server)
+    with store.batch():  # statuses of the previous run are stale until the first reconcile
+        for status in store.statuses(kind=MCPServer.kind_name):
+            message = "the controller started; waiting for the first reconcile"
+            store.put_status(
+                status.key,
+                phase=str(Phase.PENDING),
+                conditions=summarize(
+                    ready=False,
+                    reconciling=True,
+                    stalled=False,
+                    reason="ControllerStarting",
+                    message=message,
+                    previous=status.conditions,
+                ),
+                message=message,
+                spec_hash=status.spec_hash,
+            )
     for server in cleaned:
         store.add_event(
             severity="warning",

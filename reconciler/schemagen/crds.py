@@ -17,7 +17,7 @@ import yaml
 
 from ..errors import ReconcilerError
 from ..models import API_GROUP, API_VERSION_NAME, Resource
-from ..models.provider import NEEDS_ENDPOINT, NEEDS_API_KEY
+from ..models.provider import NEEDS_API_KEY, NEEDS_ENDPOINT
 from .modelschema import kind_schemas, resolve
 from .openapi import structural
 
