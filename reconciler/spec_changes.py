@@ -11,12 +11,11 @@ in a later release does not restart every server on upgrade.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from .hashing import digest
 from .models import MCPServer, Resource, ValueSource
 
 RUNTIME_FIELDS: Final = (
@@ -47,12 +46,6 @@ SECRET_REFERENCE_KEYS: Final = frozenset({"valueFrom", "tokenFrom", "apiKey"})
 """camelCase keys whose value is a secret reference (a ValueSource): printed by description."""
 
 _CONTENT: Final[dict[str, set[str] | bool]] = {"metadata": {"labels", "annotations"}, "spec": True}
-
-
-def digest(value: object) -> str:
-    """SHA-256 of a JSON-able value, independent of key order."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def declared_content(resource: Resource, *, defaults: bool = False) -> dict[str, Any]:

@@ -25,9 +25,9 @@ from ..enhancement.definitions import enhanced_definition
 from ..enhancement.report import EnhancementReport
 from ..enhancement.requests import providers_of, requests_from_desired
 from ..errors import ReconcilerError
+from ..hashing import tool_schema_hash
 from ..llm import ProviderPool
 from ..secrets import SecretResolver
-from ..upstream.discovery import schema_hash
 from .store import Store
 
 log = structlog.get_logger("reconciler.enhancement")
@@ -85,11 +85,7 @@ class EnhancementStep:
             server: [
                 enhanced_definition(
                     tool,
-                    report.lookup(
-                        server,
-                        str(tool.get("name")),
-                        schema_hash(tool.get("inputSchema"), tool.get("outputSchema")),
-                    ),
+                    report.lookup(server, str(tool.get("name")), tool_schema_hash(tool)),
                 )
                 for tool in server_tools
             ]

@@ -27,11 +27,12 @@ from typing import Any
 
 from ..conditions import Phase
 from ..errors import InvalidInput, ReconcilerError, SecretNotFound, ServerError
+from ..hashing import tool_schema_hash
 from ..models import MCPServer
 from ..secrets import SecretResolver
 from ..spec_changes import runtime_hash, spec_hash
 from ..upstream.connection import UpstreamConnection
-from ..upstream.discovery import ExposedTool, ServerTool, apply_filter, schema_hash
+from ..upstream.discovery import ExposedTool, ServerTool, apply_filter
 from ..upstream.remote import sse_transport, streamable_http_transport
 from ..upstream.sinks import MessageSink
 from ..upstream.transport import Transport, stdio_transport
@@ -298,7 +299,7 @@ class ServerRunner:
                     t["name"],
                     t.get("description"),
                     t.get("inputSchema"),
-                    schema_hash(t.get("inputSchema"), t.get("outputSchema")),
+                    tool_schema_hash(t),
                     exposed=t["name"] in exposed,
                 )
                 for t in self.tools

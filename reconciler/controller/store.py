@@ -28,6 +28,7 @@ from types import TracebackType
 from typing import Any, Final, Literal, Self
 
 from ..errors import StateError
+from ..hashing import digest
 from ..models import Condition, ResourceKey
 from .store_records import (
     CallRecord,
@@ -43,7 +44,6 @@ from .store_records import (
     Revisions,
     StatusRecord,
     capability_from_row,
-    digest,
     event_from_row,
     health_from_row,
     inventory_from_row,

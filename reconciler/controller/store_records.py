@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from dataclasses import dataclass, field
@@ -15,12 +14,6 @@ CapabilityKind = Literal["tool", "resource", "resource_template", "prompt"]
 CallOutcome = Literal[
     "ok", "tool_error", "error", "timeout", "denied", "rate_limited", "unknown_tool", "cancelled"
 ]
-
-
-def digest(value: object) -> str:
-    """SHA-256 of a JSON value, independent of key order (the hash of a tool schema)."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

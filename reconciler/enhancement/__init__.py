@@ -14,11 +14,12 @@ definitions the tool definition the gateway serves
 
 from __future__ import annotations
 
+from ..hashing import tool_schema_hash as schema_hash
 from .definitions import META_KEY, enhanced_definition
 from .output import OUTPUT_SCHEMA, Enhancement, OutputRejected, parse_answer
 from .pins import ExportedTool, Pin, Pins, export_enhancements, load_pins
 from .plan import CostEstimate, PlannedTool, estimate_cost, plan_enhancement
-from .prompt import PROMPT_VERSION, cache_key, schema_hash
+from .prompt import PROMPT_VERSION, cache_key
 from .report import (
     EnhancementProgress,
     EnhancementReport,

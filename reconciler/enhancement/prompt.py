@@ -8,11 +8,11 @@ model in the same style is enhanced once.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from ..hashing import digest
 from ..llm.base import CompletionRequest
 from ..llm.vocabulary import CATEGORIES
 from .output import OUTPUT_SCHEMA
@@ -68,18 +68,7 @@ def tool_fingerprint(tool: Mapping[str, Any]) -> dict[str, Any]:
 def cache_key(tool: Mapping[str, Any], *, style: str, model: str) -> str:
     """SHA-256 over tool name, description, input schema, style, model and prompt version."""
     value = {**tool_fingerprint(tool), "style": style, "model": model, "prompt": PROMPT_VERSION}
-    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
-
-
-def schema_hash(tool: Mapping[str, Any]) -> str:
-    """SHA-256 over `[inputSchema, outputSchema]`: the hash discovery reports for a tool."""
-    value = [tool.get("inputSchema") or {}, tool.get("outputSchema")]
-    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
-
-
-def canonical_json(value: Any) -> str:
-    """JSON with sorted keys and no whitespace: equal values give equal text."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return digest(value)
 
 
 def render_request(

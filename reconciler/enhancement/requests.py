@@ -36,9 +36,7 @@ def requests_from_desired(
             continue
         for tool in tools.get(server.name, ()):
             name = tool.get("name")
-            if not isinstance(name, str) or not _exposed(
-                name, spec.tools.include, spec.tools.exclude
-            ):
+            if not isinstance(name, str) or not spec.tools.exposes(name):
                 continue
             override = spec.tools.overrides.get(name)
             if override is not None and override.description is not None:
@@ -61,9 +59,3 @@ def requests_from_desired(
 def providers_of(desired: DesiredState) -> dict[str, Any]:
     """Every LLMProvider spec by name."""
     return {provider.name: provider.spec for provider in desired.providers}
-
-
-def _exposed(name: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
-    return any(glob_match(p, name) for p in include) and not any(
-        glob_match(p, name) for p in exclude
-    )

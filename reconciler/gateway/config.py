@@ -244,9 +244,7 @@ class _Builder:
                 name = tool.get("name")
                 if not isinstance(name, str) or not name:
                     continue
-                if not any(glob_match(p, name) for p in spec.include) or any(
-                    glob_match(p, name) for p in spec.exclude
-                ):
+                if not spec.exposes(name):
                     continue
                 override = spec.overrides.get(name)
                 exposed_name = override.name if override and override.name else name

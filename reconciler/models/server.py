@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, model_validator
 
 from .base import Name, NamedValue, Resource, ResourceStatus, Strict
-from .globs import Glob
+from .globs import Glob, glob_match
 
 Transport = Literal["stdio", "streamable-http", "sse"]
 EnhancementStyle = Literal["concise", "detailed", "technical"]
@@ -62,6 +62,12 @@ class ToolFilter(Strict):
     """Globs of tool names to hide; wins over include."""
     overrides: dict[str, ToolOverride] = Field(default_factory=dict)
     """Per tool (by the server's name for it): exposed name and description."""
+
+    def exposes(self, name: str) -> bool:
+        """Whether the tool the server calls `name` is exposed: included, and not excluded."""
+        return any(glob_match(p, name) for p in self.include) and not any(
+            glob_match(p, name) for p in self.exclude
+        )
 
 
 class Enhancement(Strict):

@@ -9,27 +9,15 @@ difference between two listings, and the include/exclude/override filter of
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidInput
+from ..hashing import canonical_json, schema_hash
 from ..models import DiscoveredTool
-from ..models.globs import glob_match
-from ..models.server import ToolOverride
+from ..models.server import ToolFilter, ToolOverride
 from .connection import UpstreamConnection
-
-
-def canonical_json(value: Any) -> str:
-    """JSON with sorted keys and no whitespace: equal values give equal text."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def schema_hash(input_schema: Any, output_schema: Any) -> str:
-    """SHA-256 (hex) over the canonical JSON of `[inputSchema, outputSchema]`."""
-    return hashlib.sha256(canonical_json([input_schema, output_schema]).encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,10 +172,9 @@ def apply_filter(
     """
     exposed: list[ExposedTool] = []
     owners: dict[str, str] = {}
+    tool_filter = ToolFilter(include=list(include), exclude=list(exclude))
     for tool in tools:
-        if not any(glob_match(pattern, tool.name) for pattern in include):
-            continue
-        if any(glob_match(pattern, tool.name) for pattern in exclude):
+        if not tool_filter.exposes(tool.name):
             continue
         override = overrides.get(tool.name, _NO_OVERRIDE)
         name = override.name or tool.name
