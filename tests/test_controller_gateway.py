@@ -1,0 +1,185 @@
+"""Agents through the gateway of a real `mcp-reconciler run`, with the official MCP client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import mcp_types as types
+import pytest
+from mcp.shared.exceptions import MCPError
+
+from tests.controller_harness import Controller, server_doc, suite_doc, wait_for, write_yaml
+from tests.gateway_harness import mcp_client
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "ci-bot-secret-token-0123456789"
+PERMISSION = {
+    "apiVersion": "mcp.reconciler.dev/v1alpha1",
+    "kind": "ToolPermission",
+    "metadata": {"name": "ci-bot"},
+    "spec": {
+        "suites": ["locked"],
+        "subjects": [{"name": "ci-bot", "tokenFrom": {"env": "CI_BOT_TOKEN"}}],
+        "rules": [
+            {"action": "allow", "tools": ["everything.*"]},
+            {"action": "deny", "tools": ["everything.get-env"]},
+        ],
+    },
+}
+BUILTIN = {
+    "apiVersion": "mcp.reconciler.dev/v1alpha1",
+    "kind": "LLMProvider",
+    "metadata": {"name": "local"},
+    "spec": {"type": "builtin"},
+}
+
+
+@pytest.fixture(scope="module")
+def running(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Controller, Path, list[dict[str, Any]]]]:
+    from tests.conftest import node_server, python_server
+
+    everything = [*node_server("mcp-server-everything"), "stdio"]
+    time_cmd = [python_server("mcp-server-time"), "--local-timezone", "UTC"]
+    root = tmp_path_factory.mktemp("gateway-e2e")
+    config = root / "config"
+    config.mkdir()
+    docs = [
+        server_doc("everything", everything),
+        server_doc("time", time_cmd, enhancement={"providerRef": "local"}),
+        suite_doc("open", ["everything", "time"]),
+        suite_doc("locked", ["everything", "time"]),
+        PERMISSION,
+        BUILTIN,
+    ]
+    write_yaml(config / "resources.yaml", *docs)
+    controller = Controller(root / "state", str(config), env={"CI_BOT_TOKEN": TOKEN})
+    try:
+        controller.wait_ready("everything", "time")
+        url = controller.gateway_url()
+        wait_for(lambda: httpx2.get(f"{url}/readyz").status_code == 200, what="/readyz")
+        yield controller, config, docs
+    finally:
+        controller.terminate()
+
+
+def suite_url(controller: Controller, suite: str) -> str:
+    return f"{controller.gateway_url()}/suites/{suite}/mcp"
+
+
+def names(result: types.ListToolsResult) -> set[str]:
+    return {tool.name for tool in result.tools}
+
+
+async def test_suite_tools_are_prefixed_and_enhanced_descriptions_served(
+    running: tuple[Controller, Path, list[dict[str, Any]]],
+) -> None:
+    controller, _, _ = running
+    async with mcp_client(suite_url(controller, "open")) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        assert {"everything_echo", "time_get_current_time"} <= set(tools)
+        enhanced = await _until_enhanced(client)
+        meta = enhanced.meta or {}
+        assert meta["dev.mcp-reconciler/enhancement"]["originalDescription"]
+        assert "timezone" in (enhanced.description or "")
+        result = await client.call_tool("everything_echo", {"message": "hello"})
+        assert result.content[0].text == "Echo: hello"  # type: ignore[union-attr]
+
+
+async def _until_enhanced(client: Any) -> types.Tool:
+    for _ in range(100):
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        tool = tools["time_get_current_time"]
+        if tool.meta and "dev.mcp-reconciler/enhancement" in tool.meta:
+            return tool
+        await asyncio.sleep(0.1)
+    raise AssertionError("the enhanced description was never served")
+
+
+async def test_a_token_sees_only_permitted_tools_and_no_token_gets_401(
+    running: tuple[Controller, Path, list[dict[str, Any]]],
+) -> None:
+    controller, _, _ = running
+    url = suite_url(controller, "locked")
+    async with mcp_client(url, token=TOKEN) as client:
+        visible = names(await client.list_tools())
+        assert "everything_echo" in visible
+        assert "everything_get-env" not in visible
+        assert not any(name.startswith("time_") for name in visible)
+        with pytest.raises(Exception, match="not permitted"):
+            await client.call_tool("everything_get-env", {})
+    async with httpx2.AsyncClient() as http:
+        response = await http.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+        assert response.status_code == 401
+
+
+async def test_a_server_killed_mid_call_gives_an_error_then_calls_succeed_again(
+    running: tuple[Controller, Path, list[dict[str, Any]]],
+) -> None:
+    controller, _, _ = running
+    before = controller.wait_ready("everything")["everything"]
+    async with mcp_client(suite_url(controller, "open")) as client:
+        call = asyncio.create_task(
+            client.call_tool(
+                "everything_trigger-long-running-operation", {"duration": 5, "steps": 5}
+            )
+        )
+        await asyncio.sleep(0.5)
+        os.killpg(before["pid"], signal.SIGKILL)
+        with pytest.raises(MCPError, match="went away during tools/call"):
+            await asyncio.wait_for(call, 30)
+        await asyncio.to_thread(
+            wait_for,
+            lambda: (
+                (s := controller.server("everything"))
+                and s["phase"] == "Ready"
+                and s["pid"] not in (None, before["pid"])
+            ),
+            what="everything restarted",
+        )
+        result = await client.call_tool("everything_echo", {"message": "back"})
+        assert result.content[0].text == "Echo: back"  # type: ignore[union-attr]
+
+
+async def test_connected_clients_get_list_changed_when_a_server_joins_the_suite(
+    running: tuple[Controller, Path, list[dict[str, Any]]],
+    tmp_path: Path,
+) -> None:
+    from tests.conftest import node_server
+
+    controller, config, docs = running
+    changed = asyncio.Event()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, types.ToolListChangedNotification):
+            changed.set()
+
+    async with mcp_client(suite_url(controller, "open"), message_handler=on_message) as client:
+        assert not any(n.startswith("second_") for n in names(await client.list_tools()))
+        extra = server_doc("second", [*node_server("mcp-server-everything"), "stdio"])
+        grown = [d for d in docs if d["metadata"]["name"] != "open"]
+        grown += [extra, suite_doc("open", ["everything", "time", "second"])]
+        write_yaml(config / "resources.yaml", *grown)
+        await asyncio.wait_for(changed.wait(), 30)
+        assert "second_echo" in names(await client.list_tools())
+        stats = await asyncio.to_thread(controller_cli, controller, "stats", "-o", "json")
+        assert stats["total"]["calls"] >= 1
+
+
+def controller_cli(controller: Controller, *args: str) -> Any:
+    from tests.controller_harness import cli
+
+    wait_for(
+        lambda: json.loads(cli(*args, state_dir=controller.state_dir).stdout)["total"]["calls"],
+        what="usage recorded",
+    )
+    return json.loads(cli(*args, state_dir=controller.state_dir).stdout)
