@@ -183,3 +183,33 @@ def controller_cli(controller: Controller, *args: str) -> Any:
         what="usage recorded",
     )
     return json.loads(cli(*args, state_dir=controller.state_dir).stdout)
+
+
+async def test_tools_of_a_server_that_never_notifies_are_refreshed_on_health_checks(
+    tmp_path: Path,
+) -> None:
+    import sys
+
+    server = str(Path(__file__).parent / "servers" / "growing_tools.py")
+    config = tmp_path / "config"
+    config.mkdir()
+    health = {"intervalSeconds": 0.3, "timeoutSeconds": 2, "failureThreshold": 3}
+    write_yaml(
+        config / "r.yaml",
+        server_doc("growing", [sys.executable, server], healthCheck=health),
+        suite_doc("dev", ["growing"]),
+    )
+    controller = Controller(tmp_path / "state", str(config))
+    try:
+        await asyncio.to_thread(controller.wait_ready, "growing")
+        async with mcp_client(suite_url(controller, "dev")) as client:
+            assert names(await client.list_tools()) == {"growing_add_tool"}
+            await client.call_tool("growing_add_tool", {"name": "late"})
+            for _ in range(100):
+                if "growing_late" in names(await client.list_tools()):
+                    break
+                await asyncio.sleep(0.1)
+            result = await client.call_tool("growing_late", {})
+            assert result.content[0].text == "late"  # type: ignore[union-attr]
+    finally:
+        controller.terminate()

@@ -64,6 +64,11 @@ class RunnerContext:
     """Receives what a server (by name) sends outside any call: the gateway's sink."""
 
 
+def _notifies_tool_changes(connection: UpstreamConnection) -> bool:
+    tools = connection.server_capabilities.get("tools")
+    return isinstance(tools, dict) and bool(tools.get("listChanged"))
+
+
 def server_id(server: MCPServer) -> str:
     """The store's key for a server: `namespace/name`."""
     return f"{server.metadata.ns}/{server.name}"
@@ -251,6 +256,19 @@ class ServerRunner:
             misses = 0 if ok else misses + 1
             if misses >= check.failure_threshold:
                 raise ServerError(f"{misses} health checks failed in a row (last: {error})")
+            if ok and not _notifies_tool_changes(connection):
+                await self._refresh_tools()
+
+    async def _refresh_tools(self) -> None:
+        """Re-list the tools of a server that never says they changed (health-check time)."""
+        before = self.tools
+        try:
+            await self._discover()
+        except ReconcilerError as exc:
+            self._event("warning", "DiscoveryFailed", f"refreshing tools failed: {exc.message}")
+            return
+        if self.tools != before:
+            await self._changed()
 
     async def _health_check(
         self, connection: UpstreamConnection, timeout: float
