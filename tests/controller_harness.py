@@ -94,6 +94,10 @@ class Controller:
 
         return wait_for(ready, timeout=timeout, what=f"servers {names} Ready")
 
+    def wait_ready_remote(self, name: str, *, timeout: float = 30.0) -> dict[str, Any]:
+        """A connected (not spawned) server: Ready, without a pid."""
+        return self.wait_phase(name, "Ready", timeout=timeout)
+
     def wait_phase(self, name: str, phase: str, *, timeout: float = 30.0) -> dict[str, Any]:
         return wait_for(
             lambda: (s := self.server(name)) and s["phase"] == phase and s,

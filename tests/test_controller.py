@@ -352,3 +352,58 @@ def test_emptied_source_is_pruned_with_allow_mass_prune(
     write_yaml(config / "s.yaml")
     wait_for(lambda: controller.server("e") is None, what="server pruned")
     assert not alive(first)
+
+
+def test_remote_server_is_connected_not_spawned_and_reconcile_cli_triggers_a_pass(
+    tmp_path: Path, controllers: list[Controller], everything_cmd: list[str]
+) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    remote = subprocess.Popen(
+        [*everything_cmd[:-1], "streamableHttp"],
+        env={**os.environ, "PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_for(lambda: _port_open(port), what="the remote server listening")
+        config = tmp_path / "config"
+        config.mkdir()
+        write_yaml(
+            config / "s.yaml",
+            {
+                "apiVersion": "mcp.reconciler.dev/v1alpha1",
+                "kind": "MCPServer",
+                "metadata": {"name": "remote"},
+                "spec": {"transport": "streamable-http", "url": f"http://127.0.0.1:{port}/mcp"},
+            },
+        )
+        controller = start(controllers, tmp_path / "state", str(config))
+        ready = controller.wait_ready_remote("remote")
+        assert ready["pid"] is None
+        assert "echo" in {t["name"] for t in ready["tools"]}
+
+        answer = cli("reconcile", "-o", "json", state_dir=controller.state_dir)
+        assert json.loads(answer.stdout)["triggered"] is True
+        events = json.loads(cli("events", "-o", "json", state_dir=controller.state_dir).stdout)
+        assert any(e["reason"] == "Ready" and e["resource"] == "MCPServer/remote" for e in events)
+    finally:
+        os.killpg(remote.pid, signal.SIGTERM)
+        remote.wait(timeout=10)
+
+
+def test_reconcile_cli_without_a_controller_says_what_to_do(tmp_path: Path) -> None:
+    result = cli("reconcile", state_dir=tmp_path, check=False)
+    assert result.returncode == 1
+    assert "mcp-reconciler run" in result.stderr
+
+
+def _port_open(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
