@@ -11,34 +11,18 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-import httpx
-
 from .base import BAD_RESPONSE, Completion, CompletionRequest, provider_error
-from .http import JsonEndpoint
+from .http import HttpProvider
 from .pricing import reported_or_estimated
 
 DEFAULT_ENDPOINT: Final = "https://api.anthropic.com"
 API_VERSION: Final = "2023-06-01"
 
 
-class AnthropicMessages:
+class AnthropicMessages(HttpProvider):
     """An LLM client speaking Anthropic's messages API."""
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        model: str,
-        endpoint: str | None = None,
-        api_key: str | None = None,
-        timeout: float = 60,
-        client: httpx.AsyncClient | None = None,
-    ) -> None:
-        self.name = name
-        self.model = model
-        self.endpoint = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
-        self._api_key = api_key
-        self._http = JsonEndpoint(name, timeout=timeout, secret=api_key, client=client)
+    default_endpoint = DEFAULT_ENDPOINT
 
     async def complete(self, request: CompletionRequest) -> Completion:
         headers = {"anthropic-version": API_VERSION}

@@ -12,10 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-import httpx
-
 from .base import BAD_RESPONSE, REJECTED, Completion, CompletionRequest, provider_error
-from .http import JsonEndpoint
+from .http import HttpProvider
 from .pricing import reported_or_estimated
 
 DEFAULT_ENDPOINT: Final = "https://generativelanguage.googleapis.com"
@@ -25,24 +23,10 @@ _KEPT: Final = frozenset(
 """JSON-schema keywords Gemini's `Schema` also has; the others are dropped."""
 
 
-class GeminiGenerate:
+class GeminiGenerate(HttpProvider):
     """An LLM client speaking the Gemini API."""
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        model: str,
-        endpoint: str | None = None,
-        api_key: str | None = None,
-        timeout: float = 60,
-        client: httpx.AsyncClient | None = None,
-    ) -> None:
-        self.name = name
-        self.model = model
-        self.endpoint = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
-        self._api_key = api_key
-        self._http = JsonEndpoint(name, timeout=timeout, secret=api_key, client=client)
+    default_endpoint = DEFAULT_ENDPOINT
 
     async def complete(self, request: CompletionRequest) -> Completion:
         headers = {"x-goog-api-key": self._api_key} if self._api_key is not None else {}

@@ -152,3 +152,28 @@ def _error_message(response: httpx.Response) -> str:
 def _origin(url: str) -> str:
     parsed = httpx.URL(url)
     return f"{parsed.scheme}://{parsed.host}" + (f":{parsed.port}" if parsed.port else "")
+
+
+class HttpProvider:
+    """State every network adapter shares: its name, model, base URL, key and endpoint.
+
+    Subclasses set `default_endpoint` and implement `complete`.
+    """
+
+    default_endpoint: str = ""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        model: str,
+        endpoint: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 60,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.name = name
+        self.model = model
+        self.endpoint = (endpoint or self.default_endpoint).rstrip("/")
+        self._api_key = api_key
+        self._http = JsonEndpoint(name, timeout=timeout, secret=api_key, client=client)

@@ -10,33 +10,17 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-import httpx
-
 from .base import BAD_RESPONSE, Completion, CompletionRequest, provider_error
-from .http import JsonEndpoint
+from .http import HttpProvider
 from .pricing import reported_or_estimated
 
 DEFAULT_ENDPOINT: Final = "http://127.0.0.1:11434"
 
 
-class OllamaChat:
+class OllamaChat(HttpProvider):
     """An LLM client speaking Ollama's `/api/chat`."""
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        model: str,
-        endpoint: str | None = None,
-        api_key: str | None = None,
-        timeout: float = 60,
-        client: httpx.AsyncClient | None = None,
-    ) -> None:
-        self.name = name
-        self.model = model
-        self.endpoint = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
-        self._api_key = api_key
-        self._http = JsonEndpoint(name, timeout=timeout, secret=api_key, client=client)
+    default_endpoint = DEFAULT_ENDPOINT
 
     async def complete(self, request: CompletionRequest) -> Completion:
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}

@@ -15,7 +15,7 @@ from typing import Any, Final, Literal
 import httpx
 
 from .base import BAD_RESPONSE, REJECTED, Completion, CompletionRequest, provider_error
-from .http import JsonEndpoint
+from .http import HttpProvider
 from .pricing import reported_or_estimated
 
 Flavor = Literal["openai", "azure-openai", "openai-compatible"]
@@ -26,8 +26,10 @@ AZURE_API_VERSION: Final = "2024-10-21"
 structured outputs)."""
 
 
-class OpenAIChat:
+class OpenAIChat(HttpProvider):
     """An LLM client speaking OpenAI's chat completions API."""
+
+    default_endpoint = DEFAULT_ENDPOINT
 
     def __init__(
         self,
@@ -41,13 +43,11 @@ class OpenAIChat:
         timeout: float = 60,
         client: httpx.AsyncClient | None = None,
     ) -> None:
-        self.name = name
-        self.model = model
+        super().__init__(
+            name, model=model, endpoint=endpoint, api_key=api_key, timeout=timeout, client=client
+        )
         self.flavor = flavor
-        self.endpoint = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
         self.api_version = api_version or AZURE_API_VERSION
-        self._api_key = api_key
-        self._http = JsonEndpoint(name, timeout=timeout, secret=api_key, client=client)
 
     async def complete(self, request: CompletionRequest) -> Completion:
         data = await self._http.post(
