@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from .models import (
     DEFAULT_NAMESPACE,
@@ -24,22 +24,77 @@ from .models import (
 R = TypeVar("R", bound=Resource)
 
 
-@dataclass(frozen=True, slots=True)
+class FieldLineSource(Protocol):
+    """Computes the field lines of the documents of one file when first asked."""
+
+    def field_lines(self, document: int) -> dict[str, int]:
+        """Dotted field path -> line, for the document at this position of the file."""
+        ...
+
+
 class Origin:
-    """Where a resource was declared: file, line of its document, line of each field."""
+    """Where a resource was declared: file, line of its document, line of each field.
+
+    The field lines are given, or computed on first use from a `source` (a load that
+    finds no problem never needs them, and they cost more to find than the data).
+    """
+
+    __slots__ = ("_document", "_field_lines", "_source", "file", "line")
 
     file: str
+    """Name of the file as loaded (a path, or a name such as `git:main/servers.yaml`)."""
     line: int
-    field_lines: dict[str, int] = field(default_factory=dict)
-    """Dotted camelCase field path (`spec.args.0`) -> line."""
+    """1-based line where the resource's document starts."""
+
+    def __init__(
+        self,
+        file: str,
+        line: int,
+        field_lines: dict[str, int] | None = None,
+        *,
+        source: FieldLineSource | None = None,
+        document: int = 0,
+    ) -> None:
+        """`document` is the position of the resource's document in its file, for `source`."""
+        self.file = file
+        self.line = line
+        if field_lines is None and source is None:
+            field_lines = {}
+        self._field_lines = field_lines
+        self._source = source
+        self._document = document
+
+    @property
+    def field_lines(self) -> dict[str, int]:
+        """Dotted camelCase field path (`spec.args.0`) -> line."""
+        if self._field_lines is None:
+            assert self._source is not None
+            self._field_lines = self._source.field_lines(self._document)
+        return self._field_lines
 
     def line_of(self, path: str) -> int:
         """Line of the field, or of its closest declared parent."""
+        lines = self.field_lines
         while path:
-            if path in self.field_lines:
-                return self.field_lines[path]
+            if path in lines:
+                return lines[path]
             path = path.rpartition(".")[0]
         return self.line
+
+    def __repr__(self) -> str:
+        return f"Origin(file={self.file!r}, line={self.line})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Origin):
+            return NotImplemented
+        return (self.file, self.line, self.field_lines) == (
+            other.file,
+            other.line,
+            other.field_lines,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.file, self.line))
 
 
 @dataclass(frozen=True, slots=True)

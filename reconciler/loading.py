@@ -2,10 +2,11 @@
 
 A load is all or nothing: `LoadResult.state` is None as soon as one error is found, and
 `LoadResult.problems` lists every error of the run (not just the first), each with the
-file, line, resource and field it is about. The steps, per document: YAML with lines
-(`yamlnodes`), envelope (`apiVersion`, `kind`), schema (the pydantic models, errors
-worded by `schemaerrors`), unique names; then, over the whole state, cross-references
-(`validation.check_references`).
+file, line, resource and field it is about. The steps, per document: YAML (`yamlnodes`),
+envelope (`apiVersion`, `kind`), schema (the pydantic models, errors worded by
+`schemaerrors`), unique names; then, over the whole state, cross-references
+(`validation.check_references`). The line of each field is found only when asked for
+(`Origin.line_of`), which a load does only for the files it has a problem to report in.
 
 Files come from disk (`load_paths`) or from anywhere else as `(name, text)` pairs
 (`load_documents`), e.g. blobs of a git tree at some revision.
@@ -31,7 +32,7 @@ from .errors import Problem
 from .models import API_VERSION, DEFAULT_NAMESPACE, KINDS, Resource, ResourceKey
 from .schemaerrors import field_errors
 from .validation import check_references
-from .yamlnodes import Document, YamlSyntaxError, read_documents
+from .yamlnodes import Document, FieldLines, YamlSyntaxError, read_documents
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -134,7 +135,11 @@ def _cycle_collection_paused() -> Iterator[None]:
     A load allocates hundreds of thousands of small acyclic objects (nodes, dicts,
     models) that stay alive until it ends; the collector would rescan them again and
     again, which costs a third of the time of a 10,000-resource load. Reference counting
-    still frees everything as usual.
+    still frees everything as usual. After a large load, what it left alive (mostly the
+    state, which lives until the next load) goes straight to the oldest generation
+    (`freeze` then `unfreeze`): full collections look at it as they would anyway, and
+    the young collection that would scan it all at once, a tenth of such a load, is
+    spared.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -142,7 +147,15 @@ def _cycle_collection_paused() -> Iterator[None]:
         yield
     finally:
         if enabled:
+            if gc.get_count()[0] > _PROMOTE_ABOVE:
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
+
+
+_PROMOTE_ABOVE = 100_000
+"""New objects tracked by the collector (about 50 a resource) above which a load's are
+promoted: below it, the young collection is short, and promoting is left to it."""
 
 
 def _files_under(root: Path, load: _Load) -> list[tuple[Path, str]] | None:
@@ -224,33 +237,36 @@ class _Load:
         """Read every document of one file; return how many there were."""
         self.file_order.setdefault(name, len(self.file_order))
         count = 0
+        lines = FieldLines(text)
         try:
             for document in read_documents(text):
                 count += 1
-                self._add_document(name, document)
+                self._add_document(name, document, lines)
         except YamlSyntaxError as exc:
             self.problems.append(Problem(exc.message, file=name, line=exc.line))
             count += 1  # the broken document is a document: the file is not "empty"
         self.documents += count
         return count
 
-    def _add_document(self, file: str, document: Document) -> None:
+    def _add_document(self, file: str, document: Document, lines: FieldLines) -> None:
         data = document.data
-        label = _label(data) if isinstance(data, dict) else None
-        problems = [
-            Problem(p.message, file=file, line=p.line, resource=label, field=p.path or None)
-            for p in document.problems
-        ]
+        problems: list[Problem] = []
+        if document.problems:  # the resource is named only when there is a problem to report
+            label = _label(data) if isinstance(data, dict) else None
+            problems = [
+                Problem(p.message, file=file, line=p.line, resource=label, field=p.path or None)
+                for p in document.problems
+            ]
         if not isinstance(data, dict):
             if data is not None:
                 message = "document is not a mapping: expected apiVersion, kind, metadata and spec"
                 problems.append(Problem(message, file=file, line=document.line))
             self.problems.extend(problems)
             return
-        origin = Origin(file, document.line, document.field_lines)
-        resource = _validate(
-            data, origin, label, problems, skip=[p.path for p in document.problems]
+        origin = Origin(
+            file, document.line, document.field_lines, source=lines, document=document.index
         )
+        resource = _validate(data, origin, problems, skip=[p.path for p in document.problems])
         self.problems.extend(problems)
         if resource is None or problems:
             key = _key(data)
@@ -267,7 +283,7 @@ class _Load:
                     f"duplicate of {where}: names are unique per kind and namespace",
                     file=file,
                     line=name_line,
-                    resource=label,
+                    resource=_label(data),
                     field="metadata.name",
                 )
             )
@@ -289,7 +305,6 @@ class _Load:
 def _validate(
     data: dict[Any, Any],
     origin: Origin,
-    label: str | None,
     problems: list[Problem],
     *,
     skip: list[str],
@@ -300,7 +315,7 @@ def _validate(
         if any(path == s or path.startswith(f"{s}.") for s in skip if s):
             return
         line = origin.line_of(line_path if line_path is not None else path)
-        problems.append(Problem(message, origin.file, line, label, path or None))
+        problems.append(Problem(message, origin.file, line, _label(data), path or None))
 
     api_version = data.get("apiVersion")
     if api_version is None:

@@ -1,21 +1,26 @@
-"""Reading YAML text into plain data while remembering the line of every field.
+"""Reading YAML text into plain data, and finding the line of every field when needed.
 
-PyYAML's composer gives nodes that carry their position; this module turns them into
-plain Python data (dicts, lists, scalars, as `yaml.safe_load` would) and, in the same
-linear pass, a map from each dotted field path (`spec.args.0`) to its 1-based line.
+PyYAML's composer gives nodes that carry their position. `read_documents` turns them into
+plain Python data (dicts, lists, scalars, as `yaml.safe_load` would) by the quickest walk
+that is still exact; `FieldLines` reads a text again, when a line is asked for, to map
+each dotted field path (`spec.args.0`) of each document to its 1-based line. A load that
+finds no problem never pays for the lines.
 
 It also reports what YAML accepts but a declaration must not contain: duplicate keys
 (YAML silently keeps the last), unsupported tags, recursive aliases, nesting deeper than
-`MAX_DEPTH`, and alias "bombs" that expand to more than `MAX_EXPANDED` values.
-Messages never quote the text of a value: a secret may sit on a broken line.
+`MAX_DEPTH`, and alias "bombs" that expand to more than `MAX_EXPANDED` values. The quick
+walk leaves any such document, and any text with anchors, to the careful `_Builder`,
+which finds the lines at the same time. Messages never quote the text of a value: a
+secret may sit on a broken line.
 """
 
 from __future__ import annotations
 
 import functools
-import re
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 import yaml
@@ -29,14 +34,15 @@ class _FastLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignor
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
-        self.resolve = functools.lru_cache(maxsize=4096)(super().resolve)
-        # Path resolvers are not used by the safe loader: skip two Python calls per node.
-        self.descend_resolver = _ignore
-        self.ascend_resolver = _ignore
+        self.resolve = functools.cache(super().resolve)
+        # Path resolvers are not used by the safe loader. libyaml calls both for every node:
+        # built-in callables that ignore their arguments cost no Python frame.
+        self.descend_resolver = operator.is_
+        self.ascend_resolver = tuple
 
-
-def _ignore(*_: object) -> None:
-    return None
+    def dispose(self) -> None:
+        super().dispose()
+        del self.resolve  # the cache refers back to the loader: free both now
 
 
 _FAST_LOADER: type[yaml.SafeLoader] = _FastLoader
@@ -51,6 +57,14 @@ MAX_EXPANDED = 1_000_000
 
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_INT_TAG = "tag:yaml.org,2002:int"
+_NULL_TAG = "tag:yaml.org,2002:null"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_INVALID_VALUE = (ValueError, LookupError, AttributeError)
+"""What PyYAML's constructors raise for a value their explicit tag does not fit
+(`!!int x`, `!!bool maybe`, `!!timestamp soon`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +85,11 @@ class Document:
     """Plain data, as `yaml.safe_load` returns it (None where a NodeProblem was found)."""
     line: int
     """1-based line where the document's content starts."""
-    field_lines: dict[str, int]
-    """Dotted field path (`spec.args.0`) -> 1-based line of its key or list item."""
+    field_lines: dict[str, int] | None
+    """Dotted field path (`spec.args.0`) -> 1-based line of its key or list item; None
+    when not found yet (`FieldLines` finds them)."""
+    index: int
+    """Position of the document in the stream, counting empty ones."""
     problems: tuple[NodeProblem, ...] = ()
 
 
@@ -86,13 +103,16 @@ class YamlSyntaxError(InvalidInput):
         self.line = line
 
 
-def read_documents(text: str) -> Iterator[Document]:
+def read_documents(text: str, *, lines: bool = False) -> Iterator[Document]:
     """Yield each non-empty document of a YAML stream, in order.
 
-    Raises YamlSyntaxError at the first document that does not parse; the documents
-    before it have been yielded already.
+    Field lines are found only where needed to report a problem of the YAML itself, or
+    everywhere with `lines=True`. Raises YamlSyntaxError at the first document that does
+    not parse; the documents before it have been yielded already.
     """
     loader = _loader_class(text)(text)
+    quick = not lines and "&" not in text  # no anchor, so no alias to share or expand
+    index = -1
     try:
         while True:
             try:
@@ -106,13 +126,40 @@ def read_documents(text: str) -> Iterator[Document]:
                 raise YamlSyntaxError(message, line=None) from None
             if node is None:
                 return
-            document = _Builder(loader).document(node)
+            index += 1
+            document = _quick_document(loader, node, index) if quick else None
+            if document is None:
+                document = _Builder(loader).document(node, index)
             loader.constructed_objects = {}
             loader.recursive_objects = {}
             if document.data is not None or document.problems:
                 yield document
     finally:
         loader.dispose()
+
+
+class FieldLines:
+    """The field lines of every document of one YAML text, found when first asked for.
+
+    Implements `desired.FieldLineSource`: the text is read a second time, once, for the
+    first origin of the file whose lines are needed.
+    """
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._found: dict[int, dict[str, int]] | None = None
+
+    def field_lines(self, document: int) -> dict[str, int]:
+        """Dotted field path -> line, for the document at this position of the stream."""
+        if self._found is None:
+            found: dict[int, dict[str, int]] = {}
+            try:
+                for read in read_documents(self._text, lines=True):
+                    found[read.index] = read.field_lines or {}
+            except YamlSyntaxError:
+                pass  # the documents before the broken one have their lines
+            self._found = found
+        return self._found.get(document, {})
 
 
 def _loader_class(text: str) -> type[yaml.SafeLoader]:
@@ -122,17 +169,27 @@ def _loader_class(text: str) -> type[yaml.SafeLoader]:
     `- ` and `? ` indicators that open compact ones); flow collections at most as deep
     as their brackets (quoted brackets only overestimate).
     """
-    depth = deepest = 0
-    for bracket in re.findall(r"[][{}]", text):
-        depth += 1 if bracket in "[{" else -1
-        deepest = max(deepest, depth)
     lines = text.splitlines()
-    if 2 * max(map(len, lines), default=0) + deepest < _C_NESTING_LIMIT:
+    longest = max(map(len, lines), default=0)
+    deepest = text.count("[") + text.count("{")  # a bound, exact unless it is too high
+    if 2 * longest + deepest >= _C_NESTING_LIMIT:
+        deepest = _bracket_depth(text)
+    if 2 * longest + deepest < _C_NESTING_LIMIT:
         return _FAST_LOADER  # the common case, checked fast
     indent = max((len(line) - len(line.lstrip(" -?")) for line in lines), default=0)
     if 2 * indent + 2 + deepest < _C_NESTING_LIMIT:
         return _FAST_LOADER
     return yaml.SafeLoader
+
+
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
+_BRACKET_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def _bracket_depth(text: str) -> int:
+    """Deepest nesting of brackets, counted over the bytes (UTF-8 keeps ASCII bytes apart)."""
+    brackets = text.encode("utf-8", "surrogatepass").translate(None, _NOT_BRACKETS)
+    return max(accumulate(map(_BRACKET_STEP.__getitem__, brackets), initial=0))
 
 
 def _syntax_error(exc: yaml.YAMLError, text: str) -> YamlSyntaxError:
@@ -159,10 +216,87 @@ def _line(node: yaml.Node) -> int:
     return int(node.start_mark.line) + 1
 
 
-_STR_TAG = "tag:yaml.org,2002:str"
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-_INT_TAG = "tag:yaml.org,2002:int"
-_NULL_TAG = "tag:yaml.org,2002:null"
+_SCALAR, _MAPPING, _SEQUENCE = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
+
+
+class _Unusual(Exception):
+    """The quick walk met something only the careful `_Builder` reports exactly."""
+
+
+def _quick_document(loader: yaml.SafeLoader, root: yaml.Node, index: int) -> Document | None:
+    """The document's data without field lines, or None when it needs the `_Builder`.
+
+    Only for texts without anchors: no value is shared, so none is built twice, and the
+    number of values is the number of nodes.
+    """
+    size = [1]
+    try:
+        if type(root) is _SCALAR:
+            data = _quick_scalar(loader, root)
+        else:
+            data = _quick_collection(loader, root, 0, size)
+    except _Unusual:
+        loader.recursive_objects = {}  # a failed construction leaves its node marked
+        return None
+    if size[0] > MAX_EXPANDED:
+        return None
+    return Document(data, _line(root), None, index)
+
+
+def _quick_collection(loader: yaml.SafeLoader, node: yaml.Node, depth: int, size: list[int]) -> Any:
+    """A mapping or list built by recursion, `depth` levels under the document's root.
+
+    `size` (one item, shared by the whole walk) counts the values built so far.
+    """
+    if depth >= MAX_DEPTH:
+        raise _Unusual
+    items = node.value
+    size[0] += len(items)
+    if type(node) is _MAPPING and node.tag == _MAP_TAG:
+        value: dict[str, Any] = {}
+        for key, item in items:
+            if type(key) is not _SCALAR or key.tag != _STR_TAG:
+                raise _Unusual  # a merge key, or a key that is not a string
+            if type(item) is not _SCALAR:
+                value[key.value] = _quick_collection(loader, item, depth + 1, size)
+            elif item.tag == _STR_TAG:
+                value[key.value] = item.value
+            else:
+                value[key.value] = _quick_scalar(loader, item)
+        if len(value) < len(items):
+            raise _Unusual  # a duplicate key
+        return value
+    if type(node) is _SEQUENCE and node.tag == _SEQ_TAG:
+        return [
+            _quick_collection(loader, item, depth + 1, size)
+            if type(item) is not _SCALAR
+            else item.value
+            if item.tag == _STR_TAG
+            else _quick_scalar(loader, item)
+            for item in items
+        ]
+    raise _Unusual  # a tag the builder reports
+
+
+def _quick_scalar(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    """What `_Builder._scalar` returns for the node, when that is no problem."""
+    tag = node.tag
+    text = node.value
+    if tag == _STR_TAG:
+        return text
+    if tag == _INT_TAG:
+        if text.isascii() and text.isdigit() and (text[0] != "0" or text == "0"):
+            return int(text)
+    elif tag == _NULL_TAG:
+        return None
+    elif tag == _BOOL_TAG and text.lower() in loader.bool_values:
+        return loader.bool_values[text.lower()]
+    try:
+        return loader.construct_object(node)
+    except (yaml.YAMLError, *_INVALID_VALUE):
+        raise _Unusual from None
+
+
 _PENDING: tuple[Any, int, int] = (None, 0, 0)
 
 _Entries = list[tuple[str, Any, yaml.Node]]
@@ -185,7 +319,7 @@ class _Builder:
     """id(node) -> (value, expanded size, height): aliases reuse the value, as PyYAML does.
     `_PENDING` while the node is being built: meeting it again means a recursive alias."""
 
-    def document(self, root: yaml.Node) -> Document:
+    def document(self, root: yaml.Node, index: int) -> Document:
         value, size, height = self._build(root)
         if size > MAX_EXPANDED:
             message = f"aliases expand this document to more than {MAX_EXPANDED:,} values"
@@ -195,7 +329,7 @@ class _Builder:
             message = f"aliases nest this document deeper than {MAX_DEPTH} levels"
             self.problems.append(NodeProblem("", _line(root), message))
             value = None
-        return Document(value, _line(root), self.lines, tuple(self.problems))
+        return Document(value, _line(root), self.lines, index, tuple(self.problems))
 
     def _build(self, root: yaml.Node) -> tuple[Any, int, int]:
         stack: list[list[Any]] = []
@@ -353,7 +487,7 @@ class _Builder:
             value = self.loader.construct_object(node)
         except yaml.YAMLError:
             self._problem(path, node, f"unsupported YAML tag {node.tag!r}")
-        except ValueError:
+        except _INVALID_VALUE:
             self._problem(path, node, "invalid value for its YAML type (e.g. an impossible date)")
         self.done[id(node)] = (value, 1, 0)
         return value

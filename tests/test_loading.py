@@ -7,9 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciler.loading import content_revision, load_documents, load_paths
 from reconciler.models import MCPServer, ResourceKey
+from reconciler.yamlnodes import read_documents
 
 DATA = Path(__file__).parent / "data"
 HEAD = "apiVersion: mcp.reconciler.dev/v1alpha1\n"
@@ -176,6 +180,14 @@ BAD_INPUT = {
     "recursive alias": (
         BLOCK + "  args: &a [*a]\n",
         "r.yaml:6: MCPServer/time: spec.args.0: recursive YAML alias",
+    ),
+    "value that does not fit its explicit tag": (
+        BLOCK + "  enabled: !!bool maybe\n",
+        "r.yaml:6: MCPServer/time: spec.enabled: invalid value for its YAML type",
+    ),
+    "merge key that merges no mapping": (
+        BLOCK + "  env:\n    - <<: [a]\n",
+        "r.yaml:7: MCPServer/time: spec.env.0: invalid merge key '<<'",
     ),
     "nesting too deep": (
         HEAD
@@ -397,6 +409,18 @@ def test_files_that_cannot_be_read_are_reported_not_raised(tmp_path: Path) -> No
     ]
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["x:\n  " + "- " * 100_000 + "a\n", "x: " + "{a: " * 100_000 + "}" * 100_000 + "\n"],
+    ids=["compact block lists", "flow mappings"],
+)
+def test_nesting_deeper_than_libyaml_copes_with_is_refused_without_crashing(text: str) -> None:
+    result = load_documents([("deep.yaml", text)])
+    assert [str(p) for p in result.problems] == [
+        "deep.yaml: invalid YAML: nested too deeply to read"
+    ]
+
+
 def test_load_documents_takes_names_and_texts_from_anywhere() -> None:
     result = load_documents(
         [("git:main/servers.yaml", SERVER), ("git:main/bad.yaml", "kind: [")],
@@ -441,3 +465,98 @@ def test_ten_thousand_servers_load_in_one_pass() -> None:
     assert len(result.state) == 10_001
     last = result.state.origins[ResourceKey("MCPServer", "default", "s9999")]
     assert last.line_of("spec.command") == 9999 * 5 + 4
+
+
+# YAML whose values take every way of reading a scalar or a collection, each document
+# read alike whatever path the reader takes (anchors send a text to the careful one).
+YAML_VALUES = {
+    "plain and quoted strings": "a: text\nb: 'yes'\nc: \"0755\"\nd: |\n  two\n  lines\n",
+    "booleans of YAML 1.1": "a: yes\nb: No\nc: on\nd: OFF\ne: true\nf: !!bool False\n",
+    "integers": "a: 0\nb: 017\nc: 0x1F\nd: 1_000\ne: -5\nf: +3\ng: !!int '7'\nh: 1:30\n",
+    "floats": "a: 1.5\nb: 1e3\nc: 1.0e3\nd: -.inf\ne: !!float 1\nf: 6.8523015e+5\n",
+    "nulls": "a: ~\nb: null\nc:\nd: [~, null, '']\n",
+    "dates and bytes": "a: 2024-01-31\nb: 2024-01-31T10:00:00Z\nc: !!binary aGVsbG8=\n",
+    "keys that are not strings": "2: two\ntrue: yes\n~: none\n2024-01-31: day\n",
+    "flow and block nesting": "a: {b: [1, {c: [d, {e: f}]}]}\ng:\n  - - h\n    - i: j\n",
+    "merge keys": "base: {x: 1}\nm:\n  <<: {a: 1, b: 2}\n  b: 3\n",
+    "anchors and aliases": "a: &x {k: [1, 2]}\nb: *x\nc: &s text\nd: [*s, *s]\n",
+    "several documents": "a: 1\n---\n---\n- b\n--- just text\n...\n---\nc: 2\n",
+    "unicode": "n\u00e4me: \u30b5\u30fc\u30d0\u30fc\nemoji: '\U0001f600'\n",
+}
+
+
+@pytest.mark.parametrize("text", YAML_VALUES.values(), ids=YAML_VALUES.keys())
+def test_values_are_read_as_yaml_safe_load_reads_them(text: str) -> None:
+    expected = [d for d in yaml.safe_load_all(text) if d is not None]
+    quick = list(read_documents(text))
+    careful = list(read_documents(text, lines=True))
+    assert [d.data for d in quick] == expected
+    assert [d.data for d in careful] == expected
+    assert [(d.index, d.line) for d in quick] == [(d.index, d.line) for d in careful]
+    assert not [d.problems for d in quick if d.problems]
+
+
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(max_size=12),
+    st.sampled_from(["yes", "off", "0755", "1_000", "1:30", "2024-01-31", "~", "<<", "=", "*"]),
+)
+_DATA = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.lists(_DATA, min_size=1, max_size=3), flow=st.sampled_from([None, True, False]))
+def test_any_dumped_data_reads_back_the_same(data: list[object], flow: bool | None) -> None:
+    text = yaml.safe_dump_all(data, default_flow_style=flow, allow_unicode=True)
+    expected = [d for d in yaml.safe_load_all(text) if d is not None]
+    assert [d.data for d in read_documents(text)] == expected
+    assert [d.data for d in read_documents(text, lines=True)] == expected
+
+
+def test_field_lines_are_the_same_with_or_without_anchors(tmp_path: Path) -> None:
+    """Anchors send a file to the reader that finds lines at once; others find them later."""
+    second = BLOCK.replace("{name: time}", "{name: two}")
+    plain = "---\n".join(
+        [SERVER, second + "  args:\n    - a\n    - b\n  env:\n    - {name: X, value: y}\n"]
+    )
+    origins = []
+    for name, text in [("plain.yaml", plain), ("a.yaml", plain.replace("args:", "args: &args"))]:
+        (tmp_path / name).write_text(text)
+        result = load_paths([tmp_path / name])
+        assert result.ok, [str(p) for p in result.problems]
+        assert result.state is not None
+        origins.append(list(result.state.origins.values()))
+    for quick, careful in zip(*origins, strict=True):
+        assert quick.line == careful.line
+        assert quick.field_lines == careful.field_lines
+    last = origins[0][-1]
+    assert (last.line, last.line_of("spec.args.1"), last.line_of("spec.env.0.value")) == (6, 13, 15)
+
+
+def test_a_schema_mistake_before_broken_yaml_keeps_its_line(tmp_path: Path) -> None:
+    text = SERVER + "---\n" + BLOCK + "  healthCheck:\n    interval: 5\n---\nkind: [\n"
+    assert problems_of(tmp_path, text) == [
+        "r.yaml:12: MCPServer/time: spec.healthCheck.interval: unknown field 'interval'; "
+        "did you mean 'intervalSeconds'?",
+        "r.yaml:14: invalid YAML: did not find expected node content (while parsing a flow node)",
+    ]
+
+
+def test_a_reference_mistake_deep_in_a_large_file_is_reported_at_its_line() -> None:
+    servers = [SERVER.replace("name: time", f"name: s{i}") for i in range(2_000)]
+    suite = HEAD + "kind: MCPSuite\nmetadata: {name: all}\nspec:\n  servers:\n"
+    suite += "".join(f"    - name: s{i}\n" for i in (5, 1999, 2000))
+    result = load_documents([("servers.yaml", "---\n".join([*servers, suite]))])
+    assert [str(p) for p in result.problems] == [
+        "servers.yaml:10008: MCPSuite/all: spec.servers.2.name: unknown MCPServer 's2000'; "
+        "did you mean 's200'?"
+    ]
