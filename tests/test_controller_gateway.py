@@ -15,7 +15,7 @@ import mcp_types as types
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from tests.controller_harness import Controller, server_doc, suite_doc, wait_for, write_yaml
+from tests.controller_harness import Controller, cli, server_doc, suite_doc, wait_for, write_yaml
 from tests.gateway_harness import mcp_client
 
 pytestmark = pytest.mark.slow
@@ -93,6 +93,9 @@ async def test_suite_tools_are_prefixed_and_enhanced_descriptions_served(
         assert "timezone" in (enhanced.description or "")
         result = await client.call_tool("everything_echo", {"message": "hello"})
         assert result.content[0].text == "Echo: hello"  # type: ignore[union-attr]
+    listed = cli("enhancements", "list", "-o", "json", state_dir=controller.state_dir)
+    states = {(t["server"], t["tool"]): t["state"] for t in json.loads(listed.stdout)["tools"]}
+    assert states[("time", "get_current_time")] == "enhanced"
 
 
 async def _until_enhanced(client: Any) -> types.Tool:
@@ -176,8 +179,6 @@ async def test_connected_clients_get_list_changed_when_a_server_joins_the_suite(
 
 
 def controller_cli(controller: Controller, *args: str) -> Any:
-    from tests.controller_harness import cli
-
     wait_for(
         lambda: json.loads(cli(*args, state_dir=controller.state_dir).stdout)["total"]["calls"],
         what="usage recorded",

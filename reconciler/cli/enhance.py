@@ -51,7 +51,11 @@ DB_NAME = "state.db"
 PathsOpt = Annotated[
     list[Path] | None,
     typer.Option(
-        "--path", "-p", metavar="PATH", help="Resource files or directories (repeatable)."
+        "--path",
+        "-p",
+        metavar="PATH",
+        help="Resource files or directories (repeatable) [default: what the controller on "
+        "--state-dir applied].",
     ),
 ]
 ServersOpt = Annotated[
@@ -187,9 +191,12 @@ def _requests(
     servers: Sequence[str] | None,
     tools: Sequence[str] | None,
 ) -> tuple[dict[str, LLMProviderSpec], list[Any]]:
-    if not paths:
-        raise StateError("pass --path with the resource files or directories")
-    loaded = load_paths(paths)
+    if paths:
+        loaded = load_paths(paths)
+    else:  # what the controller on --state-dir applied
+        from ..controller.live import live_state
+
+        loaded = live_state(state).result
     if not loaded.ok or loaded.state is None:
         raise ValidationFailed(loaded.errors)
     discovered = _tools_from_file(tools_file) if tools_file else _tools_from_state(state)
