@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from . import diff as _diff  # noqa: F401  (registers commands)
+from . import enhance as _enhance  # noqa: F401  (registers commands)
+from . import export as _export  # noqa: F401  (registers commands)
+from . import operator as _operator  # noqa: F401  (registers commands)
 from . import run as _run  # noqa: F401  (registers commands)
+from . import stats as _stats  # noqa: F401  (registers commands)
 from . import status as _status  # noqa: F401  (registers commands)
 from . import validate as _validate  # noqa: F401  (registers commands)
 from .app import app
