@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -12,6 +12,10 @@ from ..errors import ReconcilerError
 from ..logs import configure_logging
 from .app import app
 from .options import StateDir, resolve_state_dir
+
+if TYPE_CHECKING:
+    from ..controller.standalone import RunOptions
+    from ..sources import Source
 
 
 def _listen(value: str) -> tuple[str, int]:
@@ -82,9 +86,7 @@ def run(
     configure_logging(fmt=fmt)
     state = resolve_state_dir(state_dir).resolve()
     host, port = _listen(listen)
-
-    from ..controller.standalone import RunOptions, StandaloneController, run_until_signalled
-    from ..sources import Source
+    from ..controller.standalone import RunOptions
 
     source: Source
     if path is not None:
@@ -112,9 +114,15 @@ def run(
         usage_retention_days=usage_retention_days,
         pins_dir=pins,
     )
-    controller = StandaloneController(source, options)
+    serve_until_signalled(source, options)
+
+
+def serve_until_signalled(source: Source, options: RunOptions) -> None:
+    """Run a controller over `source` until SIGTERM/SIGINT; errors exit 1 with a message."""
+    from ..controller.standalone import StandaloneController, run_until_signalled
+
     try:
-        asyncio.run(run_until_signalled(controller))
+        asyncio.run(run_until_signalled(StandaloneController(source, options)))
     except ReconcilerError as error:
         typer.echo(f"error: {error.message}", err=True)
         raise typer.Exit(1) from None

@@ -56,6 +56,11 @@ class RunOptions:
     """Gateway call records older than this are deleted."""
     pins_dir: Path | None = None
     """Reviewed enhancements (`mcp-reconciler enhance --export`): pinned text wins."""
+    descriptions: dict[str, dict[str, str]] | None = None
+    """Tool descriptions computed elsewhere (the operator), by server and tool: served as
+    they are, and no enhancement runs here."""
+    root_suite: str | None = None
+    """Also serve this suite at `/mcp` (the stdio bridge)."""
 
 
 class StandaloneController:
@@ -107,11 +112,15 @@ class StandaloneController:
 
         last: list[tuple[DesiredState, dict[str, list[dict[str, Any]]]]] = []
 
+        fixed = self.options.descriptions
+
         def serve_enhanced() -> None:
             if last:
                 desired, tools = last[0]
-                served = self.enhancer.served_tools(tools)
-                gateway.update(build_gateway_config(desired, served, resolver=resolver))
+                served = self.enhancer.served_tools(tools) if fixed is None else tools
+                gateway.update(
+                    build_gateway_config(desired, served, resolver=resolver, descriptions=fixed)
+                )
 
         self.enhancer = EnhancementStep(
             store=store, resolver=resolver, pins_dir=self.options.pins_dir, on_served=serve_enhanced
@@ -120,7 +129,8 @@ class StandaloneController:
         def configure(desired: DesiredState, tools: dict[str, list[dict[str, Any]]]) -> None:
             last[:] = [(desired, tools)]
             serve_enhanced()
-            self.enhancer.schedule(desired, tools)
+            if fixed is None:
+                self.enhancer.schedule(desired, tools)
 
         self.reconciler = Reconciler(
             store=store,
@@ -129,7 +139,12 @@ class StandaloneController:
             server_state=gateway.set_server_state,
             allow_mass_prune=self.options.allow_mass_prune,
         )
-        http = GatewayServer(gateway, self.options.listen_host, self.options.listen_port)
+        http = GatewayServer(
+            gateway,
+            self.options.listen_host,
+            self.options.listen_port,
+            root_suite=self.options.root_suite,
+        )
         control = ControlServer(self, self.options.state_dir / "control.sock")
         async with http, control:
             self.gateway_url = http.url

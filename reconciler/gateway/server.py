@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Generator
+from collections.abc import Awaitable, Callable, Generator
 from types import TracebackType
 
 import uvicorn
@@ -23,6 +23,8 @@ from ..errors import ServerError
 from .http import delete_mcp, gateway_of, get_mcp, json_response, post_mcp
 from .legacy_sse import legacy_messages, legacy_stream
 from .service import Gateway
+
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 async def healthz(request: Request) -> Response:
@@ -45,10 +47,29 @@ async def metrics(request: Request) -> Response:
     return Response(gateway.metrics.render(), media_type=gateway.metrics.content_type)
 
 
-def create_app(gateway: Gateway) -> Starlette:
-    """The ASGI app serving `gateway`."""
+def _fixed_suite(endpoint: Endpoint, suite: str) -> Endpoint:
+    async def serve_suite(request: Request) -> Response:
+        request.scope["path_params"] = {**request.path_params, "suite": suite}
+        return await endpoint(request)
+
+    return serve_suite
+
+
+def create_app(gateway: Gateway, *, root_suite: str | None = None) -> Starlette:
+    """The ASGI app serving `gateway`; with `root_suite`, that suite is also served at `/mcp`
+    (the bridge of a single stdio server)."""
+    root = (
+        [
+            Route("/mcp", _fixed_suite(post_mcp, root_suite), methods=["POST"]),
+            Route("/mcp", _fixed_suite(get_mcp, root_suite), methods=["GET"]),
+            Route("/mcp", _fixed_suite(delete_mcp, root_suite), methods=["DELETE"]),
+        ]
+        if root_suite is not None
+        else []
+    )
     app = Starlette(
         routes=[
+            *root,
             Route("/suites/{suite}/mcp", post_mcp, methods=["POST"]),
             Route("/suites/{suite}/mcp", get_mcp, methods=["GET"]),
             Route("/suites/{suite}/mcp", delete_mcp, methods=["DELETE"]),
@@ -85,12 +106,13 @@ class GatewayServer:
         port: int = 8765,
         *,
         shutdown_seconds: int = 5,
+        root_suite: str | None = None,
     ) -> None:
         self.gateway = gateway
         self.host = host
         self._server = _Uvicorn(
             uvicorn.Config(
-                create_app(gateway),
+                create_app(gateway, root_suite=root_suite),
                 host=host,
                 port=port,
                 lifespan="off",
