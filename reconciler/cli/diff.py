@@ -1,4 +1,4 @@
-"""`mcp-reconciler diff PATH... [--against GITREF|DIR]`: what applying PATH would change.
+"""`mcp-reconciler diff PATH... [--against GITREF|DIR | --cluster]`: what PATH would change.
 
 Offline, for CI: the other side is a directory, or the same paths at a git ref of the
 repository they live in (read from git objects; the working tree is not touched).
@@ -44,6 +44,20 @@ def diff(
             show_default=False,
         ),
     ] = None,
+    cluster: Annotated[
+        bool,
+        typer.Option(
+            "--cluster",
+            help="Compare with the custom resources in the current Kubernetes cluster.",
+        ),
+    ] = False,
+    namespace: Annotated[
+        str, typer.Option("--namespace", "-n", help="Namespace, with --cluster.")
+    ] = "default",
+    kubeconfig: Annotated[
+        Path | None, typer.Option(help="kubeconfig file, with --cluster [default: as kubectl].")
+    ] = None,
+    context: Annotated[str | None, typer.Option(help="kubeconfig context, with --cluster.")] = None,
     output: OutputOpt = Output.text,
     state_dir: StateDir = None,
 ) -> None:
@@ -55,8 +69,12 @@ def diff(
     new = load_paths(paths)
     after_label = " ".join(str(p) for p in paths)
     tools: dict[str, list[str]] | None = None
+    if cluster and against is not None:
+        _fail(output, "give --against or --cluster, not both")
     try:
-        if against is None:
+        if cluster:
+            old, before_label = _cluster_side(namespace, kubeconfig, context)
+        elif against is None:
             from ..controller.live import live_state
 
             live = live_state(resolve_state_dir(state_dir))
@@ -74,7 +92,13 @@ def diff(
             )
     except (SourceError, StateError) as error:
         _fail(output, error.message)
-    side = "the live state" if against is None else f"--against {against}"
+    side = (
+        f"the cluster (namespace {namespace})"
+        if cluster
+        else "the live state"
+        if against is None
+        else f"--against {against}"
+    )
     _check(output, (side, old), (after_label, new))
     assert old.state is not None
     assert new.state is not None
@@ -85,6 +109,24 @@ def diff(
     labelled = replace(result, before_revision=before_label, after_revision=after_label)
     typer.echo(render(labelled, output.value, color=_color()), nl=False)
     raise typer.Exit(EXIT_CHANGES if labelled.has_changes else EXIT_NO_CHANGES)
+
+
+def _cluster_side(
+    namespace: str, kubeconfig: Path | None, context: str | None
+) -> tuple[LoadResult, str]:
+    """The custom resources in the cluster, as the other side of the diff."""
+    from ..operator import cluster_observed
+
+    try:
+        desired, _ = cluster_observed(namespace, kubeconfig=kubeconfig, context=context)
+    except Exception as error:  # the Kubernetes client's errors: config, network, API
+        raise SourceError(
+            f"cannot read the cluster ({type(error).__name__}: {error}); check --kubeconfig "
+            "and --context, and that the CRDs are installed (kubectl apply -f crds/)"
+        ) from None
+    label = f"cluster {context or 'current context'}/{namespace}"
+    desired.revision = label
+    return LoadResult(desired), label
 
 
 def _check(output: Output, *sides: tuple[str, LoadResult]) -> None:
