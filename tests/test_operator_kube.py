@@ -139,8 +139,14 @@ async def test_created_server_gets_configmap_deployment_and_service_owned_by_it(
 async def test_spec_change_updates_only_that_servers_objects(cluster: EmulatedCluster) -> None:
     async with running_operator(cluster, settings_for(cluster)):
         await cluster.apply_yaml(SERVERS)
-        await eventually(lambda: cluster.get("Service", "default", "mcp-server-fetch"))
+        owned = [
+            (kind, name)
+            for kind in ("ConfigMap", "Deployment", "Service")
+            for name in ("mcp-server-time", "mcp-server-fetch")
+        ]
+        await eventually(lambda: all(cluster.get(k, "default", n) for k, n in owned))
         await eventually(lambda: "Created" in cluster.reasons("fetch"))
+        await eventually(lambda: "Created" in cluster.reasons("time"))
         before = {
             (kind, name): cluster.get(kind, "default", name)["metadata"]["resourceVersion"]
             for kind in ("ConfigMap", "Deployment", "Service")
@@ -510,8 +516,15 @@ async def test_enhancements_are_kept_in_the_cluster_and_not_paid_for_twice(
         assert "get-env" not in described  # excluded tools are not enhanced
         assert operator.enhancer is not None
         assert operator.enhancer.calls > 0
-        kept = cluster.get("ConfigMap", "default", "mcp-enhancements")
-        assert "echo" in kept["data"]["results.json"]
+        await eventually(
+            lambda: (
+                "echo"
+                in (
+                    (cluster.get("ConfigMap", "default", "mcp-enhancements") or {}).get("data")
+                    or {}
+                ).get("results.json", "")
+            )
+        )
         await eventually(lambda: status(cluster, "MCPSuite", "tools").get("phase") == "Ready")
     gateway_version = cluster.get("ConfigMap", "default", "mcp-gateway")["metadata"][
         "resourceVersion"
