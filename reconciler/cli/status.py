@@ -45,15 +45,15 @@ def status(output: OutputOpt = Output.text, state_dir: StateDir = None) -> None:
     console = Console()
     ctl = report["controller"]
     state = f"running (pid {ctl['pid']}, gateway {ctl['gateway']})" if ctl["running"] else "down"
-    console.print(f"controller: {state}")
+    typer.echo(f"controller: {state}")
     revs = report["revisions"]
     applied = revs["applied"]["revision"] if revs["applied"] else "none"
-    console.print(f"applied:    {applied}")
+    typer.echo(f"applied:    {applied}")
     attempted = revs["attempted"]
     if attempted and (not revs["applied"] or attempted["revision"] != revs["applied"]["revision"]):
-        console.print(
-            f"[red]attempted:  {attempted['revision']} ({attempted['outcome']}): "
-            f"{attempted['message']}[/red]"
+        typer.secho(
+            f"attempted:  {attempted['revision']} ({attempted['outcome']}): {attempted['message']}",
+            fg="red",
         )
     servers = Table("SERVER", "PHASE", "PID", "UPTIME", "RESTARTS", "TOOLS", "MESSAGE")
     for server in report["servers"]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import shutil
 import sys
 import time
@@ -24,6 +25,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import structlog
 
 from ..conditions import Phase
 from ..errors import InvalidInput, ReconcilerError, SecretNotFound, ServerError
@@ -39,6 +42,8 @@ from ..upstream.transport import Transport, stdio_transport
 from .store import Store
 from .store_records import Capability, InventoryRecord
 from .supervisor import Backoff, LaunchSpec, ManagedProcess, spawn
+
+log = structlog.get_logger("reconciler.controller")
 
 HEALTHY_RESET_SECONDS = 60.0
 """A server that stayed Ready this long has its consecutive-failure count reset."""
@@ -383,6 +388,11 @@ class ServerRunner:
             message=message,
             resource=f"MCPServer/{self.server.name}",
         )
+        if category == "server":  # stderr lines stay in the event log only
+            level = {"error": "error", "warning": "warning"}.get(severity, "info")
+            log.log(
+                getattr(logging, level.upper()), reason, server=self.server.name, message=message
+            )
 
     def _persist(self) -> None:
         process = self.process

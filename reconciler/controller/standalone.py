@@ -189,7 +189,18 @@ class StandaloneController:
             self.gateway.metrics.observe_reconcile(
                 outcome.seconds, outcome="success" if outcome.applied else "failure"
             )
+        if outcome.applied and result.state is not None and self.gateway_url:
+            for suite in result.state.suites:
+                log.info("serving suite", suite=suite.name, url=self._suite_url(suite.name))
+        elif not outcome.applied:
+            log.warning(
+                "not applied", revision=snapshot.revision, reason=outcome.reason,
+                message=outcome.message,
+            )  # fmt: skip
         return outcome
+
+    def _suite_url(self, suite: str) -> str:
+        return f"{self.gateway_url}/suites/{suite}/mcp"
 
     async def _resync_loop(self) -> None:
         assert self.reconciler is not None
