@@ -13,7 +13,6 @@ from typing import Any, Final
 
 from .base import BAD_RESPONSE, Completion, CompletionRequest, provider_error
 from .http import HttpProvider
-from .pricing import reported_or_estimated
 
 DEFAULT_ENDPOINT: Final = "https://api.anthropic.com"
 API_VERSION: Final = "2023-06-01"
@@ -61,20 +60,11 @@ class AnthropicMessages(HttpProvider):
             raise provider_error(self.name, BAD_RESPONSE, "answer has no content blocks")
         text = self._answer(blocks, request)
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-        input_tokens, output_tokens, estimated = reported_or_estimated(
-            usage.get("input_tokens"),
-            usage.get("output_tokens"),
-            prompt=request.system + request.prompt,
-            answer=text,
-        )
-        model = data.get("model")
-        return Completion(
-            text=text,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            provider=self.name,
-            model=model if isinstance(model, str) and model else self.model,
-            tokens_estimated=estimated,
+        return self.completion(
+            text,
+            request,
+            usage=(usage.get("input_tokens"), usage.get("output_tokens")),
+            model=data.get("model"),
         )
 
     def _answer(self, blocks: list[Any], request: CompletionRequest) -> str:

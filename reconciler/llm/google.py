@@ -14,7 +14,6 @@ from typing import Any, Final
 
 from .base import BAD_RESPONSE, REJECTED, Completion, CompletionRequest, provider_error
 from .http import HttpProvider
-from .pricing import reported_or_estimated
 
 DEFAULT_ENDPOINT: Final = "https://generativelanguage.googleapis.com"
 _KEPT: Final = frozenset(
@@ -74,20 +73,11 @@ class GeminiGenerate(HttpProvider):
             ) from None
         usage = data.get("usageMetadata")
         usage = usage if isinstance(usage, dict) else {}
-        input_tokens, output_tokens, estimated = reported_or_estimated(
-            usage.get("promptTokenCount"),
-            usage.get("candidatesTokenCount"),
-            prompt=request.system + request.prompt,
-            answer=text,
-        )
-        model = data.get("modelVersion")
-        return Completion(
-            text=text,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            provider=self.name,
-            model=model if isinstance(model, str) and model else self.model,
-            tokens_estimated=estimated,
+        return self.completion(
+            text,
+            request,
+            usage=(usage.get("promptTokenCount"), usage.get("candidatesTokenCount")),
+            model=data.get("modelVersion"),
         )
 
 

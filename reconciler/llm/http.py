@@ -25,8 +25,11 @@ from .base import (
     TIMED_OUT,
     UNAUTHORIZED,
     UNAVAILABLE,
+    Completion,
+    CompletionRequest,
     provider_error,
 )
+from .pricing import reported_or_estimated
 
 DETAIL_MAX: Final = 300
 """Longest provider error message kept in our errors."""
@@ -177,3 +180,20 @@ class HttpProvider:
         self.endpoint = (endpoint or self.default_endpoint).rstrip("/")
         self._api_key = api_key
         self._http = JsonEndpoint(name, timeout=timeout, secret=api_key, client=client)
+
+    def completion(
+        self, text: str, request: CompletionRequest, *, usage: tuple[Any, Any], model: Any
+    ) -> Completion:
+        """The Completion of an answer: token counts as reported (estimated when missing),
+        the model the provider says it used (else the one asked for)."""
+        input_tokens, output_tokens, estimated = reported_or_estimated(
+            usage[0], usage[1], prompt=request.system + request.prompt, answer=text
+        )
+        return Completion(
+            text=text,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            provider=self.name,
+            model=model if isinstance(model, str) and model else self.model,
+            tokens_estimated=estimated,
+        )

@@ -12,7 +12,6 @@ from typing import Any, Final
 
 from .base import BAD_RESPONSE, Completion, CompletionRequest, provider_error
 from .http import HttpProvider
-from .pricing import reported_or_estimated
 
 DEFAULT_ENDPOINT: Final = "http://127.0.0.1:11434"
 
@@ -56,18 +55,9 @@ class OllamaChat(HttpProvider):
             raise provider_error(self.name, BAD_RESPONSE, "answer has no message.content") from None
         if not isinstance(text, str):
             raise provider_error(self.name, BAD_RESPONSE, "message.content is not text")
-        input_tokens, output_tokens, estimated = reported_or_estimated(
-            data.get("prompt_eval_count"),
-            data.get("eval_count"),
-            prompt=request.system + request.prompt,
-            answer=text,
-        )
-        model = data.get("model")
-        return Completion(
-            text=text,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            provider=self.name,
-            model=model if isinstance(model, str) and model else self.model,
-            tokens_estimated=estimated,
+        return self.completion(
+            text,
+            request,
+            usage=(data.get("prompt_eval_count"), data.get("eval_count")),
+            model=data.get("model"),
         )

@@ -16,7 +16,6 @@ import httpx
 
 from .base import BAD_RESPONSE, REJECTED, Completion, CompletionRequest, provider_error
 from .http import HttpProvider
-from .pricing import reported_or_estimated
 
 Flavor = Literal["openai", "azure-openai", "openai-compatible"]
 
@@ -111,18 +110,9 @@ class OpenAIChat(HttpProvider):
                 raise provider_error(self.name, REJECTED, f"the model refused: {refusal[:200]}")
             raise provider_error(self.name, BAD_RESPONSE, "answer has no message content")
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-        input_tokens, output_tokens, estimated = reported_or_estimated(
-            usage.get("prompt_tokens"),
-            usage.get("completion_tokens"),
-            prompt=request.system + request.prompt,
-            answer=content,
-        )
-        model = data.get("model")
-        return Completion(
-            text=content,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            provider=self.name,
-            model=model if isinstance(model, str) and model else self.model,
-            tokens_estimated=estimated,
+        return self.completion(
+            content,
+            request,
+            usage=(usage.get("prompt_tokens"), usage.get("completion_tokens")),
+            model=data.get("model"),
         )
