@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .serving import EmbeddedServer
+from ..gateway.server import EmbeddedUvicorn
 
 if TYPE_CHECKING:
     from .standalone import StandaloneController
@@ -74,7 +74,7 @@ class ControlServer:
             access_log=False,
             lifespan="off",
         )
-        self._server = EmbeddedServer(config)
+        self._server = EmbeddedUvicorn(config)
         self._task = asyncio.create_task(self._server.serve(), name="control")
         while not self._server.started:
             if self._task.done():

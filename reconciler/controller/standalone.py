@@ -27,7 +27,7 @@ from .control import ControlServer
 from .enhancing import EnhancementStep
 from .reconcile import Outcome, Reconciler, cleanup_leftovers
 from .runner import RunnerContext
-from .serving import UpstreamsOf
+from .registry import UpstreamsOf
 from .store import Store, acquire_controller_lock
 from .usage import UsageRecorder
 

@@ -84,7 +84,7 @@ def create_app(gateway: Gateway, *, root_suite: str | None = None) -> Starlette:
     return app
 
 
-class _Uvicorn(uvicorn.Server):
+class EmbeddedUvicorn(uvicorn.Server):
     """uvicorn that leaves signal handling to the process that embeds it."""
 
     @contextlib.contextmanager
@@ -110,7 +110,7 @@ class GatewayServer:
     ) -> None:
         self.gateway = gateway
         self.host = host
-        self._server = _Uvicorn(
+        self._server = EmbeddedUvicorn(
             uvicorn.Config(
                 create_app(gateway, root_suite=root_suite),
                 host=host,

@@ -1,27 +1,15 @@
-"""What the controller serves besides the gateway app: the registry through which the
-gateway finds each server's live connection, and uvicorn for the control socket."""
+"""The registry through which the gateway finds each server's live connection."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING
-
-import uvicorn
 
 from ..conditions import Phase
 from ..upstream.connection import UpstreamConnection
 
 if TYPE_CHECKING:
     from .reconcile import Reconciler
-
-
-class EmbeddedServer(uvicorn.Server):
-    """uvicorn inside the controller's loop: the controller, not uvicorn, handles signals."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 class UpstreamsOf:
