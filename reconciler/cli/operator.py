@@ -5,14 +5,21 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated
 
 import typer
 
 from ..errors import ReconcilerError
-from ..logs import LogFormat, configure_logging
+from ..logs import configure_logging
 from .app import app
-from .options import StateDir, resolve_state_dir
+from .options import (
+    LogFormatChoice,
+    LogFormatOpt,
+    LogOutputOpt,
+    StateDir,
+    resolve_state_dir,
+)
+from .options import log_format as chosen_log_format
 
 NAMESPACE_ENV = "POD_NAMESPACE"
 
@@ -62,9 +69,8 @@ def operator(
         str | None,
         typer.Option(help="Serve a liveness probe at this URL, e.g. http://0.0.0.0:8080/healthz."),
     ] = None,
-    log_format: Annotated[
-        str, typer.Option("--log-format", help="auto, json or console.")
-    ] = "auto",
+    log_format: LogFormatOpt = LogFormatChoice.auto,
+    output: LogOutputOpt = None,
     state_dir: StateDir = None,
 ) -> None:
     """Run the Kubernetes operator: reconcile the custom resources of the cluster."""
@@ -81,9 +87,7 @@ def operator(
         namespaces = (own,)
     if namespaces and all_namespaces:
         raise typer.BadParameter("pass either --namespace or --all-namespaces, not both")
-    if log_format not in ("auto", "json", "console"):
-        raise typer.BadParameter("--log-format is auto, json or console")
-    configure_logging(fmt=cast(LogFormat, log_format))
+    configure_logging(fmt=chosen_log_format(output, log_format).value)
     manifests = ManifestSettings() if image is None else ManifestSettings(image=image)
     settings = OperatorSettings(
         namespaces=namespaces,

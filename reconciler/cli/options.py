@@ -40,3 +40,34 @@ OutputOpt = Annotated[
 
 def resolve_state_dir(value: Path | None) -> Path:
     return value if value is not None else default_state_dir()
+
+
+class LogFormatChoice(enum.StrEnum):
+    auto = "auto"
+    json = "json"
+    console = "console"
+
+
+LogFormatOpt = Annotated[
+    LogFormatChoice,
+    typer.Option(
+        "--log-format", help="Logs: auto (console on a terminal, else JSON), json, console."
+    ),
+]
+
+LogOutputOpt = Annotated[
+    Output | None,
+    typer.Option(
+        "--output",
+        "-o",
+        help="json: JSON log lines for machines (same as --log-format json); text: console.",
+        show_default=False,
+    ),
+]
+
+
+def log_format(output: Output | None, chosen: LogFormatChoice) -> LogFormatChoice:
+    """`-o json` means JSON logs, `-o text` console logs; otherwise `--log-format`."""
+    if output is None:
+        return chosen
+    return LogFormatChoice.json if output == Output.json else LogFormatChoice.console

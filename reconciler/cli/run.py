@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..errors import ReconcilerError
 from ..logs import configure_logging
 from .app import app
-from .options import StateDir, resolve_state_dir
+from .options import (
+    LogFormatChoice,
+    LogFormatOpt,
+    LogOutputOpt,
+    StateDir,
+    resolve_state_dir,
+)
+from .options import log_format as chosen_log_format
 
 if TYPE_CHECKING:
     from ..controller.standalone import RunOptions
@@ -69,9 +76,8 @@ def run(
     usage_retention_days: Annotated[
         float, typer.Option(help="Days of gateway call records kept for `stats`.")
     ] = 90.0,
-    log_format: Annotated[
-        str, typer.Option(help="Log format: auto (console on a terminal), json or console.")
-    ] = "auto",
+    log_format: LogFormatOpt = LogFormatChoice.auto,
+    output: LogOutputOpt = None,
     state_dir: StateDir = None,
 ) -> None:
     """Run the standalone controller: watch, reconcile, supervise servers, serve the gateway.
@@ -80,10 +86,7 @@ def run(
     """
     if (path is None) == (git is None):
         raise typer.BadParameter("give a PATH to watch or --git URL (one of them)")
-    fmt: Literal["auto", "json", "console"] = (
-        log_format if log_format in ("auto", "json", "console") else "auto"  # type: ignore[assignment]
-    )
-    configure_logging(fmt=fmt)
+    configure_logging(fmt=chosen_log_format(output, log_format).value)
     state = resolve_state_dir(state_dir).resolve()
     host, port = _listen(listen)
     from ..controller.standalone import RunOptions

@@ -22,6 +22,7 @@ from ..errors import ReconcilerError
 from ..logs import configure_logging
 from ..models import API_VERSION
 from .app import app
+from .options import LogOutputOpt, Output
 from .run import _listen, serve_until_signalled
 
 if TYPE_CHECKING:
@@ -58,13 +59,14 @@ def gateway(
     state_dir: Annotated[
         Path | None, typer.Option(help="Working state [default: a new temporary directory].")
     ] = None,
+    output: LogOutputOpt = Output.json,
 ) -> None:
     """Serve a namespace's suites from the operator's configuration (the gateway pod)."""
     from ..controller.standalone import RunOptions
     from ..operator.gateway import read_bundle
     from ..sources.static import StaticSource
 
-    configure_logging(fmt="json")
+    configure_logging(fmt="console" if output == Output.text else "json")
     try:
         bundle = read_bundle(config_dir)
     except (ReconcilerError, OSError) as error:
@@ -93,6 +95,7 @@ def bridge(
     state_dir: Annotated[
         Path | None, typer.Option(help="Working state [default: a new temporary directory].")
     ] = None,
+    output: LogOutputOpt = Output.json,
 ) -> None:
     """Serve one stdio MCP server over streamable HTTP at /mcp (a stdio server's pod).
 
@@ -102,7 +105,7 @@ def bridge(
     from ..controller.standalone import RunOptions
     from ..sources.static import StaticSource
 
-    configure_logging(fmt="json")
+    configure_logging(fmt="console" if output == Output.text else "json")
     host, port = _listen(listen)
     server = {
         "apiVersion": API_VERSION,
