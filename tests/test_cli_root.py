@@ -14,3 +14,22 @@ def test_module_entry_point_prints_help_and_version() -> None:
     )
     assert version.returncode == 0
     assert version.stdout.startswith("mcp-reconciler ")
+
+
+COMMANDS = [
+    "validate", "diff", "run", "status", "events", "reconcile", "stats",
+    "export client-config", "enhance", "enhancements list", "operator", "gateway", "bridge",
+]  # fmt: skip
+
+
+def test_every_command_has_help_with_state_dir_and_machine_output() -> None:
+    from typer.testing import CliRunner
+
+    from reconciler.cli import app
+
+    runner = CliRunner()
+    for command in COMMANDS:
+        result = runner.invoke(app, [*command.split(), "--help"])
+        assert result.exit_code == 0, command
+        assert "--state-dir" in result.output, command
+        assert "--output" in result.output, command
