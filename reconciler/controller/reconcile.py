@@ -11,7 +11,6 @@ a ServerRunner per running server, and a new gateway configuration.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -20,12 +19,12 @@ from typing import Any
 
 import structlog
 
-from ..conditions import Phase, summarize
+from ..conditions import Phase
 from ..desired import DesiredState
 from ..errors import Problem
 from ..gateway import ServerState
 from ..loading import LoadResult
-from ..models import MCPServer, MCPSuite, Resource, ResourceKey
+from ..models import MCPServer, Resource, ResourceKey
 from ..planning import (
     Action,
     ActionKind,
@@ -38,6 +37,7 @@ from ..planning import (
 )
 from ..spec_changes import spec_hash
 from .runner import RunnerContext, ServerRunner, server_id
+from .statuses import ServerFacts, not_running, status_of
 from .store import Store
 
 log = structlog.get_logger("reconciler.controller")
@@ -211,19 +211,17 @@ class Reconciler:
         """Stop every server (SIGTERM then SIGKILL to each process group)."""
         async with self._lock:
             await asyncio.gather(*(self._stop_server(key) for key in list(self.runners)))
+            stopped = not_running(
+                Phase.STOPPED,
+                "ControllerStopped",
+                "the controller stopped; servers run again when it starts",
+            )
             for key, (_, server_hash) in self._servers.items():
-                message = "the controller stopped; servers run again when it starts"
                 self.store.put_status(
                     key,
-                    phase=str(Phase.STOPPED),
-                    conditions=summarize(
-                        ready=False,
-                        reconciling=False,
-                        stalled=False,
-                        reason="ControllerStopped",
-                        message=message,
-                    ),
-                    message=message,
+                    phase=stopped.phase,
+                    conditions=stopped.conditions,
+                    message=stopped.message,
                     spec_hash=server_hash,
                 )
 
@@ -297,81 +295,20 @@ class Reconciler:
             self._write_status(resources, desired)
 
     def _write_status(self, resources: Iterable[Resource], desired: DesiredState) -> None:
+        facts = {
+            key: ServerFacts(runner.phase, len(runner.exposed_tools()), runner.last_error)
+            for key, runner in self.runners.items()
+        }
         for resource in resources:
-            phase, conditions, message = self._status_of(resource, desired)
+            view = status_of(resource, desired, facts)
             self.store.put_status(
                 resource.key,
-                phase=phase,
-                conditions=conditions,
-                message=message,
+                phase=view.phase,
+                conditions=view.conditions,
+                message=view.message,
                 observed_generation=resource.metadata.generation,
                 spec_hash=spec_hash(resource),
             )
-
-    def _status_of(self, resource: Resource, desired: DesiredState) -> tuple[str, list[Any], str]:
-        if isinstance(resource, MCPServer):
-            return self._server_status(resource, desired)
-        if isinstance(resource, MCPSuite):
-            members = [m.server for m in desired.suite_members(resource)]
-            waiting = [
-                name
-                for name in members
-                if (r := self.runners.get(ResourceKey("MCPServer", resource.metadata.ns, name)))
-                is None
-                or r.phase != Phase.READY
-            ]
-            ready = not waiting
-            message = (
-                f"{len(members)} servers ready" if ready else f"waiting for {', '.join(waiting)}"
-            )
-            conditions = summarize(
-                ready=ready,
-                reconciling=not ready,
-                stalled=False,
-                reason="Succeeded" if ready else "ServersNotReady",
-                message=message,
-            )
-            return ("Ready" if ready else "Pending"), conditions, message
-        conditions = summarize(
-            ready=True, reconciling=False, stalled=False, reason="Applied", message="applied"
-        )
-        return "Ready", conditions, "applied"
-
-    def _server_status(
-        self, server: MCPServer, desired: DesiredState
-    ) -> tuple[str, list[Any], str]:
-        runner = self.runners.get(server.key)
-        if runner is None:
-            phase = Phase.DISABLED if not server.spec.enabled else Phase.STOPPED
-            reason = "Disabled" if not server.spec.enabled else "NotNeeded"
-            message = (
-                "enabled is false"
-                if not server.spec.enabled
-                else "autoStart is false and no active workflow needs it"
-            )
-            conditions = summarize(
-                ready=False, reconciling=False, stalled=False, reason=reason, message=message
-            )
-            return str(phase), conditions, message
-        phase = runner.phase
-        ready = phase == Phase.READY
-        stalled = phase == Phase.STALLED
-        if ready:
-            reason, message = "Succeeded", f"{len(runner.exposed_tools())} tools"
-        elif stalled:
-            reason, message = "RestartsExhausted", runner.last_error or "gave up restarting"
-        elif phase == Phase.BACKOFF:
-            reason, message = "BackOff", runner.last_error or "restarting"
-        else:
-            reason, message = "Starting", "starting"
-        conditions = summarize(
-            ready=ready,
-            reconciling=not ready and not stalled,
-            stalled=stalled,
-            reason=reason,
-            message=message,
-        )
-        return str(phase), conditions, message
 
     # -- bookkeeping ----------------------------------------------------------------------
 
@@ -428,48 +365,3 @@ def _summary(the_plan: Plan) -> str:
     if not counts:
         return "no changes"
     return ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
-
-
-async def cleanup_leftovers(store: Store) -> list[str]:
-    """After a crash: stop every process the previous controller had started.
-
-    A stdio server cannot be re-attached once its pipes are gone, so "adopting" it means
-    verifying it is ours (pid, start time and boot) and stopping its whole process group;
-    the plan then starts exactly one fresh copy. Returns the servers cleaned up.
-    """
-    from .processes import kill_group
-
-    cleaned = []
-    for record in store.instances():
-        if record.pid is None or record.start_time is None:
-            continue
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            if await kill_group(record.pid, record.start_time, boot=record.boot_id):
-                cleaned.append(record.server)
-        store.forget_server(record.server)
-    with store.batch():  # statuses of the previous run are stale until the first reconcile
-        for status in store.statuses(kind=MCPServer.kind_name):
-            message = "the controller started; waiting for the first reconcile"
-            store.put_status(
-                status.key,
-                phase=str(Phase.PENDING),
-                conditions=summarize(
-                    ready=False,
-                    reconciling=True,
-                    stalled=False,
-                    reason="ControllerStarting",
-                    message=message,
-                    previous=status.conditions,
-                ),
-                message=message,
-                spec_hash=status.spec_hash,
-            )
-    for server in cleaned:
-        store.add_event(
-            severity="warning",
-            category="server",
-            reason="LeftoverStopped",
-            message=f"stopped {server} left running by a previous controller",
-            resource=None,
-        )
-    return cleaned

@@ -25,9 +25,10 @@ from ..secrets import SecretResolver
 from ..sources import Snapshot, Source
 from .control import ControlServer
 from .enhancing import EnhancementStep
-from .reconcile import Outcome, Reconciler, cleanup_leftovers
-from .runner import RunnerContext
+from .reconcile import Outcome, Reconciler
+from .recovery import cleanup_leftovers
 from .registry import UpstreamsOf
+from .runner import RunnerContext
 from .store import Store, acquire_controller_lock
 from .usage import UsageRecorder
 

@@ -1,0 +1,111 @@
+"""The status the standalone controller writes for each resource: pure functions.
+
+A server's status follows its runner (phase, last error, tool count); a suite's follows
+its members; every other kind is Ready once applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ..conditions import Phase, summarize
+from ..desired import DesiredState
+from ..models import Condition, MCPServer, MCPSuite, Resource, ResourceKey
+
+
+@dataclass(frozen=True, slots=True)
+class ServerFacts:
+    """What a runner says about its server."""
+
+    phase: Phase
+    tools: int = 0
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusView:
+    """One resource's phase, conditions and message."""
+
+    phase: str
+    conditions: list[Condition]
+    message: str
+
+
+def status_of(
+    resource: Resource, desired: DesiredState, servers: Mapping[ResourceKey, ServerFacts]
+) -> StatusView:
+    if isinstance(resource, MCPServer):
+        return server_status(resource, servers.get(resource.key))
+    if isinstance(resource, MCPSuite):
+        return suite_status(resource, desired, servers)
+    return StatusView("Ready", _conditions(True, False, False, "Applied", "applied"), "applied")
+
+
+def server_status(server: MCPServer, facts: ServerFacts | None) -> StatusView:
+    if facts is None:
+        if not server.spec.enabled:
+            return not_running(Phase.DISABLED, "Disabled", "enabled is false")
+        return not_running(
+            Phase.STOPPED, "NotNeeded", "autoStart is false and no active workflow needs it"
+        )
+    ready = facts.phase == Phase.READY
+    stalled = facts.phase == Phase.STALLED
+    if ready:
+        reason, message = "Succeeded", f"{facts.tools} tools"
+    elif stalled:
+        reason, message = "RestartsExhausted", facts.last_error or "gave up restarting"
+    elif facts.phase == Phase.BACKOFF:
+        reason, message = "BackOff", facts.last_error or "restarting"
+    else:
+        reason, message = "Starting", "starting"
+    conditions = _conditions(ready, not ready and not stalled, stalled, reason, message)
+    return StatusView(str(facts.phase), conditions, message)
+
+
+def suite_status(
+    suite: MCPSuite, desired: DesiredState, servers: Mapping[ResourceKey, ServerFacts]
+) -> StatusView:
+    members = [m.server for m in desired.suite_members(suite)]
+    waiting = [
+        name
+        for name in members
+        if (facts := servers.get(ResourceKey("MCPServer", suite.metadata.ns, name))) is None
+        or facts.phase != Phase.READY
+    ]
+    ready = not waiting
+    message = f"{len(members)} servers ready" if ready else f"waiting for {', '.join(waiting)}"
+    reason = "Succeeded" if ready else "ServersNotReady"
+    return StatusView(
+        "Ready" if ready else "Pending",
+        _conditions(ready, not ready, False, reason, message),
+        message,
+    )
+
+
+def not_running(
+    phase: Phase,
+    reason: str,
+    message: str,
+    *,
+    reconciling: bool = False,
+    previous: Sequence[Condition] = (),
+) -> StatusView:
+    """A server the controller is not running (disabled, stopped, or not yet started)."""
+    conditions = summarize(
+        ready=False,
+        reconciling=reconciling,
+        stalled=False,
+        reason=reason,
+        message=message,
+        previous=previous,
+    )
+    return StatusView(str(phase), conditions, message)
+
+
+def _conditions(
+    ready: bool, reconciling: bool, stalled: bool, reason: str, message: str
+) -> list[Condition]:
+    return summarize(
+        ready=ready, reconciling=reconciling, stalled=stalled, reason=reason, message=message
+    )

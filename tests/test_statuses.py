@@ -1,0 +1,70 @@
+"""What status says about each resource, from what the runners report (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.conditions import Phase, condition
+from reconciler.controller.statuses import ServerFacts, status_of
+from reconciler.loading import load_documents
+from reconciler.models import ResourceKey
+
+STATE = load_documents(
+    [
+        (
+            "r.yaml",
+            """
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: MCPServer
+metadata: {name: a}
+spec: {command: x}
+---
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: MCPServer
+metadata: {name: b}
+spec: {command: x, enabled: false}
+---
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: MCPSuite
+metadata: {name: dev}
+spec: {servers: [{name: a}]}
+""",
+        )
+    ]
+).state
+assert STATE is not None
+A = ResourceKey("MCPServer", "default", "a")
+
+
+@pytest.mark.parametrize(
+    ("facts", "phase", "ready", "reconciling", "stalled", "reason"),
+    [
+        (ServerFacts(Phase.READY, 3), "Ready", "True", "False", "False", "Succeeded"),
+        (ServerFacts(Phase.STARTING), "Starting", "False", "True", "False", "Starting"),
+        (ServerFacts(Phase.BACKOFF, 0, "exit 1"), "BackOff", "False", "True", "False", "BackOff"),
+        (
+            ServerFacts(Phase.STALLED, 0, "exit 1"),
+            "Stalled", "False", "False", "True", "RestartsExhausted",
+        ),
+    ],
+)  # fmt: skip
+def test_server_conditions_follow_the_runner(
+    facts: ServerFacts, phase: str, ready: str, reconciling: str, stalled: str, reason: str
+) -> None:
+    assert STATE is not None
+    view = status_of(STATE.resources[A], STATE, {A: facts})
+    assert view.phase == phase
+    got = {t: condition(view.conditions, t) for t in ("Ready", "Reconciling", "Stalled")}
+    assert (got["Ready"].status, got["Reconciling"].status, got["Stalled"].status) == (  # type: ignore[union-attr]
+        ready, reconciling, stalled,
+    )  # fmt: skip
+    assert got["Ready"].reason == reason  # type: ignore[union-attr]
+
+
+def test_disabled_server_and_suite_waiting_for_its_member() -> None:
+    assert STATE is not None
+    disabled = status_of(STATE.resources[ResourceKey("MCPServer", "default", "b")], STATE, {})
+    assert (disabled.phase, disabled.message) == ("Disabled", "enabled is false")
+    suite = STATE.resources[ResourceKey("MCPSuite", "default", "dev")]
+    assert status_of(suite, STATE, {A: ServerFacts(Phase.STARTING)}).message == "waiting for a"
+    assert status_of(suite, STATE, {A: ServerFacts(Phase.READY)}).phase == "Ready"
