@@ -11,10 +11,8 @@ shown but never block it. Each problem carries the line of the exact field, e.g.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterator, Set
 from dataclasses import dataclass, field
-from typing import Any
 
 from .desired import DesiredState
 from .errors import Problem, Severity
@@ -29,9 +27,9 @@ from .models import (
     Workflow,
 )
 from .models.globs import glob_match
+from .models.workflow import WORKFLOW_SERVER
+from .workflows.templating import TemplateError, step_references, strings_of
 
-_TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
-_STEP_REFERENCE = re.compile(r"\bsteps\.([A-Za-z0-9_-]+)")
 _GLOB_CHARS = frozenset("*?[")
 
 
@@ -204,6 +202,12 @@ class _Checker:
         if not members:
             return
         names = ", ".join(key.name for key in suites)
+        suite_names = {key.name for key in suites}
+        if any(
+            w.spec.steps and suite_names.intersection(w.spec.suites)
+            for w in self.state.of_kind(Workflow, permission.metadata.ns)
+        ):  # a workflow served in these suites is addressed as `workflow.<name>`
+            members = members | {WORKFLOW_SERVER}
         for i, rule in enumerate(permission.spec.rules):
             for j, pattern in enumerate(rule.tools):
                 server_part = pattern.split(".", 1)[0]
@@ -285,11 +289,16 @@ class _Checker:
                         f"spec.steps.{i}.dependsOn.{j}",
                         _unknown_step(dependency, list(index)),
                     )
-            templated = _strings(step.arguments, f"spec.steps.{i}.arguments")
+            templated = sorted(strings_of(step.arguments, f"spec.steps.{i}.arguments"))
             if step.when is not None:
                 templated = [*templated, (f"spec.steps.{i}.when", step.when)]
             for path, text in templated:
-                for referenced in _step_references(text):
+                try:
+                    referenced_steps = step_references(text)
+                except TemplateError as error:
+                    self._report(workflow, path, error.message)
+                    continue
+                for referenced in sorted(referenced_steps):
                     if referenced not in index:
                         self._report(workflow, path, _unknown_step(referenced, list(index)))
         self._step_cycles(workflow, index)
@@ -342,24 +351,3 @@ def _unknown_step(name: str, known: list[str]) -> str:
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ""
     return f"unknown step '{name}'{hint}"
-
-
-def _step_references(text: str) -> Iterator[str]:
-    for template in _TEMPLATE.finditer(text):
-        yield from _STEP_REFERENCE.findall(template.group(1))
-
-
-def _strings(value: Any, path: str) -> list[tuple[str, str]]:
-    """Every string inside nested arguments, with its dotted path."""
-    found: list[tuple[str, str]] = []
-    pending: list[tuple[str, Any]] = [(path, value)]
-    while pending:
-        where, current = pending.pop()
-        if isinstance(current, str):
-            found.append((where, current))
-        elif isinstance(current, dict):
-            pending.extend((f"{where}.{k}", v) for k, v in current.items())
-        elif isinstance(current, list):
-            pending.extend((f"{where}.{i}", v) for i, v in enumerate(current))
-    found.sort()
-    return found

@@ -6,7 +6,7 @@ answered with the server's result untouched. Progress (the upstream connection m
 tokens), log messages and the server's own requests (sampling, elicitation, roots) raised
 during the call go to the client whose call caused them, and its answer goes back. Every
 tools/call is reported as a `CallRecord`, carrying a hash of the arguments, never the
-arguments.
+arguments. A workflow's tool runs its steps (`workflow_calls.py`), each a recorded call.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from .rpc import (
 )
 from .sessions import ClientSession
 from .upstreams import Upstream, rpc_error, unavailable
+from .workflow_calls import refusal, run_workflow
 
 if TYPE_CHECKING:
     from .service import Gateway
@@ -166,21 +167,34 @@ async def ask_client(
     return answer_result if isinstance(answer_result, dict) else {}
 
 
-async def forward(ctx: RequestContext, server: str, method: str, params: dict[str, Any]) -> Message:
-    """Send a request to `server` for the client, with its messages routed back."""
+async def forward(
+    ctx: RequestContext,
+    server: str,
+    method: str,
+    params: dict[str, Any],
+    *,
+    timeout: float | None = None,
+) -> Message:
+    """Send a request to `server` for the client, with its messages routed back; `timeout`
+    (seconds) is capped by the gateway's call timeout."""
     upstream = ctx.gateway.upstream(server)
     if upstream is None:
         raise unavailable(server)
-    return await send(ctx, upstream, server, method, params)
+    return await send(ctx, upstream, server, method, params, timeout=timeout)
 
 
 async def send(
-    ctx: RequestContext, upstream: Upstream, server: str, method: str, params: dict[str, Any]
+    ctx: RequestContext,
+    upstream: Upstream,
+    server: str,
+    method: str,
+    params: dict[str, Any],
+    *,
+    timeout: float | None = None,
 ) -> Message:
+    limit = ctx.gateway.call_timeout if timeout is None else min(timeout, ctx.gateway.call_timeout)
     try:
-        return await upstream.request(
-            method, params, timeout=ctx.gateway.call_timeout, sink=CallSink(ctx, server)
-        )
+        return await upstream.request(method, params, timeout=limit, sink=CallSink(ctx, server))
     except asyncio.CancelledError:
         raise
     except Exception as exc:
@@ -197,19 +211,7 @@ async def call_tool(ctx: RequestContext, params: dict[str, Any]) -> Message:
     outcome, code = "error", None
 
     def record() -> None:
-        ctx.gateway.record(
-            CallRecord(
-                subject=ctx.session.subject,
-                suite=ctx.suite.name,
-                server=server,
-                tool=tool,
-                duration_seconds=time.perf_counter() - started,
-                outcome=outcome,
-                error_code=code,
-                arguments_sha256=arguments_digest(arguments),
-                started_at=wall,
-            )
-        )
+        report(ctx, server, tool, arguments, started=started, wall=wall, outcome=outcome, code=code)
 
     try:
         if route is None:
@@ -232,6 +234,10 @@ async def call_tool(ctx: RequestContext, params: dict[str, Any]) -> Message:
                 f"tool {route.exposed} ({route.server}.{route.tool}) is not permitted "
                 f"for subject {ctx.session.subject}",
             )
+        refused = refusal(route.chain, access, ctx.session.subject) if route.chain else None
+        if refused is not None:
+            outcome = "denied"
+            raise refused
         wait = ctx.gateway.limiter.acquire(
             ctx.suite.name, ctx.session.subject, access.limits, route.server, route.tool
         )
@@ -244,7 +250,10 @@ async def call_tool(ctx: RequestContext, params: dict[str, Any]) -> Message:
                 f"{route.exposed}: retry in {retry:g} s",
                 {"retryAfterSeconds": retry},
             )
-        answer = await forward(ctx, route.server, "tools/call", {**params, "name": route.tool})
+        if route.chain is not None:
+            answer = await run_workflow(ctx, route.chain, params, call_step)
+        else:
+            answer = await forward(ctx, route.server, "tools/call", {**params, "name": route.tool})
         outcome = "tool_error" if answer.get("isError") is True else "ok"
         return answer
     except RpcError as err:
@@ -257,3 +266,64 @@ async def call_tool(ctx: RequestContext, params: dict[str, Any]) -> Message:
         raise
     finally:
         record()
+
+
+async def call_step(
+    ctx: RequestContext, server: str, tool: str, arguments: dict[str, Any], timeout: float
+) -> Message:
+    """One step of a workflow: rate-limited, forwarded and recorded like a client's call."""
+    started, wall = time.perf_counter(), time.time()
+    outcome, code = "error", None
+    try:
+        access = ctx.suite.access_for(ctx.session.subject)
+        wait = ctx.gateway.limiter.acquire(
+            ctx.suite.name, ctx.session.subject, access.limits, server, tool
+        )
+        if wait > 0:
+            outcome = "rate_limited"
+            raise RpcError(
+                RATE_LIMITED,
+                f"rate limit exceeded for subject {ctx.session.subject} on tool "
+                f"{server}.{tool}: retry in {round(wait + 0.0005, 3):g} s",
+            )
+        params = {"name": tool, "arguments": arguments}
+        answer = await forward(ctx, server, "tools/call", params, timeout=timeout)
+        outcome = "tool_error" if answer.get("isError") is True else "ok"
+        return answer
+    except RpcError as err:
+        code = err.code
+        if code == REQUEST_TIMEOUT:
+            outcome = "timeout"
+        raise
+    except asyncio.CancelledError:
+        outcome = "cancelled"
+        raise
+    finally:
+        report(ctx, server, tool, arguments, started=started, wall=wall, outcome=outcome, code=code)
+
+
+def report(
+    ctx: RequestContext,
+    server: str | None,
+    tool: str,
+    arguments: Any,
+    *,
+    started: float,
+    wall: float,
+    outcome: str,
+    code: int | None,
+) -> None:
+    """Hand one call's record to the gateway (metrics and the recorder)."""
+    ctx.gateway.record(
+        CallRecord(
+            subject=ctx.session.subject,
+            suite=ctx.suite.name,
+            server=server,
+            tool=tool,
+            duration_seconds=time.perf_counter() - started,
+            outcome=outcome,
+            error_code=code,
+            arguments_sha256=arguments_digest(arguments),
+            started_at=wall,
+        )
+    )

@@ -4,6 +4,11 @@
 names, who may authenticate (token hashes only), what each subject may call and how fast.
 The running gateway receives the result through `Gateway.update` and never looks at
 resources itself, so the same gateway serves the standalone controller and the operator.
+
+An active Workflow with steps is one more tool of each of its suites, named by the suite's
+policy as if `workflow` were a server (`workflow_<name>` under prefix naming, `<name>` under
+priority naming) and addressed in rules as `workflow.<name>`; a server tool already holding
+the name keeps it (docs/workflows.md).
 """
 
 from __future__ import annotations
@@ -16,14 +21,17 @@ from typing import Any
 from ..access import RuleSet, rules_for
 from ..desired import DesiredState
 from ..errors import Problem, ReconcilerError, Severity
-from ..models import MCPServer, MCPSuite, RateLimit, ToolPermission
+from ..models import MCPServer, MCPSuite, RateLimit, Resource, ToolPermission, Workflow
 from ..models.globs import glob_match
+from ..models.workflow import WORKFLOW_SERVER
 from ..secrets import SecretResolver
+from ..workflows import Chain, ChainError
 from .auth import TokenTable, token_hash
 from .naming import POLICIES, Candidate
 
 ANONYMOUS = "anonymous"
 """The subject of every caller of a suite that has no ToolPermission (no token needed)."""
+
 
 ToolDict = Mapping[str, Any]
 
@@ -38,6 +46,9 @@ class ToolRoute:
     """The server's own name for the tool (sent upstream, and used by rules)."""
     definition: ToolDict
     """The tool as clients see it: the server's dict with name and description replaced."""
+    chain: Chain | None = None
+    """Set for a workflow's tool (`server` is then `workflow`, `tool` the workflow's name):
+    a call runs these steps instead of being forwarded."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +173,20 @@ def _by_name(suite: MCPSuite) -> tuple[str, str]:
     return (suite.metadata.ns, suite.name)
 
 
+def _workflow_tool(exposed: str, workflow: Workflow) -> dict[str, Any]:
+    """A workflow as clients see it: its inputs as the input schema."""
+    steps = [step.tool for step in workflow.spec.steps]
+    schema = dict(workflow.spec.inputs or {})
+    schema.setdefault("type", "object")
+    return {
+        "name": exposed,
+        "description": workflow.spec.description
+        or f"Workflow {workflow.name}: calls {', then '.join(steps)}.",
+        "inputSchema": schema,
+        "_meta": {"dev.mcp-reconciler/workflow": {"name": workflow.name, "steps": steps}},
+    }
+
+
 @dataclass
 class _TokenSubject:
     """A caller declared with a token, merged over every permission of a namespace."""
@@ -191,7 +216,7 @@ class _Builder:
 
     def problem(
         self,
-        resource: ToolPermission | MCPSuite,
+        resource: Resource,
         field: str,
         message: str,
         *,
@@ -216,6 +241,8 @@ class _Builder:
             for m in self.desired.suite_members(suite)
             if self.desired.get(MCPServer, m.server, ns) is not None
         )
+        routes = self.routes(suite, members)
+        self.workflows(suite, members, routes)
         permissions = self.desired.permissions_for(suite)
         tokens, access = self.access(suite, permissions) if permissions else ((), {})
         if not permissions:
@@ -226,7 +253,7 @@ class _Builder:
             description=suite.spec.description,
             conflict_resolution=suite.spec.conflict_resolution,
             members=members,
-            tools=MappingProxyType(self.routes(suite, members)),
+            tools=MappingProxyType(routes),
             secured=bool(permissions),
             tokens=TokenTable.of(tokens),
             access=MappingProxyType(access),
@@ -264,6 +291,70 @@ class _Builder:
                 exposed, candidate.server, candidate.original, MappingProxyType(definition)
             )
         return routes
+
+    def workflows(
+        self, suite: MCPSuite, members: tuple[Member, ...], routes: dict[str, ToolRoute]
+    ) -> None:
+        """Add the tool of each active workflow with steps that lists the suite."""
+        ns = suite.metadata.ns
+        servers = {member.server for member in members}
+        chains: dict[str, tuple[Workflow, Chain]] = {}
+        for workflow in sorted(self.desired.of_kind(Workflow, ns), key=lambda w: w.name):
+            spec = workflow.spec
+            if spec.active and spec.steps and suite.name in spec.suites:
+                chain = self.chain(workflow, suite, servers)
+                if chain is not None:
+                    chains[workflow.name] = (workflow, chain)
+        if chains and WORKFLOW_SERVER in servers:
+            self.problem(
+                suite,
+                "spec.servers",
+                f"server {WORKFLOW_SERVER!r} shares its rule prefix with the suite's workflows "
+                f"(rules address both as {WORKFLOW_SERVER}.<name>): rename the server",
+            )
+        naming = POLICIES[suite.spec.conflict_resolution].assign(
+            Candidate(WORKFLOW_SERVER, name, name) for name in chains
+        )
+        for exposed, candidate in naming.exposed.items():
+            workflow, chain = chains[candidate.original]
+            taken = routes.get(exposed)
+            if taken is not None:
+                self.problem(
+                    workflow,
+                    "metadata.name",
+                    f"workflow {workflow.name} is not exposed in suite {suite.name}: {exposed!r} "
+                    f"is taken by {taken.server}.{taken.tool}; rename the workflow",
+                )
+                continue
+            routes[exposed] = ToolRoute(
+                exposed,
+                WORKFLOW_SERVER,
+                workflow.name,
+                MappingProxyType(_workflow_tool(exposed, workflow)),
+                chain,
+            )
+
+    def chain(self, workflow: Workflow, suite: MCPSuite, servers: set[str]) -> Chain | None:
+        """The workflow's checked steps, or None (and a problem) when it cannot be served."""
+        ns = suite.metadata.ns
+        for i, step in enumerate(workflow.spec.steps):
+            server_name, tool = step.tool.split(".", 1)
+            server = self.desired.get(MCPServer, server_name, ns)
+            if server is None or server_name not in servers:
+                reason = f"server {server_name} is not a member of suite {suite.name}"
+            elif not server.spec.tools.exposes(tool):
+                reason = f"the tools.include/exclude of server {server_name} hide {tool}"
+            else:
+                continue
+            message = f"workflow {workflow.name} is not served in suite {suite.name}: {reason}"
+            self.problem(workflow, f"spec.steps.{i}.tool", message)
+            return None
+        try:
+            return Chain.build(workflow.name, workflow.spec.steps)
+        except ChainError as exc:
+            message = f"{exc.message}; the workflow is not served until this is fixed"
+            self.problem(workflow, exc.field, message, severity="error")
+            return None
 
     def description(self, ns: str, server_name: str, tool: str) -> str | None:
         """The spec override wins over the enhanced text; None keeps the server's own."""

@@ -8,6 +8,9 @@ from pydantic import Field
 
 from .base import Name, Resource, ResourceStatus, Strict
 
+WORKFLOW_SERVER = "workflow"
+"""The server part under which rules and tool names address a workflow: `workflow.<name>`."""
+
 
 class Retry(Strict):
     """Retries of a failed step."""
