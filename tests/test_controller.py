@@ -407,3 +407,27 @@ def _port_open(port: int) -> bool:
 
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_a_removed_source_directory_keeps_servers_running_and_is_followed_again(
+    tmp_path: Path, controllers: list[Controller], everything_cmd: list[str]
+) -> None:
+    import shutil
+
+    config = tmp_path / "config"
+    config.mkdir()
+    write_yaml(config / "s.yaml", server_doc("e", everything_cmd))
+    controller = start(controllers, tmp_path / "state", str(config), "--interval", "0.5")
+    first = controller.wait_ready("e")["e"]
+
+    shutil.rmtree(config)
+    wait_for(
+        lambda: "SourceUnavailable" in [e["reason"] for e in _events(controller)],
+        what="the source failure reported",
+    )
+    assert alive(first)
+
+    config.mkdir()
+    write_yaml(config / "s.yaml", server_doc("e", everything_cmd), server_doc("f", everything_cmd))
+    controller.wait_ready("e", "f")
+    assert alive(first)

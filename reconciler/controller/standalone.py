@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 
 from ..desired import DesiredState
-from ..errors import ReconcilerError
+from ..errors import ReconcilerError, SourceError
 from ..gateway import Gateway, GatewayServer, HostPolicy, build_gateway_config
 from ..loading import load_documents
 from ..secrets import SecretResolver
@@ -168,9 +168,26 @@ class StandaloneController:
                 await self.enhancer.close()
 
     async def _follow_source(self) -> None:
+        """Apply every snapshot; when the source fails (its directory removed, say), keep
+        what runs, say why, and try again every resync interval."""
         assert self.reconciler is not None
-        async for snapshot in self.source.snapshots():
-            self.last_outcome = await self.apply(snapshot)
+        while True:
+            try:
+                async for snapshot in self.source.snapshots():
+                    self.last_outcome = await self.apply(snapshot)
+            except SourceError as error:
+                log.warning(
+                    "source unavailable", source=self.source.describe(), error=error.message
+                )
+                self.reconciler.store.add_event(
+                    severity="warning",
+                    category="source",
+                    reason=error.reason,
+                    message=f"{error.message}; the applied revision keeps running",
+                )
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.options.resync_seconds):
+                    await self._stop.wait()
 
     async def apply(self, snapshot: Snapshot) -> Outcome:
         assert self.reconciler is not None
