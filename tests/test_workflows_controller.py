@@ -230,3 +230,13 @@ async def test_each_step_is_recorded_as_a_call_for_usage(controller: Controller)
         return found if wanted <= found else None
 
     assert await asyncio.to_thread(wait_for, recorded, what="steps recorded as calls")
+
+
+async def test_arguments_not_matching_the_inputs_schema_are_refused_before_any_step(
+    controller: Controller,
+) -> None:
+    from mcp.shared.exceptions import MCPError
+
+    async with mcp_client(suite_url(controller, "dev")) as client:
+        with pytest.raises(MCPError, match="tz: 5 is not of type 'string'"):
+            await client.call_tool("workflow_release-notes", {"tz": 5})

@@ -251,7 +251,13 @@ async def call_tool(ctx: RequestContext, params: dict[str, Any]) -> Message:
                 {"retryAfterSeconds": retry},
             )
         if route.chain is not None:
-            answer = await run_workflow(ctx, route.chain, params, call_step)
+            answer = await run_workflow(
+                ctx,
+                route.chain,
+                params,
+                call_step,
+                input_schema=route.definition.get("inputSchema"),
+            )
         else:
             answer = await forward(ctx, route.server, "tools/call", {**params, "name": route.tool})
         outcome = "tool_error" if answer.get("isError") is True else "ok"

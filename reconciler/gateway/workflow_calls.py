@@ -9,12 +9,14 @@ the step's timeout (at most the gateway's) and recorded; a client that sent a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
+
+import jsonschema  # type: ignore[import-untyped]
 
 from ..workflows import Chain, StepRecord
 from .config import Access
-from .rpc import FORBIDDEN, Message, RpcError, notification, valid_id
+from .rpc import FORBIDDEN, INVALID_PARAMS, Message, RpcError, notification, valid_id
 
 if TYPE_CHECKING:
     from .calls import RequestContext
@@ -37,9 +39,17 @@ def refusal(chain: Chain, access: Access, subject: str) -> RpcError | None:
 
 
 async def run_workflow(
-    ctx: RequestContext, chain: Chain, params: dict[str, Any], call_step: StepForwarder
+    ctx: RequestContext,
+    chain: Chain,
+    params: dict[str, Any],
+    call_step: StepForwarder,
+    *,
+    input_schema: Mapping[str, Any] | None = None,
 ) -> Message:
-    """Run the chain for the client's call; the result is the chain's CallToolResult."""
+    """Run the chain for the client's call; the result is the chain's CallToolResult.
+
+    Arguments that do not match the workflow's `inputs` schema are refused (-32602)
+    before any step runs."""
     meta = params.get("_meta")
     token = meta.get("progressToken") if isinstance(meta, dict) else None
 
@@ -60,8 +70,25 @@ async def run_workflow(
         return await call_step(ctx, server, tool, arguments, timeout)
 
     arguments = params.get("arguments")
+    _check_inputs(chain, input_schema, arguments if isinstance(arguments, dict) else {})
     return await chain.run(
         arguments if isinstance(arguments, dict) else None,
         call,
         on_step=progress if valid_id(token) else None,
     )
+
+
+def _check_inputs(
+    chain: Chain, schema: Mapping[str, Any] | None, arguments: dict[str, Any]
+) -> None:
+    if not schema:
+        return
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema).iter_errors(arguments)
+    )
+    if error is not None:
+        where = ".".join(str(part) for part in error.absolute_path) or "arguments"
+        raise RpcError(
+            INVALID_PARAMS,
+            f"workflow {chain.name}: {where}: {error.message}; see the tool's inputSchema",
+        )
