@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .config import SuiteConfig
+from .config import Access, SuiteConfig
 from .exchange import Exchange
 from .rpc import (
     FORBIDDEN,
@@ -201,27 +201,75 @@ async def send(
         raise rpc_error(exc, server=server) from None
 
 
+class Recorded:
+    """One call being served: its outcome is set as it goes, and reported once at the end
+    (on success, on a JSON-RPC error, or on cancellation)."""
+
+    def __init__(self, ctx: RequestContext, server: str | None, tool: str, arguments: Any) -> None:
+        self.ctx, self.server, self.tool, self.arguments = ctx, server, tool, arguments
+        self.started, self.wall = time.perf_counter(), time.time()
+        self.outcome = "error"
+        self.code: int | None = None
+
+    def __enter__(self) -> Recorded:
+        return self
+
+    def __exit__(self, kind: object, error: BaseException | None, tb: object) -> None:
+        if isinstance(error, RpcError):
+            self.code = error.code
+            if error.code == REQUEST_TIMEOUT:
+                self.outcome = "timeout"
+        elif isinstance(error, asyncio.CancelledError):
+            self.outcome = "cancelled"
+        report(
+            self.ctx, self.server, self.tool, self.arguments,
+            started=self.started, wall=self.wall, outcome=self.outcome, code=self.code,
+        )  # fmt: skip
+
+    def answered(self, answer: Message) -> Message:
+        self.outcome = "tool_error" if answer.get("isError") is True else "ok"
+        return answer
+
+    def refuse(self, outcome: str, error: RpcError) -> RpcError:
+        self.outcome = outcome
+        return error
+
+
+def _rate_limit(
+    ctx: RequestContext, call: Recorded, access: Access, server: str, tool: str, shown: str
+) -> None:
+    """Take a token for (subject, tool); refuse with retryAfterSeconds when there is none."""
+    wait = ctx.gateway.limiter.acquire(
+        ctx.suite.name, ctx.session.subject, access.limits, server, tool
+    )
+    if wait > 0:
+        retry = round(wait + 0.0005, 3)
+        raise call.refuse(
+            "rate_limited",
+            RpcError(
+                RATE_LIMITED,
+                f"rate limit exceeded for subject {ctx.session.subject} on tool "
+                f"{shown}: retry in {retry:g} s",
+                {"retryAfterSeconds": retry},
+            ),
+        )
+
+
 async def call_tool(ctx: RequestContext, params: dict[str, Any]) -> Message:
     """Handle tools/call: check, forward, record."""
-    started, wall = time.perf_counter(), time.time()
     name = params.get("name")
     arguments = params.get("arguments")
     route = ctx.suite.tools.get(name) if isinstance(name, str) else None
     server, tool = (route.server, route.tool) if route else (None, str(name)[:200])
-    outcome, code = "error", None
-
-    def record() -> None:
-        report(ctx, server, tool, arguments, started=started, wall=wall, outcome=outcome, code=code)
-
-    try:
+    with Recorded(ctx, server, tool, arguments) as call:
         if route is None:
-            outcome = "unknown_tool"
-            raise RpcError(INVALID_PARAMS, f"Unknown tool: {str(name)[:200]}")
+            raise call.refuse(
+                "unknown_tool", RpcError(INVALID_PARAMS, f"Unknown tool: {str(name)[:200]}")
+            )
         if arguments is not None and not isinstance(arguments, dict):
             raise RpcError(INVALID_PARAMS, "tools/call arguments must be an object")
         access = ctx.suite.access_for(ctx.session.subject)
         if not access.allows(route.server, route.tool):
-            outcome = "denied"
             logger.info(
                 "denied %s.%s to subject %s on suite %s",
                 route.server,
@@ -229,27 +277,18 @@ async def call_tool(ctx: RequestContext, params: dict[str, Any]) -> Message:
                 ctx.session.subject,
                 ctx.suite.name,
             )
-            raise RpcError(
-                FORBIDDEN,
-                f"tool {route.exposed} ({route.server}.{route.tool}) is not permitted "
-                f"for subject {ctx.session.subject}",
+            raise call.refuse(
+                "denied",
+                RpcError(
+                    FORBIDDEN,
+                    f"tool {route.exposed} ({route.server}.{route.tool}) is not permitted "
+                    f"for subject {ctx.session.subject}",
+                ),
             )
         refused = refusal(route.chain, access, ctx.session.subject) if route.chain else None
         if refused is not None:
-            outcome = "denied"
-            raise refused
-        wait = ctx.gateway.limiter.acquire(
-            ctx.suite.name, ctx.session.subject, access.limits, route.server, route.tool
-        )
-        if wait > 0:
-            outcome = "rate_limited"
-            retry = round(wait + 0.0005, 3)
-            raise RpcError(
-                RATE_LIMITED,
-                f"rate limit exceeded for subject {ctx.session.subject} on tool "
-                f"{route.exposed}: retry in {retry:g} s",
-                {"retryAfterSeconds": retry},
-            )
+            raise call.refuse("denied", refused)
+        _rate_limit(ctx, call, access, route.server, route.tool, route.exposed)
         if route.chain is not None:
             answer = await run_workflow(
                 ctx,
@@ -260,52 +299,18 @@ async def call_tool(ctx: RequestContext, params: dict[str, Any]) -> Message:
             )
         else:
             answer = await forward(ctx, route.server, "tools/call", {**params, "name": route.tool})
-        outcome = "tool_error" if answer.get("isError") is True else "ok"
-        return answer
-    except RpcError as err:
-        code = err.code
-        if code == REQUEST_TIMEOUT:
-            outcome = "timeout"
-        raise
-    except asyncio.CancelledError:
-        outcome = "cancelled"
-        raise
-    finally:
-        record()
+        return call.answered(answer)
 
 
 async def call_step(
     ctx: RequestContext, server: str, tool: str, arguments: dict[str, Any], timeout: float
 ) -> Message:
     """One step of a workflow: rate-limited, forwarded and recorded like a client's call."""
-    started, wall = time.perf_counter(), time.time()
-    outcome, code = "error", None
-    try:
+    with Recorded(ctx, server, tool, arguments) as call:
         access = ctx.suite.access_for(ctx.session.subject)
-        wait = ctx.gateway.limiter.acquire(
-            ctx.suite.name, ctx.session.subject, access.limits, server, tool
-        )
-        if wait > 0:
-            outcome = "rate_limited"
-            raise RpcError(
-                RATE_LIMITED,
-                f"rate limit exceeded for subject {ctx.session.subject} on tool "
-                f"{server}.{tool}: retry in {round(wait + 0.0005, 3):g} s",
-            )
+        _rate_limit(ctx, call, access, server, tool, f"{server}.{tool}")
         params = {"name": tool, "arguments": arguments}
-        answer = await forward(ctx, server, "tools/call", params, timeout=timeout)
-        outcome = "tool_error" if answer.get("isError") is True else "ok"
-        return answer
-    except RpcError as err:
-        code = err.code
-        if code == REQUEST_TIMEOUT:
-            outcome = "timeout"
-        raise
-    except asyncio.CancelledError:
-        outcome = "cancelled"
-        raise
-    finally:
-        report(ctx, server, tool, arguments, started=started, wall=wall, outcome=outcome, code=code)
+        return call.answered(await forward(ctx, server, "tools/call", params, timeout=timeout))
 
 
 def report(
