@@ -431,3 +431,38 @@ def test_a_removed_source_directory_keeps_servers_running_and_is_followed_again(
     write_yaml(config / "s.yaml", server_doc("e", everything_cmd), server_doc("f", everything_cmd))
     controller.wait_ready("e", "f")
     assert alive(first)
+
+
+def test_events_follow_prints_new_events_as_they_happen(
+    tmp_path: Path, controllers: list[Controller], everything_cmd: list[str]
+) -> None:
+    import threading
+
+    config = tmp_path / "config"
+    config.mkdir()
+    write_yaml(config / "s.yaml", server_doc("a", everything_cmd))
+    controller = start(controllers, tmp_path / "state", str(config))
+    controller.wait_ready("a")
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "events", "--follow", "-o", "json",
+         "--state-dir", str(controller.state_dir)],
+        stdout=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    seen: list[dict[str, object]] = []
+    reader = threading.Thread(
+        target=lambda: seen.extend(json.loads(line) for line in follower.stdout or ()),
+        daemon=True,
+    )
+    reader.start()
+    try:
+        write_yaml(
+            config / "s.yaml", server_doc("a", everything_cmd), server_doc("b", everything_cmd)
+        )
+        wait_for(
+            lambda: any(e["resource"] == "MCPServer/b" and e["reason"] == "Ready" for e in seen),
+            what="the follower printing b's Ready event",
+        )
+    finally:
+        follower.send_signal(signal.SIGINT)
+        assert follower.wait(timeout=10) == 0
+        reader.join(timeout=5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -87,29 +88,62 @@ def events(
     ] = None,
     limit: Annotated[int, typer.Option(help="How many of the newest events.")] = 50,
     since: Annotated[float | None, typer.Option(help="Only events of the last N seconds.")] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new events until Ctrl-C.")
+    ] = False,
     output: OutputOpt = Output.text,
     state_dir: StateDir = None,
 ) -> None:
-    """Show the controller's events (newest last): starts, failures, validation errors, prunes."""
+    """Show the controller's events (newest last): starts, failures, validation errors, prunes.
+
+    With --follow, new events are printed as they happen (one JSON object per line with
+    -o json).
+    """
     from ..controller.report import events_report
 
+    state = resolve_state_dir(state_dir)
     try:
         rows = events_report(
-            resolve_state_dir(state_dir),
+            state,
             resource=resource,
             limit=limit,
             since=time.time() - since if since is not None else None,
         )
+        if not follow:
+            _print_events(rows, output, table=True)
+            return
+        _print_events(rows, output, table=False)
+        last = rows[-1]["id"] if rows else 0
+        while True:
+            time.sleep(0.5)
+            rows = events_report(state, resource=resource, limit=1000, after_id=last)
+            _print_events(rows, output, table=False)
+            last = rows[-1]["id"] if rows else last
     except StateError as error:
         raise _fail(error) from None
-    if output == Output.json:
+    except KeyboardInterrupt:
+        return
+
+
+def _print_events(rows: list[dict[str, Any]], output: Output, *, table: bool) -> None:
+    if output == Output.json and table:
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table("TIME", "SEVERITY", "RESOURCE", "REASON", "MESSAGE")
+    if output == Output.json:  # following: one object per line, flushed as they come
+        for row in rows:
+            typer.echo(json.dumps(row))
+        sys.stdout.flush()
+        return
+    lines = Table("TIME", "SEVERITY", "RESOURCE", "REASON", "MESSAGE") if table else None
     for row in rows:
         when = datetime.fromtimestamp(row["ts"], UTC).strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(when, row["severity"], row["resource"] or "", row["reason"], row["message"])
-    Console().print(table)
+        cells = (when, row["severity"], row["resource"] or "-", row["reason"], row["message"])
+        if lines is not None:
+            lines.add_row(*cells)
+        else:
+            typer.echo("  ".join(cells))
+    if lines is not None:
+        Console().print(lines)
 
 
 @app.command()

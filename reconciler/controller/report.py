@@ -94,9 +94,18 @@ def status_report(state_dir: Path) -> dict[str, Any]:
 
 
 def events_report(
-    state_dir: Path, *, resource: str | None = None, limit: int = 50, since: float | None = None
+    state_dir: Path,
+    *,
+    resource: str | None = None,
+    limit: int = 50,
+    since: float | None = None,
+    after_id: int | None = None,
 ) -> list[dict[str, Any]]:
+    """The newest events, oldest first; `after_id` gives only those recorded after it."""
     with Store.open_readonly(state_dir) as store:
         return [
-            asdict(event) for event in store.events(resource=resource, limit=limit, since=since)
+            asdict(event)
+            for event in store.events(
+                resource=resource, limit=limit, since=since, after_id=after_id
+            )
         ]
