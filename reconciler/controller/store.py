@@ -25,12 +25,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Final, Literal, Self
 
 from ..errors import StateError
 from ..hashing import digest
 from ..models import Condition, ResourceKey
+from ..sqlitefile import SqliteFile
 from .store_records import (
     CallRecord,
     CallStats,
@@ -114,7 +114,7 @@ def acquire_controller_lock(state_dir: Path) -> ControllerLock:
     return ControllerLock(path, fd)
 
 
-class Store:
+class Store(SqliteFile):
     """Typed access to the state database. Open with `open` (writer) or `open_readonly`."""
 
     def __init__(
@@ -181,21 +181,6 @@ class Store:
                 + ("upgrade mcp-reconciler" if newer else "run the controller once to upgrade it")
             )
         return cls(db, path, readonly=True, max_events=0, health_keep=0)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def schema_version(self) -> int:

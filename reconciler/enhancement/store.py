@@ -24,10 +24,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Final, Literal, Self
+from typing import Any, Final, Literal
 
 from ..errors import StateError
+from ..sqlitefile import SqliteFile
 
 ResultStatus = Literal["enhanced", "failed", "pending"]
 
@@ -117,7 +117,7 @@ class UsageRecord:
     cost: float
 
 
-class EnhancementStore:
+class EnhancementStore(SqliteFile):
     """The enhancement tables of a SQLite database (created on first use)."""
 
     def __init__(self, path: Path | str) -> None:
@@ -137,21 +137,6 @@ class EnhancementStore:
                 f"enhancement store {self.path} is unusable: {error}; pass a writable --state-dir"
             ) from None
         self._lock = threading.Lock()
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- results
 
