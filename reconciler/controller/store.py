@@ -21,19 +21,16 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Final, Literal, Self
+from typing import Any, Final, Self
 
 from ..errors import StateError
 from ..hashing import digest
 from ..models import Condition, ResourceKey
-from ..sqlitefile import SqliteFile
+from .store_calls import CallTables
 from .store_records import (
-    CallRecord,
-    CallStats,
     Capability,
     CapabilityChanges,
     CapabilityKind,
@@ -55,8 +52,6 @@ from .store_schema import SCHEMA_VERSION, connect, make_state_dir, migrate, unus
 
 DB_NAME: Final = "state.db"
 LOCK_NAME: Final = "controller.lock"
-CallGroup = Literal["suite", "server", "tool", "subject", "outcome"]
-_CALL_GROUPS: Final = frozenset({"suite", "server", "tool", "subject", "outcome"})
 _INVENTORY_COLUMNS: Final = tuple(f.name for f in fields(InventoryRecord))
 _PUT_INSTANCE: Final = (
     f"INSERT INTO inventory ({', '.join(_INVENTORY_COLUMNS)})"
@@ -69,7 +64,6 @@ _PUT_INSTANCE: Final = (
 
 _INVENTORY_VALUES = operator.attrgetter(*(f.name for f in fields(InventoryRecord)))
 """A record's column values in order, without astuple's deep copy (hot: every call)."""
-_CALL_VALUES = operator.attrgetter(*(f.name for f in fields(CallRecord)))
 
 
 class ControllerLock:
@@ -114,7 +108,7 @@ def acquire_controller_lock(state_dir: Path) -> ControllerLock:
     return ControllerLock(path, fd)
 
 
-class Store(SqliteFile):
+class Store(CallTables):
     """Typed access to the state database. Open with `open` (writer) or `open_readonly`."""
 
     def __init__(
@@ -441,106 +435,6 @@ class Store(SqliteFile):
             db.execute(
                 "DELETE FROM resource_status WHERE kind = ? AND namespace = ? AND name = ?", key
             )
-
-    # -- gateway calls
-
-    def record_calls(self, calls: Iterable[CallRecord]) -> int:
-        """Append a batch of calls in one transaction; how many."""
-        rows = [_CALL_VALUES(call) for call in calls]
-        with self._transaction() as db:
-            db.executemany(
-                "INSERT INTO calls (ts, suite, server, tool, duration_ms, outcome, subject,"
-                " error_code, args_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-        return len(rows)
-
-    def prune_calls(self, older_than: float) -> int:
-        """Delete calls before the time `older_than`; how many."""
-        with self._transaction() as db:
-            return db.execute("DELETE FROM calls WHERE ts < ?", (older_than,)).rowcount
-
-    def call_stats(
-        self,
-        *,
-        since: float,
-        until: float | None = None,
-        by: Sequence[CallGroup] = ("server", "tool"),
-    ) -> list[CallStats]:
-        """Count, errors (outcome other than `ok`), mean, p50 and p95 per group of calls.
-
-        Percentiles are nearest-rank: the smallest duration with at least p% of the calls
-        at or below it.
-        """
-        unknown = set(by) - _CALL_GROUPS
-        if unknown:
-            raise ValueError(f"cannot group calls by {sorted(unknown)}")
-        cols = ", ".join(by)
-        partition = f"PARTITION BY {cols}" if by else ""
-        query = f"""
-            WITH ranked AS (
-                SELECT {cols + ", " if by else ""}duration_ms, outcome,
-                       ROW_NUMBER() OVER ({partition} ORDER BY duration_ms) AS rank,
-                       COUNT(*) OVER ({partition}) AS n
-                FROM calls WHERE ts >= ? AND ts < ?
-            )
-            SELECT {cols + ", " if by else ""}COUNT(*) AS count,
-                   SUM(outcome != 'ok') AS errors, AVG(duration_ms) AS mean_ms,
-                   MAX(CASE WHEN rank = (n * 50 + 99) / 100 THEN duration_ms END) AS p50_ms,
-                   MAX(CASE WHEN rank = (n * 95 + 99) / 100 THEN duration_ms END) AS p95_ms
-            FROM ranked {"GROUP BY " + cols + " ORDER BY " + cols if by else ""}
-        """
-        rows = self._read(query, (since, until if until is not None else float("inf")))
-        return [
-            CallStats(
-                count=row["count"],
-                errors=row["errors"],
-                mean_ms=row["mean_ms"],
-                p50_ms=row["p50_ms"],
-                p95_ms=row["p95_ms"],
-                group={name: row[name] for name in by},
-            )
-            for row in rows
-            if row["count"]
-        ]
-
-    # -- plumbing
-
-    def _read(self, query: str, args: Sequence[object] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            try:
-                return self._db.execute(query, tuple(args)).fetchall()
-            except sqlite3.Error as error:
-                raise unusable(self.path, error) from None
-
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        """Group every write inside the block into one transaction (one fsync, not N)."""
-        with self._transaction():
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        if self.readonly:
-            raise StateError(f"{self.path} is open read-only; only the controller writes it")
-        with self._lock:
-            if self._depth:  # inside batch(): the outer transaction commits
-                yield self._db
-                return
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            except sqlite3.Error as error:
-                raise unusable(self.path, error) from None
 
 
 def _where(select: str, *, order: str, **filters: object) -> tuple[str, list[object]]:

@@ -1,0 +1,81 @@
+"""The usage-analytics table of the state store: the gateway's calls, written in batches."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
+from typing import Final, Literal
+
+from .store_base import StoreBase
+from .store_records import CallRecord, CallStats
+
+CallGroup = Literal["suite", "server", "tool", "subject", "outcome"]
+"""Columns calls can be grouped by."""
+_CALL_GROUPS: Final = frozenset({"suite", "server", "tool", "subject", "outcome"})
+_CALL_VALUES = operator.attrgetter(*(f.name for f in fields(CallRecord)))
+"""A record's column values in order, without astuple's deep copy (hot: every call)."""
+
+
+class CallTables(StoreBase):
+    """Gateway calls: append in batches, prune by age, aggregate per group."""
+
+    def record_calls(self, calls: Iterable[CallRecord]) -> int:
+        """Append a batch of calls in one transaction; how many."""
+        rows = [_CALL_VALUES(call) for call in calls]
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO calls (ts, suite, server, tool, duration_ms, outcome, subject,"
+                " error_code, args_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        return len(rows)
+
+    def prune_calls(self, older_than: float) -> int:
+        """Delete calls before the time `older_than`; how many."""
+        with self._transaction() as db:
+            return db.execute("DELETE FROM calls WHERE ts < ?", (older_than,)).rowcount
+
+    def call_stats(
+        self,
+        *,
+        since: float,
+        until: float | None = None,
+        by: Sequence[CallGroup] = ("server", "tool"),
+    ) -> list[CallStats]:
+        """Count, errors (outcome other than `ok`), mean, p50 and p95 per group of calls.
+
+        Percentiles are nearest-rank: the smallest duration with at least p% of the calls
+        at or below it.
+        """
+        unknown = set(by) - _CALL_GROUPS
+        if unknown:
+            raise ValueError(f"cannot group calls by {sorted(unknown)}")
+        cols = ", ".join(by)
+        partition = f"PARTITION BY {cols}" if by else ""
+        query = f"""
+            WITH ranked AS (
+                SELECT {cols + ", " if by else ""}duration_ms, outcome,
+                       ROW_NUMBER() OVER ({partition} ORDER BY duration_ms) AS rank,
+                       COUNT(*) OVER ({partition}) AS n
+                FROM calls WHERE ts >= ? AND ts < ?
+            )
+            SELECT {cols + ", " if by else ""}COUNT(*) AS count,
+                   SUM(outcome != 'ok') AS errors, AVG(duration_ms) AS mean_ms,
+                   MAX(CASE WHEN rank = (n * 50 + 99) / 100 THEN duration_ms END) AS p50_ms,
+                   MAX(CASE WHEN rank = (n * 95 + 99) / 100 THEN duration_ms END) AS p95_ms
+            FROM ranked {"GROUP BY " + cols + " ORDER BY " + cols if by else ""}
+        """
+        rows = self._read(query, (since, until if until is not None else float("inf")))
+        return [
+            CallStats(
+                count=row["count"],
+                errors=row["errors"],
+                mean_ms=row["mean_ms"],
+                p50_ms=row["p50_ms"],
+                p95_ms=row["p95_ms"],
+                group={name: row[name] for name in by},
+            )
+            for row in rows
+            if row["count"]
+        ]
