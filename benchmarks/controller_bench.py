@@ -28,7 +28,7 @@ from reconciler.controller.report import events_report, status_report
 from reconciler.controller.runner import RunnerContext
 from reconciler.controller.store import Store
 from reconciler.controller.supervisor import LaunchSpec, spawn
-from reconciler.loading import load_documents
+from reconciler.loading.loader import load_documents
 from reconciler.secrets import SecretResolver
 from reconciler.upstream import UpstreamConnection, stdio_transport
 

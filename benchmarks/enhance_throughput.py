@@ -30,9 +30,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from reconciler.core.models.provider import LLMProviderSpec
 from reconciler.enhancement import EnhancementStore, ToolToEnhance, enhance_tools
 from reconciler.llm import ProviderPool
-from reconciler.models.provider import LLMProviderSpec
 from reconciler.secrets import SecretResolver
 
 

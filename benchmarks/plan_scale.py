@@ -25,11 +25,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from reconciler.desired import DesiredState
+from reconciler.core.desired import DesiredState
+from reconciler.core.models import MCPServer
+from reconciler.core.planning import ObservedState, observed_after, plan
 from reconciler.diffing import diff_states
-from reconciler.loading import load_paths
-from reconciler.models import MCPServer
-from reconciler.planning import ObservedState, observed_after, plan
+from reconciler.loading.loader import load_paths
 
 T = TypeVar("T")
 SUITE_SIZE = 10

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import SecretNotFound
-from .models import ValueSource
+from .core.errors import SecretNotFound
+from .core.models import ValueSource
 
 
 @dataclass(frozen=True)

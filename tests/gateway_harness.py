@@ -14,10 +14,10 @@ import httpx2
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from reconciler.desired import DesiredState
+from reconciler.core.desired import DesiredState
 from reconciler.gateway import CallRecord, Gateway, GatewayServer, build_gateway_config
 from reconciler.gateway.config import GatewayConfig
-from reconciler.loading import load_documents
+from reconciler.loading.loader import load_documents
 from reconciler.secrets import SecretResolver
 from reconciler.upstream import UpstreamConnection, stdio_transport
 from tests.conftest import node_server, python_server

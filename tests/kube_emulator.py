@@ -32,7 +32,7 @@ import kmock
 import yaml
 from kmock._internal import enums, rendering
 
-from reconciler.models import API_GROUP, API_VERSION, API_VERSION_NAME, KINDS
+from reconciler.core.models import API_GROUP, API_VERSION, API_VERSION_NAME, KINDS
 from reconciler.operator import Operator, OperatorSettings
 
 ALL_VERBS = {"get", "list", "watch", "create", "patch", "update", "delete"}

@@ -17,7 +17,7 @@ import pytest
 
 from reconciler.controller.processes import is_alive
 from reconciler.controller.report import status_report
-from reconciler.loading import load_documents
+from reconciler.loading.loader import load_documents
 from reconciler.operator import ManifestSettings
 from reconciler.operator.gateway import render_gateway
 from tests.controller_harness import wait_for

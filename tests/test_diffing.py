@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from reconciler.desired import DesiredState
+from reconciler.core.desired import DesiredState
+from reconciler.core.models import KINDS, Resource, ResourceKey
 from reconciler.diffing import AccessChange, Diff, ResourceChange, diff_states
-from reconciler.models import KINDS, Resource, ResourceKey
 from reconciler.render import render
 
 

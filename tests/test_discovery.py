@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.errors import InvalidInput
-from reconciler.models.server import ToolOverride
+from reconciler.core.errors import InvalidInput
+from reconciler.core.models.server import ToolOverride
 from reconciler.upstream import (
     ServerTool,
     ToolChanges,

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from test_llm_providers import Reply, WireServer
 
+from reconciler.core.models.provider import LLMProviderSpec
 from reconciler.enhancement import (
     EnhancementProgress,
     EnhancementStore,
@@ -22,7 +23,6 @@ from reconciler.enhancement import (
 )
 from reconciler.enhancement.definitions import META_KEY
 from reconciler.llm import ProviderPool, RetryPolicy
-from reconciler.models.provider import LLMProviderSpec
 from reconciler.secrets import SecretResolver
 
 RESOLVER = SecretResolver(environ={"LLM_KEY": "sk-local"})

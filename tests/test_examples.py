@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reconciler.loading import load_paths
+from reconciler.loading.loader import load_paths
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

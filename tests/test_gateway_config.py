@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from reconciler.desired import DesiredState
+from reconciler.core.desired import DesiredState
 from reconciler.gateway import ANONYMOUS, POLICIES, Candidate, build_gateway_config
 from reconciler.gateway.config import GatewayConfig, Limits
-from reconciler.loading import load_documents
+from reconciler.loading.loader import load_documents
 from reconciler.secrets import SecretResolver
 
 TOOLS: dict[str, list[dict[str, Any]]] = {

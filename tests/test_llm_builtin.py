@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from conftest import node_server, python_server
 
+from reconciler.core.models.provider import LLMProviderSpec
 from reconciler.enhancement import (
     EnhancementStore,
     ToolToEnhance,
@@ -27,7 +28,6 @@ from reconciler.enhancement import (
 from reconciler.llm import CompletionRequest, enhance_offline
 from reconciler.llm.builtin import BuiltinEnhancer
 from reconciler.llm.vocabulary import CATEGORIES
-from reconciler.models.provider import LLMProviderSpec
 from reconciler.secrets import SecretResolver
 
 STYLES = ("concise", "detailed", "technical")

@@ -26,7 +26,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from reconciler.errors import ProviderError
+from reconciler.core.errors import ProviderError
+from reconciler.core.models.provider import LLMProviderSpec
 from reconciler.llm import CompletionRequest, RetryPolicy, build_client
 from reconciler.llm.base import (
     BAD_RESPONSE,
@@ -36,7 +37,6 @@ from reconciler.llm.base import (
     UNAUTHORIZED,
 )
 from reconciler.llm.resilient import ResilientClient
-from reconciler.models.provider import LLMProviderSpec
 from reconciler.secrets import SecretResolver
 
 API_KEY = "sk-test-0123456789abcdef"

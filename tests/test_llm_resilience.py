@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from reconciler.errors import ProviderError
+from reconciler.core.errors import ProviderError
 from reconciler.llm.base import CIRCUIT_OPEN, RATE_LIMITED, REJECTED, UNAVAILABLE
 from reconciler.llm.breaker import CircuitBreaker
 from reconciler.llm.http import retry_after_seconds

@@ -11,9 +11,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.loading import content_revision, load_documents, load_paths
-from reconciler.models import MCPServer, ResourceKey
-from reconciler.yamlnodes import read_documents
+from reconciler.core.models import MCPServer, ResourceKey
+from reconciler.loading.loader import content_revision, load_documents, load_paths
+from reconciler.loading.yamlnodes import read_documents
 
 DATA = Path(__file__).parent / "data"
 HEAD = "apiVersion: mcp.reconciler.dev/v1alpha1\n"

@@ -24,10 +24,10 @@ import pytest
 from typer.testing import CliRunner
 
 from reconciler.cli import app
-from reconciler.loading import load_documents
-from reconciler.models import KINDS
+from reconciler.core.models import KINDS
+from reconciler.core.planning import plan
+from reconciler.loading.loader import load_documents
 from reconciler.operator import OperatorSettings, cluster_observed
-from reconciler.planning import plan
 from tests.conftest import node_server
 from tests.kube_emulator import EmulatedCluster, emulated_cluster, eventually, running_operator
 

@@ -20,9 +20,10 @@ import pytest
 import yaml
 from kubernetes_validate import utils as kube_schemas
 
-from reconciler.desired import DesiredState
-from reconciler.errors import InvalidInput
-from reconciler.models import MCPServer, MCPSuite, ToolPermission
+from reconciler.core.desired import DesiredState
+from reconciler.core.errors import InvalidInput
+from reconciler.core.models import MCPServer, MCPSuite, ToolPermission
+from reconciler.core.spec_changes import runtime_hash
 from reconciler.operator import ManifestSettings, Owner, read_bundle, render_gateway
 from reconciler.operator.bodies import parse_body
 from reconciler.operator.drift import merge_patch, object_drift
@@ -36,7 +37,6 @@ from reconciler.operator.naming import server_object_name
 from reconciler.operator.observed import applied_hashes, observed_from_deployment
 from reconciler.operator.settings import DEFAULT_DISCOVERY_URL
 from reconciler.operator.status import Outcome, status_changes, status_for
-from reconciler.spec_changes import runtime_hash
 
 ROOT = Path(__file__).parent.parent
 MANIFESTS = ROOT / "manifests"

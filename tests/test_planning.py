@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from reconciler.desired import DesiredState
-from reconciler.models import KINDS, MCPServer, Resource, ResourceKey
-from reconciler.planning import (
+from reconciler.core.desired import DesiredState
+from reconciler.core.models import KINDS, MCPServer, Resource, ResourceKey
+from reconciler.core.planning import (
     KIND_ORDER,
     ActionKind,
     ObservedServer,

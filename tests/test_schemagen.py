@@ -10,8 +10,8 @@ import jsonschema
 import pytest
 import yaml
 
-from reconciler.errors import ReconcilerError
-from reconciler.models import API_GROUP, API_VERSION, KINDS
+from reconciler.core.errors import ReconcilerError
+from reconciler.core.models import API_GROUP, API_VERSION, KINDS
 from reconciler.schemagen import editor_schema, open_api_schema, render_all, write_all
 from reconciler.schemagen.crds import CEL_RULES, crd, crd_name
 from reconciler.schemagen.modelschema import model_classes

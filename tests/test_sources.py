@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import InvalidInput, SourceError
+from reconciler.core.errors import InvalidInput, SourceError
 from reconciler.sources import Snapshot, Source, content_digest, is_config_file
 from reconciler.sources.directory import DirectorySource
 from reconciler.sources.gitsource import GitSource, clone_name, redact_url

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.conditions import Phase, condition
 from reconciler.controller.statuses import ServerFacts, status_of
-from reconciler.loading import load_documents
-from reconciler.models import ResourceKey
+from reconciler.core.conditions import Phase, condition
+from reconciler.core.models import ResourceKey
+from reconciler.loading.loader import load_documents
 
 STATE = load_documents(
     [

@@ -21,8 +21,8 @@ from reconciler.controller.store_records import (
     InventoryRecord,
 )
 from reconciler.controller.store_schema import MIGRATIONS, SCHEMA_VERSION
-from reconciler.errors import StateError
-from reconciler.models import Condition, ResourceKey
+from reconciler.core.errors import StateError
+from reconciler.core.models import Condition, ResourceKey
 
 PY = sys.executable
 SERVER = "default/time"
@@ -108,7 +108,7 @@ TRY_LOCK = """
 import sys
 from pathlib import Path
 from reconciler.controller.store import acquire_controller_lock
-from reconciler.errors import StateError
+from reconciler.core.errors import StateError
 try:
     acquire_controller_lock(Path(sys.argv[1]))
 except StateError as error:

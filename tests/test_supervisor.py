@@ -32,9 +32,9 @@ from reconciler.controller.supervisor import (
     spawn,
     stop_all,
 )
-from reconciler.errors import ServerError
-from reconciler.models.server import Backoff as BackoffPolicy
-from reconciler.models.server import ProcessLimits
+from reconciler.core.errors import ServerError
+from reconciler.core.models.server import Backoff as BackoffPolicy
+from reconciler.core.models.server import ProcessLimits
 
 PY = sys.executable
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 import reconciler.upstream
-from reconciler.errors import ServerError
+from reconciler.core.errors import ServerError
 from reconciler.upstream import (
     RequestTimedOut,
     RpcError,

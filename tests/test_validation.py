@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.desired import DesiredState
-from reconciler.loading import load_documents
-from reconciler.models import MCPServer, MCPSuite
-from reconciler.validation import check_references
+from reconciler.core.desired import DesiredState
+from reconciler.core.models import MCPServer, MCPSuite
+from reconciler.loading.loader import load_documents
+from reconciler.loading.validation import check_references
 
 HEAD = "apiVersion: mcp.reconciler.dev/v1alpha1\n"
 TIME = (

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.models.workflow import Step
+from reconciler.core.models.workflow import Step
 from reconciler.workflows import Chain, ChainError, StepRecord, result_text
 
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]

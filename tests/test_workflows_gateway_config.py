@@ -7,7 +7,7 @@ from typing import Any
 
 from reconciler.gateway import Gateway, build_gateway_config
 from reconciler.gateway.config import GatewayConfig
-from reconciler.loading import load_documents, load_paths
+from reconciler.loading.loader import load_documents, load_paths
 from reconciler.secrets import SecretResolver
 
 TOOLS: dict[str, list[dict[str, Any]]] = {

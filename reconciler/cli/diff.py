@@ -16,13 +16,13 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from ..desired import DesiredState
+from ..core.desired import DesiredState
+from ..core.errors import Problem, SourceError, StateError
 from ..diffing import diff_states
-from ..errors import Problem, SourceError, StateError
-from ..gitrefs import read_tree_files, revision_of
-from ..loading import LoadResult, load_documents, load_paths
+from ..loading.loader import LoadResult, load_documents, load_paths
 from ..render import render
 from ..render.json import FORMAT
+from ..sources.gitrefs import read_tree_files, revision_of
 from .app import app
 from .options import Output, OutputOpt, StateDir, resolve_state_dir
 

@@ -23,6 +23,8 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from ..core.errors import ReconcilerError, StateError, ValidationFailed
+from ..core.models.provider import LLMProviderSpec
 from ..enhancement import (
     EnhancementProgress,
     EnhancementReport,
@@ -39,9 +41,7 @@ from ..enhancement import (
     providers_of,
     requests_from_desired,
 )
-from ..errors import ReconcilerError, StateError, ValidationFailed
-from ..loading import load_paths
-from ..models.provider import LLMProviderSpec
+from ..loading.loader import load_paths
 from ..secrets import SecretResolver
 from .app import app
 from .options import Output, OutputOpt, StateDir, resolve_state_dir

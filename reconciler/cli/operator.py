@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 
-from ..errors import ReconcilerError
-from ..logs import configure_logging
+from ..core.errors import ReconcilerError
 from .app import app
+from .logsetup import configure_logging
 from .options import (
     LogFormatChoice,
     LogFormatOpt,

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..errors import ReconcilerError
-from ..logs import configure_logging
+from ..core.errors import ReconcilerError
 from .app import app
+from .logsetup import configure_logging
 from .options import (
     LogFormatChoice,
     LogFormatOpt,

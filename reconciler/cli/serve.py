@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import ReconcilerError
-from ..logs import configure_logging
-from ..models import API_VERSION
+from ..core.errors import ReconcilerError
+from ..core.models import API_VERSION
 from .app import app
+from .logsetup import configure_logging
 from .options import LogOutputOpt, Output
 from .run import _listen, serve_until_signalled
 
 if TYPE_CHECKING:
-    from ..desired import DesiredState
+    from ..core.desired import DesiredState
     from ..operator.gateway import UpstreamAddress
 
 BRIDGED_SUITE = "mcp"

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..errors import StateError
+from ..core.errors import StateError
 from .app import app
 from .options import Output, OutputOpt, StateDir, resolve_state_dir
 

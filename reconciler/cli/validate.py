@@ -15,9 +15,9 @@ from typing import Annotated
 
 import typer
 
-from ..errors import Problem
-from ..loading import LoadResult, load_paths
-from ..models import KINDS
+from ..core.errors import Problem
+from ..core.models import KINDS
+from ..loading.loader import LoadResult, load_paths
 from .app import app
 from .options import Output, OutputOpt, StateDir
 

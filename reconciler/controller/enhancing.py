@@ -19,13 +19,13 @@ from typing import Any
 
 import structlog
 
-from ..desired import DesiredState
+from ..core.desired import DesiredState
+from ..core.errors import ReconcilerError
+from ..core.hashing import tool_schema_hash
 from ..enhancement import EnhancementStore, enhance_tools, load_pins
 from ..enhancement.definitions import enhanced_definition
 from ..enhancement.report import EnhancementReport
 from ..enhancement.requests import providers_of, requests_from_desired
-from ..errors import ReconcilerError
-from ..hashing import tool_schema_hash
 from ..llm import ProviderPool
 from ..secrets import SecretResolver
 from .store import Store

@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..desired import DesiredState
-from ..errors import StateError
-from ..loading import LoadResult, load_documents
+from ..core.desired import DesiredState
+from ..core.errors import StateError
+from ..loading.loader import LoadResult, load_documents
 from .store import Store
 
 

@@ -4,7 +4,7 @@
          ─► record applied ─► write status
 
 It is the only place that sequences side effects. The plan comes from the shared planner
-(`reconciler.planning`); this module only decides how each action is carried out locally:
+(`reconciler.core.planning`); this module only decides how each action is carried out locally:
 a ServerRunner per running server, and a new gateway configuration.
 """
 
@@ -19,13 +19,11 @@ from typing import Any
 
 import structlog
 
-from ..conditions import Phase
-from ..desired import DesiredState
-from ..errors import Problem
-from ..gateway import ServerState
-from ..loading import LoadResult
-from ..models import MCPServer, Resource, ResourceKey
-from ..planning import (
+from ..core.conditions import Phase
+from ..core.desired import DesiredState
+from ..core.errors import Problem
+from ..core.models import MCPServer, Resource, ResourceKey
+from ..core.planning import (
     Action,
     ActionKind,
     ObservedResource,
@@ -35,7 +33,9 @@ from ..planning import (
     mass_prune,
     plan,
 )
-from ..spec_changes import spec_hash
+from ..core.spec_changes import spec_hash
+from ..gateway import ServerState
+from ..loading.loader import LoadResult
 from .runner import RunnerContext, ServerRunner, server_id
 from .statuses import ServerFacts, not_running, status_of
 from .store import Store

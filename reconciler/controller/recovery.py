@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 
-from ..conditions import Phase
-from ..models import MCPServer
+from ..core.conditions import Phase
+from ..core.models import MCPServer
 from .processes import kill_group
 from .statuses import not_running
 from .store import Store

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..conditions import Phase
+from ..core.conditions import Phase
 from ..upstream.connection import UpstreamConnection
 
 if TYPE_CHECKING:

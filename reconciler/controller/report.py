@@ -7,7 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ..conditions import condition
+from ..core.conditions import condition
 from .control import request_control
 from .store import Store
 

@@ -28,12 +28,12 @@ from typing import Any
 
 import structlog
 
-from ..conditions import Phase
-from ..errors import InvalidInput, ReconcilerError, SecretNotFound, ServerError
-from ..hashing import tool_schema_hash
-from ..models import MCPServer
+from ..core.conditions import Phase
+from ..core.errors import InvalidInput, ReconcilerError, SecretNotFound, ServerError
+from ..core.hashing import tool_schema_hash
+from ..core.models import MCPServer
+from ..core.spec_changes import runtime_hash, spec_hash
 from ..secrets import SecretResolver
-from ..spec_changes import runtime_hash, spec_hash
 from ..upstream.connection import UpstreamConnection
 from ..upstream.discovery import ExposedTool, ServerTool, apply_filter
 from ..upstream.remote import sse_transport, streamable_http_transport

@@ -17,10 +17,10 @@ from typing import Any
 
 import structlog
 
-from ..desired import DesiredState
-from ..errors import ReconcilerError, SourceError
+from ..core.desired import DesiredState
+from ..core.errors import ReconcilerError, SourceError
 from ..gateway import Gateway, GatewayServer, HostPolicy, build_gateway_config
-from ..loading import load_documents
+from ..loading.loader import load_documents
 from ..secrets import SecretResolver
 from ..sources import Snapshot, Source
 from .control import ControlServer

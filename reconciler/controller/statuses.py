@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ..conditions import Phase, summarize
-from ..desired import DesiredState
-from ..models import Condition, MCPServer, MCPSuite, Resource, ResourceKey
+from ..core.conditions import Phase, summarize
+from ..core.desired import DesiredState
+from ..core.models import Condition, MCPServer, MCPSuite, Resource, ResourceKey
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,9 +26,9 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Final, Self
 
-from ..errors import StateError
-from ..hashing import digest
-from ..models import Condition, ResourceKey
+from ..core.errors import StateError
+from ..core.hashing import digest
+from ..core.models import Condition, ResourceKey
 from .store_calls import CallTables
 from .store_records import (
     Capability,

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import StateError
+from ..core.errors import StateError
 from ..sqlitefile import SqliteFile
 from .store_schema import unusable
 

@@ -7,7 +7,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..models import Condition, ResourceKey
+from ..core.models import Condition, ResourceKey
 
 EventSeverity = Literal["info", "warning", "error"]
 CapabilityKind = Literal["tool", "resource", "resource_template", "prompt"]

@@ -13,7 +13,7 @@ import sqlite3
 from pathlib import Path
 from typing import Final
 
-from ..errors import StateError
+from ..core.errors import StateError
 
 _STATE: Final = """
 CREATE TABLE inventory (

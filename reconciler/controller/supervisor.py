@@ -35,9 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from ..errors import ServerError
-from ..models.server import Backoff as BackoffPolicy
-from ..models.server import ProcessLimits
+from ..core.errors import ServerError
+from ..core.models.server import Backoff as BackoffPolicy
+from ..core.models.server import ProcessLimits
 from .processes import HAVE_PROC, boot_id, read_stat, set_parent_death_signal, terminate_group
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Access widened or narrowed, per subject and suite, between two revisions.
 
 For every suite and every subject of its permissions, the merged RuleSet
-(`reconciler.access.rules_for`) is computed before and after. An allow pattern added or a
+(`reconciler.core.access.rules_for`) is computed before and after. An allow pattern added or a
 deny pattern removed widens access; an allow removed or a deny added narrows it. A suite
 with no ToolPermission is open to anyone without a token: a suite that loses its last
 permission is reported as a critical widening, one that gains its first as now requiring a
@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ..access import RuleSet, qualified, rules_for
-from ..desired import DesiredState
-from ..models import MCPServer, MCPSuite, RateLimit, ResourceKey, ToolPermission
-from ..models.globs import glob_match
+from ..core.access import RuleSet, qualified, rules_for
+from ..core.desired import DesiredState
+from ..core.models import MCPServer, MCPSuite, RateLimit, ResourceKey, ToolPermission
+from ..core.models.globs import glob_match
 from .index import StateIndex
 from .model import AccessChange, AccessKind, Direction, suite_label
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from ..desired import DesiredState
-from ..membership import Members, resolved_members, wanted_running_servers
-from ..models import ResourceKey, ToolPermission
+from ..core.desired import DesiredState
+from ..core.membership import Members, resolved_members, wanted_running_servers
+from ..core.models import ResourceKey, ToolPermission
 
 
 @dataclass

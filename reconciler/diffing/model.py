@@ -1,7 +1,7 @@
 """The values a diff is made of, each with a `to_dict()` for JSON output.
 
 JSON keys are camelCase, like the resources. Values printed as `before`/`after` are
-display strings made safe by `reconciler.spec_changes.safe_value`: a secret reference
+display strings made safe by `reconciler.core.spec_changes.safe_value`: a secret reference
 reads `secret llm/openai` or `env $CI_BOT_TOKEN`, never a value.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..models import DEFAULT_NAMESPACE, ResourceKey
+from ..core.models import DEFAULT_NAMESPACE, ResourceKey
 
 ChangeType = Literal["added", "removed", "changed"]
 Lifecycle = Literal["start", "stop", "restart"]
@@ -69,7 +69,7 @@ class ResourceChange:
     fields: tuple[FieldChange, ...] = ()
     """Changed fields (changes only)."""
     restart: bool = False
-    """MCPServer: its runtime hash changed (see reconciler.spec_changes.RUNTIME_FIELDS)."""
+    """MCPServer: its runtime hash changed (see reconciler.core.spec_changes.RUNTIME_FIELDS)."""
     lifecycle: Lifecycle | None = None
     """MCPServer: whether it starts, stops or restarts as a result."""
     notes: tuple[str, ...] = ()

@@ -6,10 +6,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..desired import DesiredState
-from ..models import KINDS, LLMProvider, MCPServer, MCPSuite, Resource, ResourceKey, Workflow
-from ..models.globs import glob_match
-from ..spec_changes import (
+from ..core.desired import DesiredState
+from ..core.models import KINDS, LLMProvider, MCPServer, MCPSuite, Resource, ResourceKey, Workflow
+from ..core.models.globs import glob_match
+from ..core.spec_changes import (
     SECRET_REFERENCE_KEYS,
     field_deltas,
     is_runtime_path,

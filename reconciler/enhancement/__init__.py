@@ -14,7 +14,7 @@ definitions the tool definition the gateway serves
 
 from __future__ import annotations
 
-from ..hashing import tool_schema_hash as schema_hash
+from ..core.hashing import tool_schema_hash as schema_hash
 from .definitions import META_KEY, enhanced_definition
 from .output import OUTPUT_SCHEMA, Enhancement, OutputRejected, parse_answer
 from .pins import ExportedTool, Pin, Pins, export_enhancements, load_pins

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from ..models.provider import LLMProviderSpec
+from ..core.models.provider import LLMProviderSpec
 from .store import EnhancementStore
 
 

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
-from ..errors import ReconcilerError
+from ..core.errors import ReconcilerError
 from ..llm.vocabulary import CATEGORIES
 
 DESCRIPTION_MIN: Final = 10

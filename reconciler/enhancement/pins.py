@@ -35,7 +35,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import Problem, ValidationFailed
+from ..core.errors import Problem, ValidationFailed
 from .output import Enhancement
 
 

@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from ..hashing import tool_schema_hash as schema_hash
+from ..core.hashing import tool_schema_hash as schema_hash
+from ..core.models.provider import LLMProviderSpec
 from ..llm.builtin import BUILTIN_MODEL
 from ..llm.pricing import call_cost, estimate_tokens
-from ..models.provider import LLMProviderSpec
 from .output import Enhancement
 from .pins import Pin, Pins
 from .prompt import EXPECTED_OUTPUT_TOKENS, cache_key, render_request

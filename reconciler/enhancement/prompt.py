@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from ..hashing import digest
+from ..core.hashing import digest
 from ..llm.base import CompletionRequest
 from ..llm.vocabulary import CATEGORIES
 from .output import OUTPUT_SCHEMA

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..desired import DesiredState
-from ..models.globs import glob_match
+from ..core.desired import DesiredState
+from ..core.models.globs import glob_match
 from .report import ToolToEnhance
 
 

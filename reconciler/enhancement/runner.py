@@ -19,11 +19,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from ..errors import ProviderError, SecretNotFound
+from ..core.errors import ProviderError, SecretNotFound
+from ..core.models.provider import LLMProviderSpec
 from ..llm.base import CIRCUIT_OPEN, Completion
 from ..llm.factory import ProviderPool
 from ..llm.pricing import call_cost, estimate_tokens
-from ..models.provider import LLMProviderSpec
 from ..secrets import SecretResolver
 from .budget import BudgetGuard, utc_today
 from .output import OutputRejected, parse_answer

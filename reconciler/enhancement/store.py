@@ -26,7 +26,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from ..errors import StateError
+from ..core.errors import StateError
 from ..sqlitefile import SqliteFile
 
 ResultStatus = Literal["enhanced", "failed", "pending"]

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from ..access import RuleSet, rules_for
-from ..desired import DesiredState
-from ..errors import Problem, ReconcilerError, Severity
-from ..models import MCPServer, MCPSuite, RateLimit, Resource, ToolPermission, Workflow
-from ..models.globs import glob_match
-from ..models.workflow import WORKFLOW_SERVER
+from ..core.access import RuleSet, rules_for
+from ..core.desired import DesiredState
+from ..core.errors import Problem, ReconcilerError, Severity
+from ..core.models import MCPServer, MCPSuite, RateLimit, Resource, ToolPermission, Workflow
+from ..core.models.globs import glob_match
+from ..core.models.workflow import WORKFLOW_SERVER
 from ..secrets import SecretResolver
 from ..workflows import Chain, ChainError
 from .auth import TokenTable, token_hash

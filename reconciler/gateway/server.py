@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..errors import ServerError
+from ..core.errors import ServerError
 from .http import delete_mcp, gateway_of, get_mcp, json_response, post_mcp
 from .legacy_sse import legacy_messages, legacy_stream
 from .service import Gateway

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from ..errors import ReconcilerError
+from ..core.errors import ReconcilerError
 from ..upstream.errors import RequestTimedOut, ServerUnavailable
 from ..upstream.sinks import MessageSink
 from .rpc import INTERNAL_ERROR, REQUEST_TIMEOUT, SERVER_UNAVAILABLE, Message, RpcError

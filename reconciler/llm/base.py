@@ -6,7 +6,7 @@ counts). Adapters speak one wire format each and know nothing of tools, caches o
 `resilient.ResilientClient` adds rate limits, retries and a circuit breaker around any of
 them.
 
-Errors are `ProviderError` (from `reconciler.errors`) with one of the reasons below;
+Errors are `ProviderError` (from `reconciler.core.errors`) with one of the reasons below;
 `retryable` says whether trying the same provider again can help.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
-from ..errors import ProviderError
+from ..core.errors import ProviderError
 
 RATE_LIMITED: Final = "ProviderRateLimited"
 """429 (or the provider's own overload answer): retry after `retry_after`."""

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import httpx
 
-from ..models.provider import LLMProviderSpec
+from ..core.models.provider import LLMProviderSpec
 from ..secrets import SecretResolver
 from .anthropic import AnthropicMessages
 from .base import LLMClient

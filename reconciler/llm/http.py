@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import httpx
 
-from ..errors import ProviderError
+from ..core.errors import ProviderError
 from .base import (
     BAD_RESPONSE,
     RATE_LIMITED,

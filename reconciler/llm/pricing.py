@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Final
 
-from ..models.provider import Pricing
+from ..core.models.provider import Pricing
 
 CHARS_PER_TOKEN: Final = 4.0
 """Average characters per token of English prose and JSON for current tokenizers."""

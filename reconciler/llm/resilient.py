@@ -13,8 +13,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from ..errors import ProviderError
-from ..models.provider import Pricing
+from ..core.errors import ProviderError
+from ..core.models.provider import Pricing
 from .base import CIRCUIT_OPEN, RATE_LIMITED, Completion, CompletionRequest, LLMClient
 from .breaker import CircuitBreaker
 from .pricing import call_cost, estimate_tokens

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from ..errors import ProviderError
+from ..core.errors import ProviderError
 from .base import is_retryable
 
 

@@ -17,9 +17,9 @@ from typing import Any, Final
 import yaml
 from pydantic import ValidationError
 
-from ..errors import Problem
-from ..loading import load_documents
-from ..models import DEFAULT_NAMESPACE, KINDS, Resource, ResourceKey
+from ..core.errors import Problem
+from ..core.models import DEFAULT_NAMESPACE, KINDS, Resource, ResourceKey
+from ..loading.loader import load_documents
 
 OPERATOR_ANNOTATIONS: Final = "operator.mcp.reconciler.dev"
 """Prefix of the annotations kopf keeps on our resources (progress, last handled spec)."""

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..desired import DesiredState
-from ..models import KINDS, MCPSuite, ResourceKey, Workflow
+from ..core.desired import DesiredState
+from ..core.models import KINDS, MCPSuite, ResourceKey, Workflow
 from .bodies import Snapshot
 
 

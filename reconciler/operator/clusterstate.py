@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from ..desired import DesiredState
-from ..errors import Problem
-from ..models import KINDS, MCPServer
-from ..planning import ObservedState
+from ..core.desired import DesiredState
+from ..core.errors import Problem
+from ..core.models import KINDS, MCPServer
+from ..core.planning import ObservedState
 from .bodies import parse_body
 from .kube import CONFIG_MAP, CUSTOM, DEPLOYMENT, Kube, load_configuration
 from .manifests import deployed

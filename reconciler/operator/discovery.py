@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from ..errors import ReconcilerError, ServerError
+from ..core.errors import ReconcilerError, ServerError
 from ..upstream import UpstreamConnection, sse_transport, streamable_http_transport
 
 

@@ -24,7 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from ..desired import DesiredState
+from ..core.desired import DesiredState
+from ..core.errors import ReconcilerError, SecretNotFound
+from ..core.models import ResourceKey, ValueSource
+from ..core.spec_changes import digest
 from ..enhancement import (
     EnhancementStore,
     ResultRecord,
@@ -33,10 +36,7 @@ from ..enhancement import (
     requests_from_desired,
 )
 from ..enhancement.store import UsageRecord
-from ..errors import ReconcilerError, SecretNotFound
-from ..models import ResourceKey, ValueSource
 from ..secrets import SecretResolver
-from ..spec_changes import digest
 from .kube import CONFIG_MAP, Kube
 from .naming import (
     ENHANCEMENTS_NAME,

@@ -27,11 +27,11 @@ from typing import Any, Final
 
 import yaml
 
-from ..desired import DesiredState
-from ..errors import InvalidInput
-from ..loading import load_documents
-from ..models import MCPServer, Resource
-from ..spec_changes import digest
+from ..core.desired import DesiredState
+from ..core.errors import InvalidInput
+from ..core.models import MCPServer, Resource
+from ..core.spec_changes import digest
+from ..loading.loader import load_documents
 from .manifests import Manifest, Owner, deployed, discovery_url, pod_security_context
 from .naming import (
     ANNOTATION_APPLIED,

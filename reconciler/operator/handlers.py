@@ -20,8 +20,8 @@ from typing import Any, Protocol
 
 import kopf
 
-from ..errors import ReconcilerError
-from ..models import API_GROUP, API_VERSION_NAME, KINDS, MCPServer
+from ..core.errors import ReconcilerError
+from ..core.models import API_GROUP, API_VERSION_NAME, KINDS, MCPServer
 from .bodies import Snapshot, snapshot
 from .catalog import server_context
 from .namespaces import Namespaces

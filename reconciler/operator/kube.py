@@ -21,8 +21,8 @@ import kubernetes.client
 import kubernetes.config
 from kubernetes.client.exceptions import ApiException
 
-from ..errors import ReconcilerError, SecretNotFound
-from ..models import API_VERSION, KINDS
+from ..core.errors import ReconcilerError, SecretNotFound
+from ..core.models import API_VERSION, KINDS
 from .drift import merge_patch, object_drift
 
 log = logging.getLogger(__name__)

@@ -26,9 +26,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ..errors import InvalidInput
-from ..models import API_VERSION, MCPServer, NamedValue
-from ..spec_changes import digest, runtime_hash, spec_hash
+from ..core.errors import InvalidInput
+from ..core.models import API_VERSION, MCPServer, NamedValue
+from ..core.spec_changes import digest, runtime_hash, spec_hash
 from .naming import (
     ANNOTATION_CONFIG_HASH,
     ANNOTATION_PATH,

@@ -22,12 +22,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..desired import DesiredState
-from ..errors import Problem, ReconcilerError
-from ..membership import resolved_members
-from ..models import API_VERSION, MCPServer, MCPSuite, Resource, ResourceKey
-from ..planning import ActionKind, ObservedState, plan
-from ..validation import check_references
+from ..core.desired import DesiredState
+from ..core.errors import Problem, ReconcilerError
+from ..core.membership import resolved_members
+from ..core.models import API_VERSION, MCPServer, MCPSuite, Resource, ResourceKey
+from ..core.planning import ActionKind, ObservedState, plan
+from ..loading.validation import check_references
 from .bodies import Snapshot, problem_text
 from .catalog import Catalog, NamespaceState, namespace_state
 from .gateway import env_references, gateway_url, render_gateway, served_descriptions

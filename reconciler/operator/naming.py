@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Final
 
-from ..models import API_GROUP
+from ..core.models import API_GROUP
 
 MANAGED_BY: Final = "mcp-reconciler"
 SERVER_PREFIX: Final = "mcp-server-"

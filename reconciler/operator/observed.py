@@ -13,9 +13,9 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..models import MCPServer, ResourceKey
-from ..planning import ObservedResource, ObservedServer, ObservedState
-from ..spec_changes import spec_hash
+from ..core.models import MCPServer, ResourceKey
+from ..core.planning import ObservedResource, ObservedServer, ObservedState
+from ..core.spec_changes import spec_hash
 from .naming import ANNOTATION_APPLIED, ANNOTATION_RUNTIME_HASH, ANNOTATION_SPEC_HASH, LABEL_SERVER
 
 

@@ -17,11 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ..desired import DesiredState
-from ..errors import InvalidInput, ReconcilerError
-from ..models import MCPServer, ResourceKey, ValueSource
-from ..planning import Action, ActionKind, ObservedState, plan
-from ..spec_changes import runtime_hash
+from ..core.desired import DesiredState
+from ..core.errors import InvalidInput, ReconcilerError
+from ..core.models import MCPServer, ResourceKey, ValueSource
+from ..core.planning import Action, ActionKind, ObservedState, plan
+from ..core.spec_changes import runtime_hash
 from ..upstream.remote import redacted_url
 from .bodies import Snapshot
 from .discovery import ToolLister

@@ -1,7 +1,7 @@
 """The status the operator writes on custom resources: one outcome in, one status out.
 
 Pure functions over JSON. Conditions come from the shared vocabulary
-(`reconciler.conditions.summarize`), so `kubectl get` and `mcp-reconciler status` read the
+(`reconciler.core.conditions.summarize`), so `kubectl get` and `mcp-reconciler status` read the
 same; a transition time moves only when a condition's status changes, and a status that
 would not change is not written at all (`status_changes`).
 """
@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..conditions import Phase, summarize
-from ..models import Condition, MCPServer
+from ..core.conditions import Phase, summarize
+from ..core.models import Condition, MCPServer
 from ..upstream.discovery import ServerTool, apply_filter
 
 STALLED_INVALID = "ValidationFailed"

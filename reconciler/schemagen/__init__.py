@@ -1,6 +1,6 @@
 """Files generated from the resource models: CRDs, the editors' JSON schema, the reference.
 
-The models in `reconciler.models` are the one source of truth; `python -m
+The models in `reconciler.core.models` are the one source of truth; `python -m
 reconciler.schemagen` rewrites `crds/`, `schema/mcp-reconciler.schema.json` and
 `docs/reference.md`, and `--check` fails when a committed copy is stale.
 """

@@ -13,7 +13,7 @@ def main(argv: list[str] | None = None) -> int:
     """Write the generated files (exit 0), or with --check name the stale ones (exit 1)."""
     parser = argparse.ArgumentParser(
         prog="python -m reconciler.schemagen",
-        description="Generate crds/, schema/ and docs/reference.md from reconciler/models.",
+        description="Generate crds/, schema/ and docs/reference.md from reconciler/core/models.",
     )
     parser.add_argument(
         "--check",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..models import API_VERSION, KINDS
+from ..core.models import API_VERSION, KINDS
 from .modelschema import DEFS_PREFIX, kind_schemas, resolve
 
 DRAFT = "http://json-schema.org/draft-07/schema#"

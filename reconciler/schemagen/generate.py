@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..models import API_GROUP, KINDS
+from ..core.models import API_GROUP, KINDS
 from .crds import crd_name, render_crd
 from .editorschema import render_editor_schema
 from .reference import EDITOR_SCHEMA_PATH, render_reference

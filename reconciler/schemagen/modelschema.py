@@ -20,8 +20,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
 from pydantic_core import core_schema
 
-from ..errors import ReconcilerError
-from ..models import KINDS
+from ..core.errors import ReconcilerError
+from ..core.models import KINDS
 
 DEFS_PREFIX = "#/$defs/"
 

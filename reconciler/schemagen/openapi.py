@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ReconcilerError
+from ..core.errors import ReconcilerError
 from .modelschema import resolve
 
 _KEPT = frozenset(

@@ -6,8 +6,8 @@ from typing import Any
 
 import yaml
 
-from ..errors import ReconcilerError
-from ..models import KINDS
+from ..core.errors import ReconcilerError
+from ..core.models import KINDS
 
 SAMPLES: dict[str, str] = {
     "MCPServer": """\

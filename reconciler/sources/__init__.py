@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from ..errors import SourceError
+from ..core.errors import SourceError
 
 YAML_SUFFIXES = (".yaml", ".yml")
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import structlog
 import watchfiles
 
-from ..errors import SourceError
+from ..core.errors import SourceError
 from . import Snapshot, content_digest, decode, is_config_file
 
 log = structlog.get_logger(__name__)

@@ -42,7 +42,7 @@ from pathlib import Path, PurePosixPath
 import git
 import structlog
 
-from ..errors import InvalidInput, SourceError
+from ..core.errors import InvalidInput, SourceError
 from . import Snapshot, content_digest, decode, is_config_file
 
 log = structlog.get_logger(__name__)

@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from ..errors import SourceError
+from ..core.errors import SourceError
 from . import Snapshot, content_digest
 
 

@@ -18,7 +18,7 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
 from .. import __version__
-from ..errors import ServerError
+from ..core.errors import ServerError
 from .channel import RpcChannel
 from .errors import RpcError, ServerUnavailable
 from .sinks import MessageSink

@@ -13,10 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InvalidInput
-from ..hashing import canonical_json, schema_hash
-from ..models import DiscoveredTool
-from ..models.server import ToolFilter, ToolOverride
+from ..core.errors import InvalidInput
+from ..core.hashing import canonical_json, schema_hash
+from ..core.models import DiscoveredTool
+from ..core.models.server import ToolFilter, ToolOverride
 from .connection import UpstreamConnection
 
 

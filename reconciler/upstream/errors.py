@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ReconcilerError, ServerError
+from ..core.errors import ReconcilerError, ServerError
 
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601

@@ -23,8 +23,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..errors import InvalidInput
-from ..models.workflow import Step
+from ..core.errors import InvalidInput
+from ..core.models.workflow import Step
 from .templating import Scope, TemplateError, condition, render, step_references, strings_of
 
 StepCall = Callable[[str, str, dict[str, Any], float], Awaitable[dict[str, Any]]]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from ..errors import InvalidInput
+from ..core.errors import InvalidInput
 
 STEP_FIELDS = ("result", "structured", "status", "error")
 """What `steps.<id>.<field>` may read."""

@@ -14,9 +14,9 @@ import difflib
 from collections.abc import Iterator, Set
 from dataclasses import dataclass, field
 
-from .desired import DesiredState
-from .errors import Problem, Severity
-from .models import (
+from ..core.desired import DesiredState
+from ..core.errors import Problem, Severity
+from ..core.models import (
     DEFAULT_NAMESPACE,
     LLMProvider,
     MCPServer,
@@ -26,9 +26,9 @@ from .models import (
     ToolPermission,
     Workflow,
 )
-from .models.globs import glob_match
-from .models.workflow import WORKFLOW_SERVER
-from .workflows.templating import TemplateError, step_references, strings_of
+from ..core.models.globs import glob_match
+from ..core.models.workflow import WORKFLOW_SERVER
+from ..workflows.templating import TemplateError, step_references, strings_of
 
 _GLOB_CHARS = frozenset("*?[")
 

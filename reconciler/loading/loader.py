@@ -27,9 +27,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .desired import DesiredState, Origin
-from .errors import Problem
-from .models import API_VERSION, DEFAULT_NAMESPACE, KINDS, Resource, ResourceKey
+from ..core.desired import DesiredState, Origin
+from ..core.errors import Problem
+from ..core.models import API_VERSION, DEFAULT_NAMESPACE, KINDS, Resource, ResourceKey
 from .schemaerrors import field_errors
 from .validation import check_references
 from .yamlnodes import Document, FieldLines, YamlSyntaxError, read_documents

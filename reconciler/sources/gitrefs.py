@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 
 import git
 
-from .errors import SourceError
+from ..core.errors import SourceError
 
 YAML_SUFFIXES = (".yaml", ".yml")
 

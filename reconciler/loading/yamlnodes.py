@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from .errors import InvalidInput
+from ..core.errors import InvalidInput
 
 
 class _FastLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
