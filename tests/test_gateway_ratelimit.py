@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler.gateway.config import Limits
-from reconciler.gateway.ratelimit import RateLimiter
+from reconciler.gateway.ratelimit import SubjectRateLimiter
 
 
 class Clock:
@@ -18,7 +18,7 @@ class Clock:
 
 def test_burst_is_allowed_then_calls_wait_for_the_refill() -> None:
     clock = Clock()
-    limiter = RateLimiter(clock=clock)
+    limiter = SubjectRateLimiter(clock=clock)
     limits = Limits(requests_per_minute=60, burst=2)
     assert limiter.acquire("dev", "bot", limits, "time", "now") == 0
     assert limiter.acquire("dev", "bot", limits, "time", "now") == 0
@@ -30,7 +30,7 @@ def test_burst_is_allowed_then_calls_wait_for_the_refill() -> None:
 
 
 def test_subjects_and_suites_have_buckets_of_their_own() -> None:
-    limiter = RateLimiter(clock=Clock())
+    limiter = SubjectRateLimiter(clock=Clock())
     limits = Limits(requests_per_minute=1, burst=1)
     assert limiter.acquire("dev", "a", limits, "time", "now") == 0
     assert limiter.acquire("dev", "a", limits, "time", "now") > 0
@@ -40,7 +40,7 @@ def test_subjects_and_suites_have_buckets_of_their_own() -> None:
 
 def test_a_per_tool_limit_refuses_that_tool_only_and_takes_nothing_when_refused() -> None:
     clock = Clock()
-    limiter = RateLimiter(clock=clock)
+    limiter = SubjectRateLimiter(clock=clock)
     limits = Limits(requests_per_minute=60, burst=3, per_tool=(("time.*", 6),))
     assert limiter.acquire("dev", "bot", limits, "time", "now") == 0
     clock.now += 1
@@ -56,13 +56,13 @@ def test_a_per_tool_limit_refuses_that_tool_only_and_takes_nothing_when_refused(
 
 
 def test_no_limits_means_no_waiting() -> None:
-    limiter = RateLimiter(clock=Clock())
+    limiter = SubjectRateLimiter(clock=Clock())
     assert all(limiter.acquire("dev", "x", None, "s", "t") == 0 for _ in range(1000))
 
 
 def test_a_changed_limit_reshapes_the_bucket_in_place() -> None:
     clock = Clock()
-    limiter = RateLimiter(clock=clock)
+    limiter = SubjectRateLimiter(clock=clock)
     assert limiter.acquire("dev", "bot", Limits(60, 10), "s", "t") == 0
     tighter = Limits(60, 1)
     assert limiter.acquire("dev", "bot", tighter, "s", "t") == 0

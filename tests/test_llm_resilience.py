@@ -9,7 +9,7 @@ from reconciler.core.errors import ProviderError
 from reconciler.llm.base import CIRCUIT_OPEN, RATE_LIMITED, REJECTED, UNAVAILABLE
 from reconciler.llm.breaker import CircuitBreaker
 from reconciler.llm.http import retry_after_seconds
-from reconciler.llm.ratelimit import RateLimiter
+from reconciler.llm.ratelimit import ProviderRateLimiter
 from reconciler.llm.retry import RetryPolicy
 
 
@@ -30,7 +30,7 @@ class Clock:
 
 async def test_tokens_per_minute_hold_calls_until_the_bucket_refills() -> None:
     clock = Clock()
-    limiter = RateLimiter(tokens_per_minute=600, clock=clock, sleep=clock.sleep)
+    limiter = ProviderRateLimiter(tokens_per_minute=600, clock=clock, sleep=clock.sleep)
     await limiter.acquire(600)
     assert clock.slept == []
     await limiter.acquire(300)  # 10 tokens a second: 30 s
@@ -43,7 +43,7 @@ async def test_tokens_per_minute_hold_calls_until_the_bucket_refills() -> None:
 
 async def test_a_provider_asking_to_wait_pauses_every_caller() -> None:
     clock = Clock()
-    limiter = RateLimiter(requests_per_minute=1000, clock=clock, sleep=clock.sleep)
+    limiter = ProviderRateLimiter(requests_per_minute=1000, clock=clock, sleep=clock.sleep)
     limiter.pause(5)
     await limiter.acquire(1)
     assert sum(clock.slept) == pytest.approx(5)

@@ -1,46 +1,21 @@
-"""Token buckets per subject and per subject + tool, in memory (no external store).
+"""Rate limits of the gateway's callers: token buckets per subject and per subject + tool,
+in memory (no external store).
 
-A bucket holds up to `capacity` tokens and refills at `rate` tokens per second; a call
-takes one token from the subject's bucket and, when the tool has a per-tool limit, one
-from the subject+tool bucket. A refused call takes nothing and learns how long to wait.
-Buckets survive configuration updates; a changed limit adjusts the bucket in place.
+A call takes one token from the subject's bucket and, when the tool has a per-tool limit,
+one from the subject+tool bucket. A refused call takes nothing and learns how long to
+wait. Buckets survive configuration updates; a changed limit adjusts the bucket in place.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from ..tokenbucket import TokenBucket
 from .config import Limits
 
 
-@dataclass(slots=True)
-class TokenBucket:
-    """A bucket of `capacity` tokens refilled at `rate` per second."""
-
-    rate: float
-    capacity: float
-    tokens: float
-    stamp: float
-
-    def refill(self, now: float) -> None:
-        if now > self.stamp:
-            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-
-    def wait(self, now: float) -> float:
-        """Seconds until one token is available (0.0: available now)."""
-        self.refill(now)
-        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
-
-    def reshape(self, rate: float, capacity: float) -> None:
-        if (rate, capacity) != (self.rate, self.capacity):
-            self.rate, self.capacity = rate, capacity
-            self.tokens = min(self.tokens, capacity)
-
-
-class RateLimiter:
+class SubjectRateLimiter:
     """The buckets of every subject (and subject + tool) of every suite."""
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
@@ -63,18 +38,19 @@ class RateLimiter:
         if wait > 0:
             return wait
         for bucket in buckets:
-            bucket.tokens -= 1
+            bucket.take()
         return 0.0
 
     def _bucket(
         self, key: tuple[str, ...], per_minute: int, capacity: int, now: float
     ) -> TokenBucket:
-        rate = per_minute / 60.0
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = TokenBucket(rate, float(capacity), float(capacity), now)
+            bucket = self._buckets[key] = TokenBucket.full(
+                per_minute=per_minute, capacity=capacity, now=now
+            )
         else:
-            bucket.reshape(rate, float(capacity))
+            bucket.reshape(per_minute=per_minute, capacity=capacity)
         return bucket
 
     def forget(self, keep: Callable[[tuple[str, ...]], bool]) -> None:

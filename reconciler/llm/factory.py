@@ -22,7 +22,7 @@ from .builtin import BuiltinEnhancer
 from .google import GeminiGenerate
 from .ollama import OllamaChat
 from .openai import OpenAIChat
-from .ratelimit import RateLimiter
+from .ratelimit import ProviderRateLimiter
 from .resilient import ResilientClient
 from .retry import RetryPolicy
 
@@ -76,7 +76,7 @@ def build_client(
         build_adapter(name, spec, api_key=api_key, http=http),
         pricing=spec.pricing,
         max_concurrency=spec.max_concurrency,
-        limiter=RateLimiter(
+        limiter=ProviderRateLimiter(
             requests_per_minute=limits.requests_per_minute if limits else None,
             tokens_per_minute=limits.tokens_per_minute if limits else None,
         ),

@@ -1,6 +1,6 @@
 """Client-side rate limits of one provider: requests and tokens per minute.
 
-Two token buckets, each holding at most one minute's allowance and refilled continuously.
+Two token buckets (`reconciler.tokenbucket`), each holding at most one minute's allowance.
 A call takes one request and its estimated tokens before it is sent, waiting while either
 bucket is short; once the provider reports the real count, the difference is settled. A
 provider that answers 429 with `Retry-After` pauses every caller, not only the one that
@@ -13,24 +13,10 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-
-class _Bucket:
-    def __init__(self, per_minute: int, now: float) -> None:
-        self.capacity = float(per_minute)
-        self.rate = per_minute / 60.0
-        self.level = self.capacity
-        self.updated = now
-
-    def refill(self, now: float) -> None:
-        self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
-        self.updated = now
-
-    def wait_for(self, amount: float) -> float:
-        """Seconds until `amount` is available (after `refill`)."""
-        return max(0.0, (min(amount, self.capacity) - self.level) / self.rate)
+from ..tokenbucket import TokenBucket
 
 
-class RateLimiter:
+class ProviderRateLimiter:
     """Requests-per-minute and tokens-per-minute limits (either may be None: unlimited)."""
 
     def __init__(
@@ -42,8 +28,8 @@ class RateLimiter:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         now = clock()
-        self._requests = _Bucket(requests_per_minute, now) if requests_per_minute else None
-        self._tokens = _Bucket(tokens_per_minute, now) if tokens_per_minute else None
+        self._requests = _minute_bucket(requests_per_minute, now)
+        self._tokens = _minute_bucket(tokens_per_minute, now)
         self._clock = clock
         self._sleep = sleep
         self._paused_until = 0.0
@@ -57,22 +43,30 @@ class RateLimiter:
                 wait = self._paused_until - now
                 for bucket, amount in ((self._requests, 1), (self._tokens, tokens)):
                     if bucket is not None:
-                        bucket.refill(now)
-                        wait = max(wait, bucket.wait_for(amount))
+                        wait = max(wait, bucket.wait(now, min(amount, bucket.capacity)))
                 if wait <= 0:
                     break
                 await self._sleep(wait)
             if self._requests is not None:
-                self._requests.level -= 1
+                self._requests.take()
             if self._tokens is not None:
-                self._tokens.level -= min(tokens, self._tokens.capacity)
+                self._tokens.take(min(tokens, self._tokens.capacity))
 
     def settle(self, estimated: int, actual: int) -> None:
         """Correct the tokens taken for a call once its real count is known."""
         if self._tokens is not None:
             self._tokens.refill(self._clock())
-            self._tokens.level = min(self._tokens.capacity, self._tokens.level + estimated - actual)
+            self._tokens.tokens = min(
+                self._tokens.capacity, self._tokens.tokens + estimated - actual
+            )
 
     def pause(self, seconds: float) -> None:
         """Hold every caller for `seconds` (the provider asked to wait)."""
         self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+
+def _minute_bucket(per_minute: int | None, now: float) -> TokenBucket | None:
+    """A full bucket holding one minute's allowance, or None when unlimited."""
+    if not per_minute:
+        return None
+    return TokenBucket.full(per_minute=per_minute, capacity=per_minute, now=now)

@@ -18,7 +18,7 @@ from ..core.models.provider import Pricing
 from .base import CIRCUIT_OPEN, RATE_LIMITED, Completion, CompletionRequest, LLMClient
 from .breaker import CircuitBreaker
 from .pricing import call_cost, estimate_tokens
-from .ratelimit import RateLimiter
+from .ratelimit import ProviderRateLimiter
 from .retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class ResilientClient:
         *,
         pricing: Pricing | None = None,
         max_concurrency: int = 4,
-        limiter: RateLimiter | None = None,
+        limiter: ProviderRateLimiter | None = None,
         breaker: CircuitBreaker | None = None,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -52,7 +52,7 @@ class ResilientClient:
         self.name = client.name
         self.model = client.model
         self.pricing = pricing or Pricing()
-        self.limiter = limiter or RateLimiter()
+        self.limiter = limiter or ProviderRateLimiter()
         self.breaker = breaker or CircuitBreaker(client.name)
         self.retry = retry or RetryPolicy()
         self.counts = CallCounts()
