@@ -7,20 +7,16 @@ same, read-only, when the controller is down.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ..gateway.server import EmbeddedUvicorn
+from ..embedded_http import EmbeddedHttpServer
 
 if TYPE_CHECKING:
     from .standalone import StandaloneController
@@ -55,46 +51,9 @@ def control_app(controller: StandaloneController) -> Starlette:
     )
 
 
-class ControlServer:
-    """uvicorn on a unix socket, as an async context manager."""
-
-    def __init__(self, controller: StandaloneController, path: Path) -> None:
-        self.controller = controller
-        self.path = path
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> Self:
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-        config = uvicorn.Config(
-            control_app(self.controller),
-            uds=str(self.path),
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-        )
-        self._server = EmbeddedUvicorn(config)
-        self._task = asyncio.create_task(self._server.serve(), name="control")
-        while not self._server.started:
-            if self._task.done():
-                await self._task
-            await asyncio.sleep(0.01)
-        os.chmod(self.path, 0o600)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._task is not None:
-            await self._task
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+def control_server(controller: StandaloneController, path: Path) -> EmbeddedHttpServer:
+    """The control API on the unix socket `path` (mode 0600), as an async context manager."""
+    return EmbeddedHttpServer(control_app(controller), unix_socket=path, name="control")
 
 
 def request_control(state_dir: Path, method: str, path: str) -> dict[str, Any] | None:

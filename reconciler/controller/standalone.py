@@ -23,7 +23,7 @@ from ..gateway import Gateway, GatewayServer, HostPolicy, build_gateway_config
 from ..loading.loader import load_documents
 from ..secrets import SecretResolver
 from ..sources import Snapshot, Source
-from .control import ControlServer
+from .control import control_server
 from .enhancing import EnhancementStep
 from .reconcile import Outcome, Reconciler
 from .recovery import cleanup_leftovers
@@ -146,7 +146,7 @@ class StandaloneController:
             self.options.listen_port,
             root_suite=self.options.root_suite,
         )
-        control = ControlServer(self, self.options.state_dir / "control.sock")
+        control = control_server(self, self.options.state_dir / "control.sock")
         async with http, control:
             self.gateway_url = http.url
             (self.options.state_dir / "gateway.url").write_text(http.url + "\n")

@@ -1,25 +1,23 @@
 """The gateway's ASGI app and how it is served in the controller's event loop.
 
 `create_app` routes the MCP endpoints of every suite (streamable HTTP and legacy SSE),
-`/healthz`, `/readyz` and `/metrics`. `GatewayServer` runs uvicorn inside the caller's
-event loop without taking over its signal handlers (the controller owns SIGTERM).
+`/healthz`, `/readyz` and `/metrics`. `GatewayServer` serves it on a TCP port inside the
+caller's event loop (`reconciler.embedded_http`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from ..core.errors import ServerError
+from ..embedded_http import EmbeddedHttpServer
 from .http import delete_mcp, gateway_of, get_mcp, json_response, post_mcp
 from .legacy_sse import legacy_messages, legacy_stream
 from .service import Gateway
@@ -84,14 +82,6 @@ def create_app(gateway: Gateway, *, root_suite: str | None = None) -> Starlette:
     return app
 
 
-class EmbeddedUvicorn(uvicorn.Server):
-    """uvicorn that leaves signal handling to the process that embeds it."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-
 class GatewayServer:
     """Serves a gateway on host:port while the `async with` block runs.
 
@@ -110,59 +100,36 @@ class GatewayServer:
     ) -> None:
         self.gateway = gateway
         self.host = host
-        self._server = EmbeddedUvicorn(
-            uvicorn.Config(
-                create_app(gateway, root_suite=root_suite),
-                host=host,
-                port=port,
-                lifespan="off",
-                log_level="warning",
-                access_log=False,
-                timeout_graceful_shutdown=shutdown_seconds,
-            )
+        self._server = EmbeddedHttpServer(
+            create_app(gateway, root_suite=root_suite),
+            host=host,
+            port=port,
+            name="mcp-gateway",
+            shutdown_seconds=shutdown_seconds,
         )
-        self._task: asyncio.Task[None] | None = None
-        self._socket: socket.socket | None = None
 
     @property
     def port(self) -> int:
         """The port listened on (the one picked, when asked for port 0)."""
-        if self._socket is not None:
-            return int(self._socket.getsockname()[1])
-        return self._server.config.port
+        return self._server.port
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     async def start(self) -> None:
-        """Bind, then serve in a task; raise ServerError when the address cannot be bound."""
-        port = self._server.config.port
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says
-        # TCP, and without it every response waits ~40 ms for a delayed ACK.
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        """Bind, then serve; raise ServerError when the address cannot be bound."""
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, port))
-            sock.listen(2048)
+            await self._server.start()
         except OSError as exc:
-            sock.close()
             raise ServerError(
-                f"the gateway cannot listen on {self.host}:{port} ({exc.strerror}); "
+                f"the gateway cannot listen on {self.host}:{self.port} ({exc.strerror}); "
                 "pick another address with --listen"
             ) from None
-        sock.setblocking(False)
-        self._socket = sock
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="mcp-gateway")
-        # Connections wait in the bound socket's backlog until uvicorn takes them.
 
     async def stop(self) -> None:
         self.gateway.close()
-        self._server.should_exit = True
-        if self._task is not None:
-            await self._task
-            self._task = None
+        await self._server.stop()
 
     async def __aenter__(self) -> GatewayServer:
         await self.start()
