@@ -122,10 +122,10 @@ async def test_suite_serves_the_tools_of_its_servers_under_prefixed_names(shared
     assert [(r.server, r.tool, r.outcome) for r in served.records] == [
         ("everything", "echo", "ok"),
         ("time", "get_current_time", "ok"),
-        (None, "everything_nope", "unknown_tool"),
+        ("", "everything_nope", "unknown_tool"),
     ]
     assert served.records[0].subject == "anonymous"
-    assert len(served.records[0].arguments_sha256) == 64
+    assert len(served.records[0].args_hash or "") == 64
 
 
 async def test_priority_suite_serves_bare_names(shared: Shared) -> None:

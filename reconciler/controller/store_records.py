@@ -1,4 +1,5 @@
-"""The values the state store reads and writes: one frozen dataclass per row kind."""
+"""The values the state store reads and writes: one frozen dataclass per row kind (a call
+is the gateway's own `CallRecord`)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..core.models import Condition, ResourceKey
+from ..gateway.records import CallOutcome as CallOutcome
+from ..gateway.records import CallRecord as CallRecord
 
 EventSeverity = Literal["info", "warning", "error"]
 CapabilityKind = Literal["tool", "resource", "resource_template", "prompt"]
-CallOutcome = Literal[
-    "ok", "tool_error", "error", "timeout", "denied", "rate_limited", "unknown_tool", "cancelled"
-]
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,23 +148,6 @@ class StatusRecord:
     conditions: list[Condition]
     message: str | None
     updated_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class CallRecord:
-    """One tool call through the gateway. The arguments themselves are never stored."""
-
-    ts: float
-    suite: str
-    server: str
-    tool: str
-    duration_ms: float
-    outcome: CallOutcome
-    subject: str | None = None
-    """Caller (ToolPermission subject); None on an unauthenticated suite."""
-    error_code: str | None = None
-    """JSON-RPC error code or a CamelCase reason."""
-    args_hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,10 @@ so a burst of calls costs one transaction, not one per call.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
+from typing import Any
 
-from ..gateway.calls import CallRecord as GatewayCall
 from .store import Store
-from .store_records import CallOutcome, CallRecord, CallStats
+from .store_records import CallRecord, CallStats
 
 FLUSH_SECONDS = 1.0
 BATCH_SIZE = 500
@@ -26,20 +25,8 @@ class UsageRecorder:
         self._pending: list[CallRecord] = []
         self._timer: asyncio.TimerHandle | None = None
 
-    def __call__(self, call: GatewayCall) -> None:
-        self._pending.append(
-            CallRecord(
-                ts=call.started_at,
-                suite=call.suite,
-                server=call.server or "",
-                tool=call.tool,
-                duration_ms=call.duration_seconds * 1000,
-                outcome=cast(CallOutcome, call.outcome),
-                subject=call.subject,
-                error_code=None if call.error_code is None else str(call.error_code),
-                args_hash=call.arguments_sha256,
-            )
-        )
+    def __call__(self, call: CallRecord) -> None:
+        self._pending.append(call)
         if len(self._pending) >= BATCH_SIZE:
             self.flush()
         elif self._timer is None:

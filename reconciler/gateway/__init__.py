@@ -9,11 +9,11 @@ permissions, rate limits and metrics.
 
 from __future__ import annotations
 
-from .calls import CallRecord
 from .config import ANONYMOUS, GatewayConfig, SuiteConfig, ToolRoute, build_gateway_config
 from .hosts import HostPolicy
 from .metrics import GatewayMetrics
 from .naming import POLICIES, Candidate, Naming, NamingPolicy
+from .records import CallOutcome, CallRecord
 from .server import GatewayServer, create_app, serve
 from .service import CallRecorder, Gateway, ServerSink, ServerState
 from .upstreams import Upstream, UpstreamRegistry
@@ -21,6 +21,7 @@ from .upstreams import Upstream, UpstreamRegistry
 __all__ = [
     "ANONYMOUS",
     "POLICIES",
+    "CallOutcome",
     "CallRecord",
     "CallRecorder",
     "Candidate",

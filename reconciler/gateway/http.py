@@ -21,8 +21,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from .auth import bearer_token
-from .calls import RequestContext
 from .config import ANONYMOUS, SuiteConfig
+from .context import RequestContext
 from .exchange import Exchange
 from .router import SUPPORTED_VERSIONS
 from .rpc import (

@@ -14,15 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .calls import RequestContext, forward
+from .context import RequestContext, Services
+from .forwarding import forward
 from .naming import POLICIES, Candidate
 from .rpc import INVALID_PARAMS, Message, RpcError
 from .sessions import ClientSession
-
-if TYPE_CHECKING:
-    from .service import Gateway
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +41,8 @@ def _template_regex(template: str) -> re.Pattern[str]:
 class Catalog:
     """Resources, templates and prompts of every suite, with where each one lives."""
 
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
+    def __init__(self, services: Services) -> None:
+        self.services = services
         self._prompt_names: dict[str, dict[str, tuple[str, str]]] = {}
         self._resource_servers: dict[str, dict[str, str]] = {}
         self._templates: dict[str, list[tuple[re.Pattern[str], str]]] = {}
@@ -61,7 +59,7 @@ class Catalog:
         return set(self._subscribers.get((server, uri), ()))
 
     def _offers(self, server: str, capability: str) -> bool:
-        info = self.gateway.server_info(server)
+        info = self.services.server_info(server)
         capabilities = info.get("capabilities") if info else None
         return isinstance(capabilities, dict) and isinstance(capabilities.get(capability), dict)
 
@@ -189,9 +187,9 @@ class Catalog:
             holders.discard(session.id)
             if not holders:
                 del self._subscribers[key]
-                upstream = self.gateway.upstream(key[0])
+                upstream = self.services.upstream(key[0])
                 if upstream is not None:
-                    self.gateway.spawn(
+                    self.services.spawn(
                         upstream.request("resources/unsubscribe", {"uri": key[1]}, timeout=10)
                     )
         session.subscriptions.clear()

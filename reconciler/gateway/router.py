@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol
 
-from .calls import LOG_LEVELS, RequestContext, call_tool, forward, log_wanted
+from .calls import call_tool
 from .config import SuiteConfig
+from .context import RequestContext, Services
+from .forwarding import LOG_LEVELS, forward, log_wanted
 from .listings import Catalog
 from .rpc import (
     INTERNAL_ERROR,
@@ -28,10 +30,7 @@ from .rpc import (
     result,
     valid_id,
 )
-from .sessions import ClientSession
-
-if TYPE_CHECKING:
-    from .service import Gateway
+from .sessions import ClientSession, SessionStore
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +50,28 @@ def negotiate(requested: object) -> str:
     )
 
 
+class RouterServices(Services, Protocol):
+    """What the router needs beyond a request's services: the suites, the sessions and the
+    tools each subject sees."""
+
+    @property
+    def sessions(self) -> SessionStore: ...
+
+    def suite(self, name: str) -> SuiteConfig | None: ...
+
+    def sessions_of(self, servers: Iterable[str]) -> list[ClientSession]:
+        """Open sessions of suites that include any of `servers`."""
+        ...
+
+    def visible_tools(self, suite: SuiteConfig, subject: str) -> tuple[list[dict[str, Any]], str]:
+        """The tool definitions the subject may call, and a fingerprint of them."""
+        ...
+
+
 class Router:
     """Answers the client messages of every session of a gateway."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: RouterServices) -> None:
         self.gateway = gateway
         self.catalog = Catalog(gateway)
         self._handlers: dict[str, Handler] = {

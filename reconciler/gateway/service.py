@@ -15,11 +15,11 @@ import logging
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Literal
 
-from .calls import CallRecord
 from .config import GatewayConfig, SuiteConfig
 from .hosts import HostPolicy
 from .metrics import GatewayMetrics
-from .ratelimit import RateLimiter
+from .ratelimit import SubjectRateLimiter
+from .records import CallRecord
 from .router import Router
 from .rpc import METHOD_NOT_FOUND, Message, RpcError, notification
 from .sessions import ClientSession, SessionStore
@@ -55,7 +55,7 @@ class Gateway:
         """Seconds a forwarded request may take before the client gets a timeout error."""
         self.max_body_bytes = max_body_bytes
         self.sessions = sessions or SessionStore()
-        self.limiter = RateLimiter()
+        self.limiter = SubjectRateLimiter()
         self.router = Router(self)
         self.sessions.on_remove = self.router.catalog.drop_subscriptions
         self._config: GatewayConfig | None = None
@@ -192,10 +192,10 @@ class Gateway:
     def record(self, record: CallRecord) -> None:
         self.metrics.observe_call(
             suite=record.suite,
-            server=record.server or "",
+            server=record.server,
             tool=record.tool,
             outcome=record.outcome,
-            seconds=record.duration_seconds,
+            seconds=record.duration_ms / 1000,
             code=record.error_code,
         )
         if self.recorder is not None:

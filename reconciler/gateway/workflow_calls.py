@@ -10,18 +10,16 @@ the step's timeout (at most the gateway's) and recorded; a client that sent a
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
 
 from ..workflows import Chain, StepRecord
 from .config import Access
+from .context import RequestContext
 from .rpc import FORBIDDEN, INVALID_PARAMS, Message, RpcError, notification, valid_id
 
-if TYPE_CHECKING:
-    from .calls import RequestContext
-
-StepForwarder = Callable[["RequestContext", str, str, dict[str, Any], float], Awaitable[Message]]
+StepForwarder = Callable[[RequestContext, str, str, dict[str, Any], float], Awaitable[Message]]
 """`(ctx, server, tool, arguments, timeout)`: one step's tools/call, as calls.call_step."""
 
 

@@ -1,0 +1,48 @@
+"""The record of one tools/call through the gateway: what metrics, the usage store and audit
+receive. One type from the gateway to SQLite (the store's `calls` table has one column per
+field, in this order); the arguments themselves are never kept, only their hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+CallOutcome = Literal[
+    "ok", "tool_error", "error", "timeout", "denied", "rate_limited", "unknown_tool", "cancelled"
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One tool call through the gateway. The arguments themselves are never stored."""
+
+    ts: float
+    """Unix time the call arrived."""
+    suite: str
+    server: str
+    """The server that answers the tool; empty when the tool is unknown."""
+    tool: str
+    """The server's name for the tool (the name the client sent when unknown)."""
+    duration_ms: float
+    outcome: CallOutcome
+    subject: str | None = None
+    """Caller (ToolPermission subject, `anonymous` on a suite without any)."""
+    error_code: int | None = None
+    """The JSON-RPC error code the client got, if any."""
+    args_hash: str | None = None
+    """SHA-256 of the canonical JSON of the arguments (sorted keys, no spaces)."""
+
+
+def arguments_digest(arguments: Any) -> str:
+    """SHA-256 (hex) of the canonical JSON of a call's arguments."""
+    canonical = json.dumps(
+        {} if arguments is None else arguments,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
