@@ -9,6 +9,7 @@ from pydantic import Field
 from .base import Name, Resource, ResourceStatus, Strict
 
 ConflictResolution = Literal["prefix", "priority"]
+DiscoveryMode = Literal["all", "search"]
 
 
 class SuiteMember(Strict):
@@ -32,6 +33,16 @@ class LabelSelector(Strict):
         )
 
 
+class Discovery(Strict):
+    """How clients find the suite's tools."""
+
+    mode: DiscoveryMode = "all"
+    """`all`: `tools/list` holds every permitted tool; `search`: it holds `find_tools` and
+    `call_tool`, and the tools `find_tools` returns join the session's list."""
+    max_results: int = Field(default=5, ge=1, le=50)
+    """Most tools one `find_tools` call returns (a caller may ask for fewer)."""
+
+
 class MCPSuiteSpec(Strict):
     """Desired state of a suite."""
 
@@ -43,6 +54,8 @@ class MCPSuiteSpec(Strict):
     """Servers selected by label, in addition to `servers` (priority 0)."""
     conflict_resolution: ConflictResolution = "prefix"
     """`prefix`: tools as `<server>_<tool>`; `priority`: bare names, higher priority wins."""
+    discovery: Discovery = Field(default_factory=Discovery)
+    """`search` serves a large suite through a search tool instead of every definition."""
 
 
 class MCPSuiteStatus(ResourceStatus):
