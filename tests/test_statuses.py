@@ -68,3 +68,28 @@ def test_disabled_server_and_suite_waiting_for_its_member() -> None:
     suite = STATE.resources[ResourceKey("MCPSuite", "default", "dev")]
     assert status_of(suite, STATE, {A: ServerFacts(Phase.STARTING)}).message == "waiting for a"
     assert status_of(suite, STATE, {A: ServerFacts(Phase.READY)}).phase == "Ready"
+
+
+def test_a_search_suite_says_its_tools_are_found_through_find_tools() -> None:
+    state = load_documents(
+        [
+            (
+                "s.yaml",
+                """
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: MCPServer
+metadata: {name: a}
+spec: {command: x}
+---
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: MCPSuite
+metadata: {name: big}
+spec: {servers: [{name: a}], discovery: {mode: search}}
+""",
+            )
+        ]
+    ).state
+    assert state is not None
+    suite = state.resources[ResourceKey("MCPSuite", "default", "big")]
+    message = status_of(suite, state, {A: ServerFacts(Phase.READY)}).message
+    assert message == "1 servers ready; tools found through find_tools (discovery: search)"

@@ -75,6 +75,8 @@ def suite_status(
     ]
     ready = not waiting
     message = f"{len(members)} servers ready" if ready else f"waiting for {', '.join(waiting)}"
+    if suite.spec.discovery.mode == "search":
+        message += "; tools found through find_tools (discovery: search)"
     reason = "Succeeded" if ready else "ServersNotReady"
     return StatusView(
         "Ready" if ready else "Pending",

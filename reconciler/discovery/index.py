@@ -53,6 +53,17 @@ class ToolIndex:
     def __len__(self) -> int:
         return len(self._documents)
 
+    @property
+    def ready(self) -> bool:
+        """True when a search needs no rebuild first (rebuilding can take a second at
+        thousands of tools: callers on an event loop run `build` in a thread)."""
+        return self._retriever is not None or not self._documents
+
+    def build(self) -> None:
+        """Build the BM25 matrix now, if an update left it to be built."""
+        with self._lock:
+            self._built()
+
     def update(self, documents: Iterable[ToolDocument]) -> bool:
         """Make the index hold exactly `documents`; False (and nothing rebuilt) if unchanged."""
         documents = sorted(documents, key=lambda d: d.id)
@@ -92,9 +103,11 @@ class ToolIndex:
         if mask is not None:
             scores = scores * mask
         count = min(limit, len(documents))
-        top = numpy.argpartition(-scores, count - 1)[:count]
-        ranked = sorted(top, key=lambda i: (-scores[i], documents[i].id))
-        return [Match(documents[i], float(scores[i])) for i in ranked if scores[i] > 0]
+        scores = numpy.round(scores, 4)  # summation order must not decide between equals
+        kth = numpy.partition(-scores, count - 1)[count - 1]
+        candidates = numpy.flatnonzero((-scores <= kth) & (scores > 0))
+        ranked = sorted(candidates, key=lambda i: (-scores[i], documents[i].id))[:count]
+        return [Match(documents[i], float(scores[i])) for i in ranked]
 
     def _built(self) -> bm25s.BM25:
         if self._retriever is None:

@@ -120,6 +120,10 @@ class SuiteConfig:
     tokens: TokenTable = field(default_factory=TokenTable)
     access: Mapping[str, Access] = field(default_factory=dict)
     """Subject name -> access; on an unsecured suite, only ANONYMOUS."""
+    discovery: str = "all"
+    """`search`: clients list `find_tools` and `call_tool` (see `discovery_tools.py`)."""
+    max_results: int = 5
+    """Most tools one `find_tools` returns."""
 
     @property
     def servers(self) -> tuple[str, ...]:
@@ -257,6 +261,8 @@ class _Builder:
             secured=bool(permissions),
             tokens=TokenTable.of(tokens),
             access=MappingProxyType(access),
+            discovery=suite.spec.discovery.mode,
+            max_results=suite.spec.discovery.max_results,
         )
 
     def routes(self, suite: MCPSuite, members: tuple[Member, ...]) -> dict[str, ToolRoute]:

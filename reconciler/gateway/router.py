@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from .calls import call_tool
 from .config import SuiteConfig
 from .context import RequestContext, Services
+from .discovery_tools import SearchMode
 from .forwarding import LOG_LEVELS, forward, log_wanted
 from .listings import Catalog
 from .rpc import (
@@ -74,10 +75,11 @@ class Router:
     def __init__(self, gateway: RouterServices) -> None:
         self.gateway = gateway
         self.catalog = Catalog(gateway)
+        self.search = SearchMode(gateway.visible_tools)
         self._handlers: dict[str, Handler] = {
             "ping": self._ping,
             "tools/list": self._tools_list,
-            "tools/call": call_tool,
+            "tools/call": self._tools_call,
             "resources/list": self.catalog.resources_list,
             "resources/templates/list": self.catalog.templates_list,
             "resources/read": self.catalog.resource_request,
@@ -99,7 +101,7 @@ class Router:
         session.capabilities = capabilities if isinstance(capabilities, dict) else {}
         session.client_info = client_info if isinstance(client_info, dict) else {}
         session.protocol_version = negotiate(params.get("protocolVersion"))
-        session.visible = self.gateway.visible_tools(suite, session.subject)[1]
+        session.visible = self.listing(suite, session)[1]
         answer: Message = {
             "protocolVersion": session.protocol_version,
             "capabilities": self.capabilities(suite),
@@ -224,10 +226,21 @@ class Router:
     async def _ping(self, ctx: RequestContext, params: dict[str, Any]) -> Message:
         return {}
 
+    def listing(self, suite: SuiteConfig, session: ClientSession) -> tuple[list[Message], str]:
+        """The session's tools/list, and a fingerprint of it (a change sends list_changed)."""
+        if suite.discovery == "search":
+            return self.search.listing(suite, session)
+        return self.gateway.visible_tools(suite, session.subject)
+
     async def _tools_list(self, ctx: RequestContext, params: dict[str, Any]) -> Message:
-        tools, fingerprint = self.gateway.visible_tools(ctx.suite, ctx.session.subject)
+        tools, fingerprint = self.listing(ctx.suite, ctx.session)
         ctx.session.visible = fingerprint
         return {"tools": tools}
+
+    async def _tools_call(self, ctx: RequestContext, params: dict[str, Any]) -> Message:
+        if self.search.handles(ctx.suite, params.get("name")):
+            return await self.search.call(ctx, params)
+        return await call_tool(ctx, params)
 
     async def _set_level(self, ctx: RequestContext, params: dict[str, Any]) -> Message:
         level = params.get("level")

@@ -81,12 +81,13 @@ class Gateway:
         self._config = config
         self._visible = {}
         self.router.catalog.forget()
+        self.router.search.forget(config.suites)
         for session in self.sessions:
             suite = config.suites.get(session.suite)
             if suite is None:
                 self.sessions.remove(session.id)
                 continue
-            _, fingerprint = self.visible_tools(suite, session.subject)
+            _, fingerprint = self.router.listing(suite, session)
             if session.visible != fingerprint:
                 session.visible = fingerprint
                 if session.initialized:

@@ -39,6 +39,8 @@ class ClientSession:
     log_level: str | None = None
     visible: object = None
     """Fingerprint of the tools the subject sees; a change sends tools/list_changed."""
+    discovered: set[str] = field(default_factory=set)
+    """On a suite in search mode: the tools `find_tools` returned, listed from then on."""
     subscriptions: set[tuple[str, str]] = field(default_factory=set)
     """(server, uri) of resources subscribed to."""
     in_flight: dict[RequestId, asyncio.Task[Any]] = field(default_factory=dict)

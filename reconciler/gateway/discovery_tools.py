@@ -1,0 +1,216 @@
+"""A suite in `discovery.mode: search`: `find_tools` and `call_tool` instead of every tool.
+
+`tools/list` of such a suite holds the two tools, plus every tool `find_tools` has returned
+to this session (so a client that follows `notifications/tools/list_changed` can call them
+by name). `find_tools` ranks the tools the caller may see — the same set `tools/list`
+would hold in `all` mode, so permissions and withheld tools apply unchanged — and returns
+their full definitions. `call_tool` calls one by name: the call goes through the ordinary
+tools/call path, so permissions, rate limits, usage records and metrics see the real tool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+from ..discovery import ToolDocument, ToolIndex
+from .calls import call_tool
+from .config import SuiteConfig, ToolRoute
+from .context import RequestContext
+from .rpc import INVALID_PARAMS, Message, RpcError, notification
+from .sessions import ClientSession
+
+FIND_TOOLS: Final = "find_tools"
+CALL_TOOL: Final = "call_tool"
+MAX_QUERY_CHARS: Final = 1000
+ENHANCEMENT_META: Final = "dev.mcp-reconciler/enhancement"
+
+FIND_DEFINITION: Final[Message] = {
+    "name": FIND_TOOLS,
+    "title": "Find tools",
+    "description": (
+        "Search this endpoint's tools by what you want to do, in plain words "
+        "(e.g. 'take a screenshot of a web page'). Returns the best matching tools with "
+        "their name, description and input schema; call one by name, or through call_tool."
+    ),
+    "inputSchema": {
+        "type": "object",
+        "properties": {
+            "query": {"type": "string", "description": "What you want to do, in plain words."},
+            "limit": {"type": "integer", "minimum": 1, "description": "Most tools to return."},
+        },
+        "required": ["query"],
+    },
+    "annotations": {"readOnlyHint": True, "openWorldHint": False},
+}
+CALL_DEFINITION: Final[Message] = {
+    "name": CALL_TOOL,
+    "title": "Call a tool",
+    "description": (
+        "Call a tool that find_tools returned, by its name, with its arguments (an object "
+        "matching that tool's input schema)."
+    ),
+    "inputSchema": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "description": "The tool's name, as find_tools gave it."},
+            "arguments": {"type": "object", "description": "The tool's arguments."},
+        },
+        "required": ["name"],
+    },
+}
+
+
+class VisibleTools(Protocol):
+    def __call__(self, suite: SuiteConfig, subject: str) -> tuple[list[dict[str, Any]], str]: ...
+
+
+def document(route: ToolRoute) -> ToolDocument:
+    """What the index searches of a served tool: its served text and enhancement metadata."""
+    definition = route.definition
+    meta = definition.get("_meta")
+    enhancement = meta.get(ENHANCEMENT_META) if isinstance(meta, Mapping) else None
+    enhancement = enhancement if isinstance(enhancement, Mapping) else {}
+    schema = definition.get("inputSchema")
+    return ToolDocument(
+        id=route.exposed,
+        server=route.server,
+        name=route.tool,
+        title=str(definition.get("title") or ""),
+        description=str(definition.get("description") or ""),
+        input_schema=schema if isinstance(schema, Mapping) else {},
+        keywords=_strings(enhancement.get("keywords")),
+        categories=_strings(enhancement.get("categories")),
+        use_cases=_strings(enhancement.get("useCases")),
+    )
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+
+@dataclass
+class _SuiteIndex:
+    suite: SuiteConfig
+    index: ToolIndex
+
+
+class SearchMode:
+    """Serves the suites in search mode: their listing, `find_tools` and `call_tool`."""
+
+    def __init__(self, visible_tools: VisibleTools) -> None:
+        self.visible_tools = visible_tools
+        self._indexes: dict[str, _SuiteIndex] = {}
+        self._allowed: dict[tuple[str, str, str], frozenset[str]] = {}
+
+    def listing(self, suite: SuiteConfig, session: ClientSession) -> tuple[list[Message], str]:
+        """The session's tools/list in search mode, and a fingerprint of it."""
+        tools, fingerprint = self.visible_tools(suite, session.subject)
+        found = [t for t in tools if t.get("name") in session.discovered]
+        digest = hashlib.sha256(
+            f"{fingerprint}:{','.join(sorted(t['name'] for t in found))}".encode()
+        ).hexdigest()
+        return [FIND_DEFINITION, CALL_DEFINITION, *found], f"search:{digest}"
+
+    def handles(self, suite: SuiteConfig, name: object) -> bool:
+        return suite.discovery == "search" and name in (FIND_TOOLS, CALL_TOOL)
+
+    async def call(self, ctx: RequestContext, params: dict[str, Any]) -> Message:
+        """tools/call of `find_tools` or `call_tool`."""
+        arguments = params.get("arguments")
+        if arguments is None:
+            arguments = {}
+        if not isinstance(arguments, dict):
+            raise RpcError(INVALID_PARAMS, "tools/call arguments must be an object")
+        if params.get("name") == CALL_TOOL:
+            return await self._call(ctx, params, arguments)
+        return await self._find(ctx, arguments)
+
+    async def _call(
+        self, ctx: RequestContext, params: dict[str, Any], arguments: dict[str, Any]
+    ) -> Message:
+        name = arguments.get("name")
+        inner = arguments.get("arguments")
+        if not isinstance(name, str) or name in (FIND_TOOLS, CALL_TOOL):
+            raise RpcError(INVALID_PARAMS, "call_tool needs the name of a tool find_tools returned")
+        forwarded = {k: v for k, v in params.items() if k not in ("name", "arguments")}
+        forwarded["name"] = name
+        if inner is not None:
+            forwarded["arguments"] = inner
+        return await call_tool(ctx, forwarded)
+
+    async def _find(self, ctx: RequestContext, arguments: dict[str, Any]) -> Message:
+        suite, session = ctx.suite, ctx.session
+        query = arguments.get("query")
+        if not isinstance(query, str) or not query.strip():
+            raise RpcError(INVALID_PARAMS, "find_tools needs a query: what you want to do")
+        if len(query) > MAX_QUERY_CHARS:
+            raise RpcError(INVALID_PARAMS, f"query is longer than {MAX_QUERY_CHARS} characters")
+        limit = arguments.get("limit", suite.max_results)
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise RpcError(INVALID_PARAMS, "limit must be a positive integer")
+        limit = min(limit, suite.max_results)
+        tools, fingerprint = self.visible_tools(suite, session.subject)
+        allowed = self._allowed_names(suite, session.subject, fingerprint, tools)
+        index = self._index(suite)
+        if not index.ready:
+            await asyncio.to_thread(index.build)
+        matches = index.search(query, allowed=allowed, limit=limit)
+        by_name = {t["name"]: t for t in tools}
+        found = [by_name[m.document.id] for m in matches if m.document.id in by_name]
+        self._remember(session, suite, [t["name"] for t in found])
+        results = [
+            {k: t[k] for k in ("name", "title", "description", "inputSchema") if k in t}
+            for t in found
+        ]
+        text = json.dumps({"tools": results}, ensure_ascii=False)
+        return {
+            "content": [{"type": "text", "text": text}],
+            "structuredContent": {"tools": results},
+        }
+
+    def _remember(self, session: ClientSession, suite: SuiteConfig, names: Sequence[str]) -> None:
+        """Add found tools to the session's listing; tell the client when it grew."""
+        new = set(names) - session.discovered
+        if not new:
+            return
+        session.discovered |= new
+        _, fingerprint = self.listing(suite, session)
+        if session.visible != fingerprint:
+            session.visible = fingerprint
+            if session.initialized:
+                session.push(notification("notifications/tools/list_changed"))
+
+    def _allowed_names(
+        self, suite: SuiteConfig, subject: str, fingerprint: str, tools: list[dict[str, Any]]
+    ) -> frozenset[str]:
+        key = (suite.name, subject, fingerprint)
+        allowed = self._allowed.get(key)
+        if allowed is None:
+            if len(self._allowed) > 1024:
+                self._allowed.clear()
+            allowed = self._allowed[key] = frozenset(str(t["name"]) for t in tools)
+        return allowed
+
+    def _index(self, suite: SuiteConfig) -> ToolIndex:
+        """The suite's index, brought up to date with the suite's routes when they changed."""
+        entry = self._indexes.get(suite.name)
+        if entry is None:
+            entry = self._indexes[suite.name] = _SuiteIndex(suite, ToolIndex())
+            entry.index.update(document(r) for r in suite.tools.values())
+        elif entry.suite is not suite:
+            entry.suite = suite
+            entry.index.update(document(r) for r in suite.tools.values())
+        return entry.index
+
+    def forget(self, suites: Mapping[str, SuiteConfig]) -> None:
+        """Drop the indexes of suites no longer served in search mode."""
+        for name in list(self._indexes):
+            kept = suites.get(name)
+            if kept is None or kept.discovery != "search":
+                del self._indexes[name]
+        self._allowed.clear()
