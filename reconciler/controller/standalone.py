@@ -20,6 +20,7 @@ import structlog
 from ..core.desired import DesiredState
 from ..core.errors import ReconcilerError, SourceError
 from ..gateway import Gateway, GatewayServer, HostPolicy, build_gateway_config
+from ..llm.embeddings import ProviderEmbedders
 from ..loading.loader import load_documents
 from ..secrets import SecretResolver
 from ..sources import Snapshot, Source
@@ -106,8 +107,12 @@ class StandaloneController:
         context = RunnerContext(store=store, resolver=resolver)
         registry = UpstreamsOf(lambda: self.reconciler)
         self.usage = UsageRecorder(store)
+        embedders = ProviderEmbedders(resolver)
         self.gateway = gateway = Gateway(
-            registry, recorder=self.usage, hosts=HostPolicy.of(self.options.allowed_hosts)
+            registry,
+            recorder=self.usage,
+            hosts=HostPolicy.of(self.options.allowed_hosts),
+            embedders=embedders,
         )
         context.sink_for = gateway.server_sink
 
@@ -129,6 +134,7 @@ class StandaloneController:
 
         def configure(desired: DesiredState, tools: dict[str, list[dict[str, Any]]]) -> None:
             last[:] = [(desired, tools)]
+            embedders.update(desired.providers)
             serve_enhanced()
             if fixed is None:
                 self.enhancer.schedule(desired, tools)

@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Final, Literal
 
 from .text import tokenize
@@ -41,8 +42,10 @@ class ToolDocument:
     categories: Sequence[str] = ()
     use_cases: Sequence[str] = ()
 
-    def digest(self) -> str:
-        """A hash of everything searched: an unchanged tool is never tokenized twice."""
+    @cached_property
+    def content_digest(self) -> str:
+        """A hash of everything searched: an unchanged tool is never tokenized (or embedded)
+        twice. Computed once per document."""
         payload = json.dumps(
             [
                 self.id,

@@ -15,7 +15,9 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from .dense import DenseIndex
 from .documents import FIELDS, SearchFields, ToolDocument
+from .fusion import reciprocal_rank_fusion
 from .text import related, tokenize
 
 if TYPE_CHECKING:
@@ -24,8 +26,19 @@ if TYPE_CHECKING:
 
 RELATED_WEIGHT: Final = 0.4
 """Weight of the words a query is expanded with, against 1 for its own words."""
+FUSION_DEPTH: Final = 50
+"""Candidates each ranking contributes to the fusion."""
 MASK_CACHE: Final = 64
 """Permission masks kept per index version: one per distinct set of allowed tools."""
+
+
+@dataclass(frozen=True)
+class DenseQuery:
+    """The embedding side of a search: the suite's vectors and the query's."""
+
+    index: DenseIndex
+    vector: Sequence[float]
+    model: str
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,10 @@ class ToolIndex:
         thousands of tools: callers on an event loop run `build` in a thread)."""
         return self._retriever is not None or not self._documents
 
+    @property
+    def documents(self) -> Sequence[ToolDocument]:
+        return self._documents
+
     def build(self) -> None:
         """Build the BM25 matrix now, if an update left it to be built."""
         with self._lock:
@@ -67,9 +84,9 @@ class ToolIndex:
     def update(self, documents: Iterable[ToolDocument]) -> bool:
         """Make the index hold exactly `documents`; False (and nothing rebuilt) if unchanged."""
         documents = sorted(documents, key=lambda d: d.id)
-        digests = [d.digest() for d in documents]
+        digests = [d.content_digest for d in documents]
         with self._lock:
-            if digests == [d.digest() for d in self._documents]:
+            if digests == [d.content_digest for d in self._documents]:
                 return False
             tokens = {digest: self._tokens.get(digest) for digest in digests}
             for document, digest in zip(documents, digests, strict=True):
@@ -84,37 +101,49 @@ class ToolIndex:
             return True
 
     def search(
-        self, query: str, *, allowed: Collection[str] | None = None, limit: int = 5
+        self,
+        query: str,
+        *,
+        allowed: Collection[str] | None = None,
+        limit: int = 5,
+        dense: DenseQuery | None = None,
     ) -> list[Match]:
-        """The best `limit` tools for `query` among `allowed` (every tool when None)."""
+        """The best `limit` tools for `query` among `allowed` (every tool when None); with
+        `dense`, the lexical ranking is fused with the embedding ranking (RRF)."""
         import numpy
 
         query_tokens = tokenize(query)
-        if not query_tokens or not self._documents or limit <= 0:
+        if not self._documents or limit <= 0 or (not query_tokens and dense is None):
             return []
         with self._lock:
             retriever = self._built()
             documents = self._documents
             mask = None if allowed is None else self._mask(frozenset(allowed))
-        scores = retriever.get_scores(query_tokens)
-        expansion = related(query_tokens)
-        if expansion:
-            scores = scores + RELATED_WEIGHT * retriever.get_scores(expansion)
-        if mask is not None:
-            scores = scores * mask
-        count = min(limit, len(documents))
-        scores = numpy.round(scores, 4)  # summation order must not decide between equals
-        kth = numpy.partition(-scores, count - 1)[count - 1]
-        candidates = numpy.flatnonzero((-scores <= kth) & (scores > 0))
-        ranked = sorted(candidates, key=lambda i: (-scores[i], documents[i].id))[:count]
-        return [Match(documents[i], float(scores[i])) for i in ranked]
+        depth = limit if dense is None else max(limit * 5, FUSION_DEPTH)
+        lexical: list[int] = []
+        scores = numpy.zeros(len(documents), dtype="float32")
+        if query_tokens:
+            scores = retriever.get_scores(query_tokens)
+            expansion = related(query_tokens)
+            if expansion:
+                scores = scores + RELATED_WEIGHT * retriever.get_scores(expansion)
+            if mask is not None:
+                scores = scores * mask
+            lexical = _top(numpy.round(scores, 4), documents, depth)
+        if dense is None:
+            return [Match(documents[i], float(scores[i])) for i in lexical]
+        nearest = dense.index.rank(
+            documents, dense.vector, model=dense.model, mask=mask, limit=depth
+        )
+        fused = reciprocal_rank_fusion([lexical, nearest])[:limit]
+        return [Match(documents[i], float(scores[i])) for i in fused]
 
     def _built(self) -> bm25s.BM25:
         if self._retriever is None:
             import bm25s
 
             retriever = bm25s.BM25()
-            corpus = [self._tokens[d.digest()] or [""] for d in self._documents]
+            corpus = [self._tokens[d.content_digest] or [""] for d in self._documents]
             retriever.index(corpus, show_progress=False)
             self._retriever = retriever
             self.builds += 1
@@ -134,6 +163,17 @@ class ToolIndex:
                 self._masks.pop(next(iter(self._masks)))
             self._masks[allowed] = mask
         return mask
+
+
+def _top(scores: numpy.ndarray, documents: Sequence[ToolDocument], count: int) -> list[int]:
+    """Positions of the `count` best positive scores; equal scores in id order (the
+    summation order of floats must not decide between equals)."""
+    import numpy
+
+    count = min(count, len(documents))
+    kth = numpy.partition(-scores, count - 1)[count - 1]
+    candidates = [int(i) for i in numpy.flatnonzero((-scores <= kth) & (scores > 0))]
+    return sorted(candidates, key=lambda i: (-scores[i], documents[i].id))[:count]
 
 
 def ranked_ids(matches: Sequence[Match]) -> list[str]:

@@ -124,6 +124,8 @@ class SuiteConfig:
     """`search`: clients list `find_tools` and `call_tool` (see `discovery_tools.py`)."""
     max_results: int = 5
     """Most tools one `find_tools` returns."""
+    embeddings: tuple[str, str] | None = None
+    """(LLMProvider, model) whose embeddings are fused into the ranking of `find_tools`."""
 
     @property
     def servers(self) -> tuple[str, ...]:
@@ -263,6 +265,14 @@ class _Builder:
             access=MappingProxyType(access),
             discovery=suite.spec.discovery.mode,
             max_results=suite.spec.discovery.max_results,
+            embeddings=(
+                (
+                    suite.spec.discovery.embeddings.provider_ref,
+                    suite.spec.discovery.embeddings.model,
+                )
+                if suite.spec.discovery.embeddings is not None
+                else None
+            ),
         )
 
     def routes(self, suite: MCPSuite, members: tuple[Member, ...]) -> dict[str, ToolRoute]:

@@ -13,20 +13,26 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
-from ..discovery import ToolDocument, ToolIndex
+from ..discovery import DenseIndex, DenseQuery, Embedder, ToolDocument, ToolIndex
 from .calls import call_tool
 from .config import SuiteConfig, ToolRoute
 from .context import RequestContext
 from .rpc import INVALID_PARAMS, Message, RpcError, notification
 from .sessions import ClientSession
 
+logger = logging.getLogger(__name__)
+
 FIND_TOOLS: Final = "find_tools"
 CALL_TOOL: Final = "call_tool"
 MAX_QUERY_CHARS: Final = 1000
+QUERY_CACHE: Final = 256
+"""Query embeddings kept (a repeated query costs no provider call)."""
 ENHANCEMENT_META: Final = "dev.mcp-reconciler/enhancement"
 
 FIND_DEFINITION: Final[Message] = {
@@ -65,8 +71,16 @@ CALL_DEFINITION: Final[Message] = {
 }
 
 
-class VisibleTools(Protocol):
-    def __call__(self, suite: SuiteConfig, subject: str) -> tuple[list[dict[str, Any]], str]: ...
+class SearchServices(Protocol):
+    """What search mode needs from the gateway."""
+
+    def visible_tools(self, suite: SuiteConfig, subject: str) -> tuple[list[dict[str, Any]], str]:
+        """The tool definitions the subject may call, and a fingerprint of them."""
+        ...
+
+    def embedder(self, suite: SuiteConfig) -> Embedder | None:
+        """The suite's embedder, when it declares embeddings that can be had."""
+        ...
 
 
 def document(route: ToolRoute) -> ToolDocument:
@@ -97,14 +111,21 @@ def _strings(value: object) -> tuple[str, ...]:
 class _SuiteIndex:
     suite: SuiteConfig
     index: ToolIndex
+    dense: DenseIndex = field(default_factory=DenseIndex)
+    embedding: asyncio.Task[None] | None = None
+    """Tools being embedded in the background (find_tools ranks lexically meanwhile)."""
+    embedded_version: int | None = None
+    """The index version whose tools were (or are being) embedded."""
 
 
 class SearchMode:
     """Serves the suites in search mode: their listing, `find_tools` and `call_tool`."""
 
-    def __init__(self, visible_tools: VisibleTools) -> None:
-        self.visible_tools = visible_tools
+    def __init__(self, services: SearchServices) -> None:
+        self.services = services
+        self.visible_tools = services.visible_tools
         self._indexes: dict[str, _SuiteIndex] = {}
+        self._queries: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
         self._allowed: dict[tuple[str, str, str], frozenset[str]] = {}
 
     def listing(self, suite: SuiteConfig, session: ClientSession) -> tuple[list[Message], str]:
@@ -156,10 +177,12 @@ class SearchMode:
         limit = min(limit, suite.max_results)
         tools, fingerprint = self.visible_tools(suite, session.subject)
         allowed = self._allowed_names(suite, session.subject, fingerprint, tools)
-        index = self._index(suite)
+        entry = self._index(suite)
+        index = entry.index
         if not index.ready:
             await asyncio.to_thread(index.build)
-        matches = index.search(query, allowed=allowed, limit=limit)
+        dense = await self._dense(suite, entry, query)
+        matches = index.search(query, allowed=allowed, limit=limit, dense=dense)
         by_name = {t["name"]: t for t in tools}
         found = [by_name[m.document.id] for m in matches if m.document.id in by_name]
         self._remember(session, suite, [t["name"] for t in found])
@@ -196,7 +219,34 @@ class SearchMode:
             allowed = self._allowed[key] = frozenset(str(t["name"]) for t in tools)
         return allowed
 
-    def _index(self, suite: SuiteConfig) -> ToolIndex:
+    async def _dense(self, suite: SuiteConfig, entry: _SuiteIndex, query: str) -> DenseQuery | None:
+        """The embedding side of a search, when the suite has embeddings: tools missing a
+        vector are embedded in the background; a failing provider means lexical ranking."""
+        try:
+            embedder = self.services.embedder(suite)
+            if embedder is None:
+                return None
+            busy = entry.embedding is not None and not entry.embedding.done()
+            if entry.embedded_version != entry.index.version and not busy:
+                entry.embedded_version = entry.index.version
+                documents = list(entry.index.documents)
+                entry.embedding = asyncio.ensure_future(entry.dense.ensure(documents, embedder))
+                entry.embedding.add_done_callback(lambda task: _embedded(entry, task))
+            key = (embedder.model, query)
+            vector = self._queries.get(key)
+            if vector is None:
+                (vector,) = await embedder.embed([query])
+                self._queries[key] = vector
+                if len(self._queries) > QUERY_CACHE:
+                    self._queries.popitem(last=False)
+            return DenseQuery(entry.dense, vector, embedder.model)
+        except Exception as error:  # the provider failing must not fail find_tools
+            logger.warning(
+                "embeddings for suite %s failed, ranking lexically: %s", suite.name, error
+            )
+            return None
+
+    def _index(self, suite: SuiteConfig) -> _SuiteIndex:
         """The suite's index, brought up to date with the suite's routes when they changed."""
         entry = self._indexes.get(suite.name)
         if entry is None:
@@ -205,7 +255,7 @@ class SearchMode:
         elif entry.suite is not suite:
             entry.suite = suite
             entry.index.update(document(r) for r in suite.tools.values())
-        return entry.index
+        return entry
 
     def forget(self, suites: Mapping[str, SuiteConfig]) -> None:
         """Drop the indexes of suites no longer served in search mode."""
@@ -214,3 +264,11 @@ class SearchMode:
             if kept is None or kept.discovery != "search":
                 del self._indexes[name]
         self._allowed.clear()
+
+
+def _embedded(entry: _SuiteIndex, task: asyncio.Task[None]) -> None:
+    """After embedding the tools: on failure, log and let the next find_tools retry."""
+    if task.cancelled() or task.exception() is not None:
+        entry.embedded_version = None
+        if not task.cancelled():
+            logger.warning("embedding tools failed, ranking lexically: %s", task.exception())

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
+from ..discovery import Embedder
 from .calls import call_tool
 from .config import SuiteConfig
 from .context import RequestContext, Services
@@ -68,6 +69,10 @@ class RouterServices(Services, Protocol):
         """The tool definitions the subject may call, and a fingerprint of them."""
         ...
 
+    def embedder(self, suite: SuiteConfig) -> Embedder | None:
+        """The embedder a search suite ranks with, if it declares one that can be had."""
+        ...
+
 
 class Router:
     """Answers the client messages of every session of a gateway."""
@@ -75,7 +80,7 @@ class Router:
     def __init__(self, gateway: RouterServices) -> None:
         self.gateway = gateway
         self.catalog = Catalog(gateway)
-        self.search = SearchMode(gateway.visible_tools)
+        self.search = SearchMode(gateway)
         self._handlers: dict[str, Handler] = {
             "ping": self._ping,
             "tools/list": self._tools_list,

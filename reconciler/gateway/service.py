@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Literal
 
+from ..discovery import Embedder
 from .config import GatewayConfig, SuiteConfig
 from .hosts import HostPolicy
 from .metrics import GatewayMetrics
@@ -31,6 +32,8 @@ ServerState = Literal["starting", "up", "down", "failed"]
 """`failed`: given up on (Stalled); the gateway is ready without it."""
 
 CallRecorder = Callable[[CallRecord], None]
+EmbedderSource = Callable[[str, str, str], Embedder | None]
+"""(namespace, LLMProvider, model) -> the embedder of that provider, None when there is none."""
 
 
 class Gateway:
@@ -46,8 +49,10 @@ class Gateway:
         call_timeout: float = 300.0,
         max_body_bytes: int = 4 * 1024 * 1024,
         sessions: SessionStore | None = None,
+        embedders: EmbedderSource | None = None,
     ) -> None:
         self.upstreams = upstreams
+        self.embedders = embedders
         self.recorder = recorder
         self.metrics = metrics or GatewayMetrics()
         self.hosts = hosts or HostPolicy()
@@ -99,6 +104,12 @@ class Gateway:
             self._health.pop(name, None)
             self.metrics.forget_server(name)
         self._reported &= config.servers
+
+    def embedder(self, suite: SuiteConfig) -> Embedder | None:
+        """The embedder of a search suite that declares embeddings, when it can be had."""
+        if suite.embeddings is None or self.embedders is None:
+            return None
+        return self.embedders(suite.namespace, *suite.embeddings)
 
     def visible_tools(self, suite: SuiteConfig, subject: str) -> tuple[list[dict[str, Any]], str]:
         """The tool definitions the subject may call, and a fingerprint of them."""

@@ -27,6 +27,7 @@ from ..core.models import (
     Workflow,
 )
 from ..core.models.globs import glob_match
+from ..core.models.provider import EMBEDDING_TYPES
 from ..core.models.workflow import WORKFLOW_SERVER
 from ..workflows.templating import TemplateError, step_references, strings_of
 
@@ -170,12 +171,38 @@ class _Checker:
                 self._report(
                     suite, path, self._missing(MCPServer.kind_name, namespace, member.name)
                 )
+        self._embeddings(suite)
         if not suite.spec.servers and not self.members[suite.key]:
             path = "spec.selector" if suite.spec.selector is not None else "spec"
             self._warn(
                 suite,
                 path,
                 "suite has no servers: list some under servers or select them by label",
+            )
+
+    def _embeddings(self, suite: MCPSuite) -> None:
+        """A suite's embedding provider exists and serves embeddings."""
+        discovery = suite.spec.discovery
+        if discovery.embeddings is None:
+            return
+        path = "spec.discovery.embeddings.providerRef"
+        name = discovery.embeddings.provider_ref
+        provider = self.state.get(LLMProvider, name, suite.metadata.ns)
+        if provider is None:
+            if not self._exists(LLMProvider.kind_name, suite.metadata.ns, name):
+                self._report(
+                    suite, path, self._missing(LLMProvider.kind_name, suite.metadata.ns, name)
+                )
+        elif provider.spec.type not in EMBEDDING_TYPES:
+            self._report(
+                suite,
+                path,
+                f"LLMProvider '{name}' is of type {provider.spec.type}, which serves no "
+                f"embeddings; use one of type {', '.join(sorted(EMBEDDING_TYPES))}",
+            )
+        if discovery.mode != "search":
+            self._warn(
+                suite, "spec.discovery.embeddings", "embeddings are used only with mode: search"
             )
 
     def _suites_of(self, resource: Resource, suites: list[str]) -> list[ResourceKey]:

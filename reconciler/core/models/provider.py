@@ -13,6 +13,8 @@ ProviderType = Literal[
 ]
 NEEDS_API_KEY = {"openai", "anthropic", "azure-openai", "google"}
 NEEDS_ENDPOINT = {"azure-openai", "openai-compatible"}
+EMBEDDING_TYPES = frozenset({"openai", "azure-openai", "openai-compatible", "ollama"})
+"""Provider types whose API also serves embeddings (for `find_tools` ranking)."""
 
 
 class Pricing(Strict):

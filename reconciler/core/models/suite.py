@@ -33,6 +33,16 @@ class LabelSelector(Strict):
         )
 
 
+class DiscoveryEmbeddings(Strict):
+    """Embeddings fused with the lexical ranking of `find_tools`."""
+
+    provider_ref: Name
+    """An LLMProvider that serves embeddings: openai, azure-openai, openai-compatible or
+    ollama, in the same namespace."""
+    model: str = Field(min_length=1, max_length=200)
+    """The embedding model (deployment name for azure-openai), e.g. text-embedding-3-small."""
+
+
 class Discovery(Strict):
     """How clients find the suite's tools."""
 
@@ -41,6 +51,9 @@ class Discovery(Strict):
     `call_tool`, and the tools `find_tools` returns join the session's list."""
     max_results: int = Field(default=5, ge=1, le=50)
     """Most tools one `find_tools` call returns (a caller may ask for fewer)."""
+    embeddings: DiscoveryEmbeddings | None = None
+    """Rank by meaning too: tool and query embeddings, cached by content hash, fused with
+    the lexical ranking. Without it, ranking is lexical only (no network)."""
 
 
 class MCPSuiteSpec(Strict):
