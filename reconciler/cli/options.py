@@ -71,3 +71,15 @@ def log_format(output: Output | None, chosen: LogFormatChoice) -> LogFormatChoic
     if output is None:
         return chosen
     return LogFormatChoice.json if output == Output.json else LogFormatChoice.console
+
+
+BWRAP_ENV = "MCP_RECONCILER_BWRAP"
+
+BwrapOpt = Annotated[
+    str,
+    typer.Option(
+        "--bwrap",
+        envvar=BWRAP_ENV,
+        help="bubblewrap executable that confines servers declaring `sandbox` (name or path).",
+    ),
+]

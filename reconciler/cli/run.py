@@ -12,6 +12,7 @@ from ..core.errors import ReconcilerError
 from .app import app
 from .logsetup import configure_logging
 from .options import (
+    BwrapOpt,
     LogFormatChoice,
     LogFormatOpt,
     LogOutputOpt,
@@ -76,6 +77,7 @@ def run(
     usage_retention_days: Annotated[
         float, typer.Option(help="Days of gateway call records kept for `stats`.")
     ] = 90.0,
+    bwrap: BwrapOpt = "bwrap",
     log_format: LogFormatOpt = LogFormatChoice.auto,
     output: LogOutputOpt = None,
     state_dir: StateDir = None,
@@ -116,6 +118,7 @@ def run(
         allowed_hosts=tuple(allowed_host or ()),
         usage_retention_days=usage_retention_days,
         pins_dir=pins,
+        bwrap=bwrap,
     )
     serve_until_signalled(source, options)
 

@@ -1,6 +1,8 @@
 """`mcp-reconciler validate PATH...`: schema and cross-reference check, for humans and CI.
 
-Exit 0 when valid (warnings are printed but do not fail), 1 when invalid. Text output
+Exit 0 when valid (warnings are printed but do not fail), 1 when invalid. A stdio server
+declaring `sandbox` on a machine where bubblewrap cannot confine it is a warning: the
+controller would hold it Stalled (SandboxUnavailable) rather than run it unconfined. Text output
 prints each problem as `FILE:LINE: Kind/name: field: message` on stderr, then a summary;
 `-o json` prints `{"valid", "resources", "revision", "problems"}` on stdout; `-o markdown`
 a list fit for a pull-request comment.
@@ -16,10 +18,10 @@ from typing import Annotated
 import typer
 
 from ..core.errors import Problem
-from ..core.models import KINDS
+from ..core.models import KINDS, MCPServer
 from ..loading.loader import LoadResult, load_paths
 from .app import app
-from .options import Output, OutputOpt, StateDir
+from .options import BwrapOpt, Output, OutputOpt, StateDir
 
 _KIND_WORDS = {
     "MCPServer": ("server", "servers"),
@@ -34,6 +36,7 @@ _KIND_WORDS = {
 def validate(
     paths: Annotated[list[Path], typer.Argument(help="YAML files or directories.")],
     output: OutputOpt = Output.text,
+    bwrap: BwrapOpt = "bwrap",
     state_dir: StateDir = None,
 ) -> None:
     """Check schema and cross-references of every YAML file under PATHS. Exit 0 valid, 1 invalid."""
@@ -44,6 +47,7 @@ def validate(
             None,
             [Problem(f"internal error while loading ({type(exc).__name__}); please report it")],
         )
+    result.problems.extend(_sandbox_warnings(result, bwrap))
     if output == Output.json:
         typer.echo(json.dumps(_as_json(result), indent=2))
     elif output == Output.markdown:
@@ -56,6 +60,39 @@ def validate(
         else:
             typer.echo(_invalid_summary(result), err=True)
     raise typer.Exit(0 if result.ok else 1)
+
+
+def _sandbox_warnings(result: LoadResult, bwrap: str) -> list[Problem]:
+    """One warning per sandboxed stdio server when this machine cannot sandbox it."""
+    if result.state is None:
+        return []
+    sandboxed = [
+        server
+        for server in result.state.of_kind(MCPServer)
+        if server.spec.sandbox is not None and server.spec.command is not None
+    ]
+    if not sandboxed:
+        return []
+    from ..controller.confinement import sandbox_problem
+
+    problem = sandbox_problem(bwrap)
+    if problem is None:
+        return []
+    warnings = []
+    for server in sandboxed:
+        origin = result.state.origins.get(server.key)
+        warnings.append(
+            Problem(
+                f"this machine cannot sandbox it, so `run` keeps it Stalled"
+                f" (SandboxUnavailable): {problem}",
+                file=origin.file if origin else None,
+                line=origin.line_of("spec.sandbox") if origin else None,
+                resource=f"MCPServer/{server.name}",
+                field="spec.sandbox",
+                severity="warning",
+            )
+        )
+    return warnings
 
 
 def _as_json(result: LoadResult) -> dict[str, object]:

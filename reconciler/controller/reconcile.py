@@ -296,7 +296,9 @@ class Reconciler:
 
     def _write_status(self, resources: Iterable[Resource], desired: DesiredState) -> None:
         facts = {
-            key: ServerFacts(runner.phase, len(runner.exposed_tools()), runner.last_error)
+            key: ServerFacts(
+                runner.phase, len(runner.exposed_tools()), runner.last_error, runner.stall_reason
+            )
             for key, runner in self.runners.items()
         }
         for resource in resources:

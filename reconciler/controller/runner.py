@@ -39,6 +39,7 @@ from ..upstream.discovery import ExposedTool, ServerTool, apply_filter
 from ..upstream.remote import sse_transport, streamable_http_transport
 from ..upstream.sinks import MessageSink
 from ..upstream.transport import Transport, stdio_transport
+from .confinement import Confinement
 from .store import Store
 from .store_records import Capability, InventoryRecord
 from .supervisor import Backoff, LaunchSpec, ManagedProcess, spawn
@@ -67,6 +68,8 @@ class RunnerContext:
     """Called after the phase or the tool list of a server changed."""
     sink_for: Callable[[str], MessageSink] | None = None
     """Receives what a server (by name) sends outside any call: the gateway's sink."""
+    confinement: Confinement = field(default_factory=Confinement)
+    """Wraps the launch of servers that declare `sandbox` (bubblewrap)."""
 
 
 def _notifies_tool_changes(connection: UpstreamConnection) -> bool:
@@ -94,6 +97,8 @@ class ServerRunner:
         self.failures = 0
         self.restarts = 0
         self.last_error: str | None = None
+        self.stall_reason: str | None = None
+        """CamelCase reason of a Stalled server (RestartsExhausted, SandboxUnavailable)."""
         self.started_at: float | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -156,24 +161,25 @@ class ServerRunner:
                 raise
             except (ReconcilerError, OSError) as exc:
                 self.last_error = exc.message if isinstance(exc, ReconcilerError) else str(exc)
+                if isinstance(exc, ReconcilerError) and exc.fatal:
+                    self.stall_reason = exc.reason
             finally:
                 self._ready.clear()
                 await self._teardown()
             if self._stopping.is_set():
                 return
+            if self.stall_reason is not None:
+                await self._stall(self.stall_reason, self.last_error or self.stall_reason)
+                return
             if ready_since is not None and time.monotonic() - ready_since > HEALTHY_RESET_SECONDS:
                 self.failures = 0
             self.failures += 1
             if self.failures >= policy.max_failures:
-                self.phase = Phase.STALLED
-                self._event(
-                    "error",
+                await self._stall(
                     "RestartsExhausted",
                     f"gave up after {self.failures} consecutive failures: {self.last_error}; "
                     "fix the server and change its spec to try again",
                 )
-                self._persist()
-                await self._changed()
                 return
             delay = Backoff.from_policy(policy.backoff).delay(self.failures)
             self.phase = Phase.BACKOFF
@@ -189,6 +195,14 @@ class ServerRunner:
                 async with asyncio.timeout(delay):
                     await self._stopping.wait()
             self.restarts += 1
+
+    async def _stall(self, reason: str, message: str) -> None:
+        """Give up until the spec changes: Stalled, with the reason its condition carries."""
+        self.phase = Phase.STALLED
+        self.stall_reason = reason
+        self._event("error", reason, message)
+        self._persist()
+        await self._changed()
 
     async def _launch(self) -> None:
         transport = await self._transport()
@@ -210,7 +224,10 @@ class ServerRunner:
     async def _transport(self) -> Transport:
         spec = self.server.spec
         if spec.transport == "stdio":
-            self.process = await spawn(self._launch_spec(), on_stderr=self._stderr)
+            launch = self._launch_spec()
+            if spec.sandbox is not None:
+                launch = await self.context.confinement.confine(launch, spec.sandbox)
+            self.process = await spawn(launch, on_stderr=self._stderr)
             self._persist()
             return stdio_transport(self.process.stdout, self.process.stdin)
         headers = {h.name: self._value(h.value, h.value_from) for h in spec.headers}

@@ -24,6 +24,7 @@ from ..llm.embeddings import ProviderEmbedders
 from ..loading.loader import load_documents
 from ..secrets import SecretResolver
 from ..sources import Snapshot, Source
+from .confinement import DEFAULT_BWRAP, Confinement
 from .control import control_server
 from .enhancing import EnhancementStep
 from .reconcile import Outcome, Reconciler
@@ -63,6 +64,8 @@ class RunOptions:
     they are, and no enhancement runs here."""
     root_suite: str | None = None
     """Also serve this suite at `/mcp` (the stdio bridge)."""
+    bwrap: str = DEFAULT_BWRAP
+    """bubblewrap executable confining servers that declare `sandbox` (name or path)."""
 
 
 class StandaloneController:
@@ -103,8 +106,12 @@ class StandaloneController:
         self._kick.set()
 
     async def _serve(self, store: Store) -> None:
-        resolver = SecretResolver(self.options.secrets_dir or self.options.state_dir / "secrets")
-        context = RunnerContext(store=store, resolver=resolver)
+        secrets_dir = self.options.secrets_dir or self.options.state_dir / "secrets"
+        resolver = SecretResolver(secrets_dir)
+        confinement = Confinement(
+            bwrap=self.options.bwrap, hidden=(self.options.state_dir, secrets_dir)
+        )
+        context = RunnerContext(store=store, resolver=resolver, confinement=confinement)
         registry = UpstreamsOf(lambda: self.reconciler)
         self.usage = UsageRecorder(store)
         embedders = ProviderEmbedders(resolver)

@@ -21,6 +21,8 @@ class ServerFacts:
     phase: Phase
     tools: int = 0
     last_error: str | None = None
+    stall_reason: str | None = None
+    """Why a Stalled server gave up (default RestartsExhausted)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +56,8 @@ def server_status(server: MCPServer, facts: ServerFacts | None) -> StatusView:
     if ready:
         reason, message = "Succeeded", f"{facts.tools} tools"
     elif stalled:
-        reason, message = "RestartsExhausted", facts.last_error or "gave up restarting"
+        reason = facts.stall_reason or "RestartsExhausted"
+        message = facts.last_error or "gave up restarting"
     elif facts.phase == Phase.BACKOFF:
         reason, message = "BackOff", facts.last_error or "restarting"
     else:

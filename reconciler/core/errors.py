@@ -6,6 +6,7 @@
     ├── SourceError (transient)     a directory or git source could not be read or fetched
     ├── SecretNotFound (fatal)      a secretKeyRef or env reference does not resolve
     ├── ServerError (transient)     an MCP server failed to start, answer or stay up
+    │   └── SandboxUnavailable (fatal)  a sandboxed server cannot be confined on this machine
     ├── ProviderError (transient)   an LLM provider call failed (see `retry_after`)
     └── StateError (fatal)          the state directory is unusable
 
@@ -98,6 +99,13 @@ class SecretNotFound(ReconcilerError):
 
 class ServerError(ReconcilerError):
     reason = "ServerFailed"
+
+
+class SandboxUnavailable(ServerError):
+    """The server declares `sandbox` but this machine cannot confine it: never run it bare."""
+
+    reason = "SandboxUnavailable"
+    fatal = True
 
 
 class ProviderError(ReconcilerError):

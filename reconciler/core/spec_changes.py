@@ -30,6 +30,7 @@ RUNTIME_FIELDS: Final = (
     "port",
     "resources",
     "limits",
+    "sandbox",
 )
 """`spec` fields of an MCPServer whose change forces a restart (or a reconnect, for remote
 servers): what the process, container or connection is made from.

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+import posixpath
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from .base import Name, NamedValue, Resource, ResourceStatus, Strict
 from .globs import Glob, glob_match
 
 Transport = Literal["stdio", "streamable-http", "sse"]
 EnhancementStyle = Literal["concise", "detailed", "technical"]
+SandboxNetwork = Literal["none", "host"]
+
+
+def _absolute_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError(f"{value!r} is not an absolute path (it must start with /)")
+    if ".." in value.split("/"):
+        raise ValueError(f"{value!r} contains '..'; write the path it means")
+    normal = posixpath.normpath(value)
+    if normal == "/":
+        raise ValueError("'/' would grant the whole filesystem; name the directories needed")
+    return normal
+
+
+SandboxPath = Annotated[str, Field(min_length=1), AfterValidator(_absolute_path)]
+"""An absolute path on the machine the server runs on (in Kubernetes: inside its pod)."""
 
 
 class HealthCheck(Strict):
@@ -110,6 +127,34 @@ class ProcessLimits(Strict):
     """Limit on open file descriptors."""
 
 
+class SandboxFilesystem(Strict):
+    """What a sandboxed server may see of the filesystem, besides system directories and
+    its own installation (read-only), its working directory and a private `/tmp`."""
+
+    read_only: list[SandboxPath] = Field(default_factory=list)
+    """Absolute paths the server may read."""
+    read_write: list[SandboxPath] = Field(default_factory=list)
+    """Absolute paths the server may read and write."""
+
+
+class Sandbox(Strict):
+    """Isolation of a stdio server: it sees only what is declared here (bubblewrap on Linux;
+    volumes, securityContext and a NetworkPolicy in Kubernetes)."""
+
+    filesystem: SandboxFilesystem = Field(default_factory=SandboxFilesystem)
+    """Paths the server may read, or read and write."""
+    network: SandboxNetwork = "none"
+    """`none`: its own network namespace with loopback only (Kubernetes: egress denied);
+    `host`: the network of the machine."""
+
+    @model_validator(mode="after")
+    def _paths_once(self) -> Sandbox:
+        both = sorted(set(self.filesystem.read_only) & set(self.filesystem.read_write))
+        if both:
+            raise ValueError(f"{', '.join(both)} listed in both readOnly and readWrite")
+        return self
+
+
 class MCPServerSpec(Strict):
     """Desired state of one MCP server."""
 
@@ -139,6 +184,10 @@ class MCPServerSpec(Strict):
     """Replica count (Kubernetes); left alone when unset, so an autoscaler can own it."""
     limits: ProcessLimits | None = None
     """Process limits of a local server."""
+    sandbox: Sandbox | None = None
+    """Run a stdio server isolated: only system directories, its installation, the declared
+    paths, its working directory and a private `/tmp`; network per `network`. Standalone it
+    is never started unsandboxed: without bubblewrap it is Stalled (SandboxUnavailable)."""
     enabled: bool = True
     """False stops the server but keeps the declaration."""
     auto_start: bool = True
@@ -159,7 +208,9 @@ class MCPServerSpec(Strict):
                 raise ValueError("transport stdio needs command (or image in Kubernetes)")
             if self.url is not None:
                 raise ValueError("url is for streamable-http or sse servers, not stdio")
-        else:
+        elif self.sandbox is not None and self.image is None:
+            raise ValueError(f"sandbox is for stdio servers (or images), not {self.transport}")
+        if self.transport != "stdio":
             if self.url is None and self.image is None:
                 raise ValueError(f"transport {self.transport} needs url (or image and port)")
             if self.command is not None:
