@@ -43,6 +43,7 @@ CORE = {
     "v1/services": ("Service", True, set()),
     "v1/secrets": ("Secret", True, set()),
     "apps/v1/deployments": ("Deployment", True, {"status", "scale"}),
+    "networking.k8s.io/v1/networkpolicies": ("NetworkPolicy", True, set()),
 }
 _NAMESPACES = re.compile(r"^/api/v1/namespaces(?:/([^/]+))?$")
 _RENAMED = "/api/v1/renamed-namespaces"
@@ -208,6 +209,7 @@ PLURALS = {
     "Event": "v1/events",
     "Namespace": "v1/namespaces",
     "Deployment": "apps/v1/deployments",
+    "NetworkPolicy": "networking.k8s.io/v1/networkpolicies",
     **{kind: f"{API_GROUP}/{API_VERSION_NAME}/{cls.plural}" for kind, cls in KINDS.items()},
 }
 

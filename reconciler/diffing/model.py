@@ -28,6 +28,12 @@ AccessKind = Literal[
     "tools-callable",
     "tools-not-callable",
     "rate-limit",
+    "sandbox-added",
+    "sandbox-removed",
+    "sandbox-path-added",
+    "sandbox-path-removed",
+    "sandbox-network-opened",
+    "sandbox-network-closed",
 ]
 
 
@@ -158,6 +164,8 @@ class AccessChange:
     """A suite opened to anyone without a token."""
     permission: ResourceKey | None = None
     """The ToolPermission concerned (rate limits)."""
+    server: ResourceKey | None = None
+    """The MCPServer whose sandbox changed (`sandbox-*` kinds)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -169,6 +177,7 @@ class AccessChange:
             "tools": list(self.tools),
             "critical": self.critical,
             "permission": str(self.permission) if self.permission else None,
+            "server": str(self.server) if self.server else None,
             "message": self.message,
         }
 

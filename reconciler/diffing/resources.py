@@ -19,6 +19,7 @@ from ..core.spec_changes import (
 from .access import index_access_changes
 from .index import StateIndex
 from .model import Diff, FieldChange, Lifecycle, MembershipChange, ResourceChange, Via
+from .sandbox import sandbox_changes
 
 MAX_VALUE_CHARS = 160
 """Longer values are cut (with `...`) when displayed."""
@@ -40,7 +41,10 @@ def diff_states(old: DesiredState, new: DesiredState, *, tools: Tools | None = N
     return Diff(
         resources=tuple(_resource_changes(before, after, tools=tools)),
         memberships=tuple(_membership_changes(before, after)),
-        access=tuple(index_access_changes(before, after, tools=tools)),
+        access=(
+            *index_access_changes(before, after, tools=tools),
+            *sandbox_changes(old, new),
+        ),
         before_revision=old.revision,
         after_revision=new.revision,
     )

@@ -61,7 +61,13 @@ CONFIG_MAP: Final = ObjectKind("v1", "configmaps")
 SERVICE: Final = ObjectKind("v1", "services")
 SECRET: Final = ObjectKind("v1", "secrets")
 DEPLOYMENT: Final = ObjectKind("apps/v1", "deployments")
-BUILTIN: Final = {"ConfigMap": CONFIG_MAP, "Service": SERVICE, "Deployment": DEPLOYMENT}
+NETWORK_POLICY: Final = ObjectKind("networking.k8s.io/v1", "networkpolicies")
+BUILTIN: Final = {
+    "ConfigMap": CONFIG_MAP,
+    "Service": SERVICE,
+    "Deployment": DEPLOYMENT,
+    "NetworkPolicy": NETWORK_POLICY,
+}
 CUSTOM: Final = {kind: ObjectKind(API_VERSION, cls.plural) for kind, cls in KINDS.items()}
 """Our custom resources, by kind."""
 

@@ -6,6 +6,14 @@
                     wrapping the stdio command; probes, resources, a restrictive
                     securityContext, the hashes the planner reads back
         Service     ClusterIP on the MCP port, with client-IP affinity
+        NetworkPolicy  only for `sandbox.network: none`: the server's pods may open no
+                    connection at all (egress denied; the gateway still reaches them)
+
+`spec.sandbox` in a pod: every declared path becomes a hostPath volume mounted at the
+same path (`readOnly` paths read-only, `readWrite` ones writable), like the paths of the
+machine a standalone server runs on; the pod gets no host namespaces, the container the
+runtime's default seccomp profile on top of the restrictive securityContext every server
+pod has (non-root, read-only root filesystem, no capabilities, a private `/tmp`).
 
 How a stdio server runs in a pod: its command is wrapped by a bridge that starts it as a
 child process and serves it over streamable HTTP (`ManifestSettings.bridge_command`). The
@@ -44,6 +52,7 @@ Manifest = dict[str, Any]
 """One Kubernetes object, as JSON."""
 
 TMP_VOLUME: Final = "tmp"
+SANDBOX_VOLUME_PREFIX: Final = "sandbox-"
 PORT_NAME: Final = "mcp"
 UNSUPPORTED: Final = "UnsupportedInCluster"
 
@@ -75,9 +84,12 @@ class ServerObjects:
     config_map: Manifest
     deployment: Manifest
     service: Manifest
+    network_policy: Manifest | None = None
+    """Denies all egress of a server sandboxed with `network: none`; None otherwise."""
 
     def all(self) -> tuple[Manifest, ...]:
-        return (self.config_map, self.deployment, self.service)
+        extra = (self.network_policy,) if self.network_policy is not None else ()
+        return (self.config_map, self.deployment, self.service, *extra)
 
 
 def deployed(server: MCPServer) -> bool:
@@ -164,7 +176,7 @@ def render_server(
         settings=settings,
     )
     service = _service(server, name, settings)
-    objects = ServerObjects(config_map, deployment, service)
+    objects = ServerObjects(config_map, deployment, service, _network_policy(server, name))
     if owner is not None:
         for obj in objects.all():
             obj["metadata"]["ownerReferences"] = [owner.reference()]
@@ -239,7 +251,50 @@ def _container(server: MCPServer, name: str, settings: ManifestSettings) -> dict
         "capabilities": {"drop": ["ALL"]},
     }
     container["volumeMounts"] = [{"name": TMP_VOLUME, "mountPath": "/tmp"}]
+    if spec.sandbox is not None:
+        container["securityContext"]["seccompProfile"] = {"type": "RuntimeDefault"}
+        for volume, path, read_only in sandbox_paths(server):
+            mount = {"name": volume, "mountPath": path, "readOnly": read_only}
+            container["volumeMounts"].append(mount)
     return container
+
+
+def sandbox_paths(server: MCPServer) -> list[tuple[str, str, bool]]:
+    """(volume name, path, read-only) of each path a sandboxed server declares."""
+    sandbox = server.spec.sandbox
+    if sandbox is None:
+        return []
+    declared = [(p, True) for p in sandbox.filesystem.read_only]
+    declared += [(p, False) for p in sandbox.filesystem.read_write]
+    return [
+        (f"{SANDBOX_VOLUME_PREFIX}{index}", path, read_only)
+        for index, (path, read_only) in enumerate(declared)
+    ]
+
+
+def _volumes(server: MCPServer) -> list[dict[str, Any]]:
+    volumes: list[dict[str, Any]] = [{"name": TMP_VOLUME, "emptyDir": {}}]
+    for volume, path, read_only in sandbox_paths(server):
+        kind = "Directory" if read_only else "DirectoryOrCreate"
+        volumes.append({"name": volume, "hostPath": {"path": path, "type": kind}})
+    return volumes
+
+
+def _network_policy(server: MCPServer, name: str) -> Manifest | None:
+    """For `sandbox.network: none`: no egress at all from the server's pods."""
+    sandbox = server.spec.sandbox
+    if sandbox is None or sandbox.network != "none" or not deployed(server):
+        return None
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _metadata(server, name),
+        "spec": {
+            "podSelector": {"matchLabels": server_selector(server.name)},
+            "policyTypes": ["Egress"],
+            "egress": [],
+        },
+    }
 
 
 def _resources(server: MCPServer, settings: ManifestSettings) -> dict[str, Any]:
@@ -288,18 +343,21 @@ def _deployment(
         spec["replicas"] = replicas
     spec["revisionHistoryLimit"] = 3
     spec["selector"] = {"matchLabels": server_selector(server.name)}
+    pod: dict[str, Any] = {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": pod_security_context(settings),
+        "containers": [_container(server, name, settings)],
+        "volumes": _volumes(server),
+    }
+    if server.spec.sandbox is not None:
+        pod.update(hostNetwork=False, hostPID=False, hostIPC=False, shareProcessNamespace=False)
     spec["template"] = {
         "metadata": {
             "labels": server_labels(server.name),
             "annotations": {ANNOTATION_RUNTIME_HASH: runtime, ANNOTATION_CONFIG_HASH: config_hash},
         },
-        "spec": {
-            "automountServiceAccountToken": False,
-            "enableServiceLinks": False,
-            "securityContext": pod_security_context(settings),
-            "containers": [_container(server, name, settings)],
-            "volumes": [{"name": TMP_VOLUME, "emptyDir": {}}],
-        },
+        "spec": pod,
     }
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec}
 

@@ -25,9 +25,9 @@ from ..core.spec_changes import runtime_hash
 from ..upstream.remote import redacted_url
 from .bodies import Snapshot
 from .discovery import ToolLister
-from .kube import CONFIG_MAP, DEPLOYMENT, SERVICE, Kube
+from .kube import CONFIG_MAP, DEPLOYMENT, NETWORK_POLICY, SERVICE, Kube
 from .manifests import UNSUPPORTED, Owner, deployed, discovery_url, render_server, unsupported
-from .naming import server_object_name
+from .naming import ANNOTATION_RUNTIME_HASH, server_object_name
 from .observed import deployment_replicas, observed_from_deployment, observed_remote
 from .settings import DEFAULT_DISCOVERY_URL, OperatorSettings
 from .status import STALLED_INVALID, Outcome, tools_status
@@ -127,7 +127,10 @@ class Servers:
             self.kube.apply(objects.config_map),
             self.kube.apply(objects.deployment, live=live),
             self.kube.apply(objects.service),
+            *([self.kube.apply(objects.network_policy)] if objects.network_policy else []),
         )
+        if objects.network_policy is None and _runtime_changed(live, server):
+            await self.kube.delete(NETWORK_POLICY, ns, name)  # the sandbox no longer wants it
         events: list[Event] = []
         done = [
             f"{obj['kind']} {result}"
@@ -203,10 +206,13 @@ class Servers:
             self.kube.delete(DEPLOYMENT, namespace, object_name),
             self.kube.delete(SERVICE, namespace, object_name),
             self.kube.delete(CONFIG_MAP, namespace, object_name),
+            self.kube.delete(NETWORK_POLICY, namespace, object_name),
         )
         kinds = [
             k
-            for k, gone in zip(("Deployment", "Service", "ConfigMap"), removed, strict=True)
+            for k, gone in zip(
+                ("Deployment", "Service", "ConfigMap", "NetworkPolicy"), removed, strict=True
+            )
             if gone
         ]
         message = f"removed {', '.join(kinds)}" if kinds else "nothing to remove"
@@ -301,6 +307,14 @@ class Servers:
         if value is None:
             raise InvalidInput(f"{source.describe()} is not set in the operator's environment")
         return value
+
+
+def _runtime_changed(live: Mapping[str, Any] | None, server: MCPServer) -> bool:
+    """Whether the live Deployment was made from another runtime spec (or there is none)."""
+    if live is None:
+        return True
+    annotations = live.get("metadata", {}).get("annotations") or {}
+    return bool(annotations.get(ANNOTATION_RUNTIME_HASH) != runtime_hash(server))
 
 
 def _object_name(server: MCPServer) -> str:

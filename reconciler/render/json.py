@@ -14,7 +14,9 @@ Top level:
     memberships[]    suite, server, change (joined|left|priority), priorityBefore,
                      priorityAfter, via (servers|selector), message
     access[]         direction (widened|narrowed|changed), kind, suite, subject (null: anyone),
-                     patterns[], tools[], critical, permission, message
+                     patterns[], tools[], critical, permission, server, message;
+                     `sandbox-*` kinds are a server's isolation (server names it, patterns
+                     holds the path concerned)
 
 `before`/`after` are display strings; a secret reference appears as its description
 (`secret llm/openai`, `env $CI_BOT_TOKEN`), never as a value.
