@@ -185,6 +185,42 @@ async def test_deleting_a_server_removes_its_objects_and_releases_the_finalizer(
         assert "Deleted" in cluster.reasons("time")
 
 
+SANDBOXED = """
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: MCPServer
+metadata: {name: files}
+spec:
+  transport: stdio
+  command: mcp-server-filesystem
+  args: ["/srv/data"]
+  sandbox:
+    filesystem: {readOnly: ["/srv/data"]}
+    network: none
+"""
+
+
+async def test_a_sandboxed_server_gets_a_network_policy_that_goes_when_the_network_opens(
+    cluster: EmulatedCluster,
+) -> None:
+    async with running_operator(cluster, settings_for(cluster)):
+        await cluster.apply_yaml(SANDBOXED)
+        policy = await eventually(
+            lambda: cluster.get("NetworkPolicy", "default", "mcp-server-files")
+        )
+        assert policy["spec"]["policyTypes"] == ["Egress"] and policy["spec"]["egress"] == []
+        deployment = cluster.get("Deployment", "default", "mcp-server-files")
+        mounts = deployment["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+        assert {"name": "sandbox-0", "mountPath": "/srv/data", "readOnly": True} in mounts
+        await cluster.patch(
+            "MCPServer", "default", "files", {"spec": {"sandbox": {"network": "host"}}}
+        )
+        await eventually(
+            lambda: cluster.get("NetworkPolicy", "default", "mcp-server-files") is None
+        )
+        await cluster.delete("MCPServer", "default", "files")
+        await eventually(lambda: cluster.get("Deployment", "default", "mcp-server-files") is None)
+
+
 INVALID = """
 apiVersion: mcp.reconciler.dev/v1alpha1
 kind: MCPServer

@@ -135,6 +135,42 @@ def test_pods_are_non_root_read_only_and_without_privilege_escalation() -> None:
     assert {"name": "tmp", "mountPath": "/tmp"} in container(objects)["volumeMounts"]
 
 
+SANDBOX = {"filesystem": {"readOnly": ["/srv/data"], "readWrite": ["/srv/out"]}, "network": "none"}
+
+
+def test_a_sandbox_becomes_volumes_seccomp_and_a_network_policy_denying_egress() -> None:
+    objects = render_server(
+        server({**STDIO, "sandbox": SANDBOX}), owner=OWNER, run=True, settings=SETTINGS
+    )
+    pod = objects.deployment["spec"]["template"]["spec"]
+    mounts = {m["mountPath"]: m for m in container(objects)["volumeMounts"]}
+    assert mounts["/srv/data"]["readOnly"] is True
+    assert mounts["/srv/out"]["readOnly"] is False
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes[mounts["/srv/data"]["name"]]["hostPath"] == {
+        "path": "/srv/data",
+        "type": "Directory",
+    }
+    assert volumes[mounts["/srv/out"]["name"]]["hostPath"]["path"] == "/srv/out"
+    assert container(objects)["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert container(objects)["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["hostNetwork"] is False and pod["hostPID"] is False
+    policy = objects.network_policy
+    assert policy is not None and policy in objects.all()
+    assert policy["kind"] == "NetworkPolicy"
+    assert policy["spec"]["policyTypes"] == ["Egress"]
+    assert policy["spec"]["egress"] == []
+    assert policy["spec"]["podSelector"]["matchLabels"] == objects.service["spec"]["selector"]
+    assert policy["metadata"]["ownerReferences"] == [OWNER.reference()]
+
+
+def test_without_sandbox_or_with_host_network_no_network_policy_is_rendered() -> None:
+    for spec in (STDIO, {**STDIO, "sandbox": {**SANDBOX, "network": "host"}}):
+        objects = render_server(server(spec), owner=OWNER, run=True, settings=SETTINGS)
+        assert objects.network_policy is None
+        assert [o["kind"] for o in objects.all()] == ["ConfigMap", "Deployment", "Service"]
+
+
 def test_literal_env_goes_to_the_configmap_and_secrets_stay_references() -> None:
     spec = {
         **STDIO,
@@ -521,6 +557,8 @@ def rendered_objects() -> list[dict[str, Any]]:
             "replicas": 3,
         },
         {**SSE_IMAGE, "workingDir": "/srv"},
+        {**STDIO, "sandbox": SANDBOX},
+        {**HTTP_IMAGE, "sandbox": {**SANDBOX, "network": "host"}},
     ]
     for spec in variants:
         for run in (True, False):
