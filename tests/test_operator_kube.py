@@ -207,7 +207,8 @@ async def test_a_sandboxed_server_gets_a_network_policy_that_goes_when_the_netwo
         policy = await eventually(
             lambda: cluster.get("NetworkPolicy", "default", "mcp-server-files")
         )
-        assert policy["spec"]["policyTypes"] == ["Egress"] and policy["spec"]["egress"] == []
+        assert policy["spec"]["policyTypes"] == ["Egress"]
+        assert policy["spec"]["egress"] == []
         deployment = cluster.get("Deployment", "default", "mcp-server-files")
         mounts = deployment["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
         assert {"name": "sandbox-0", "mountPath": "/srv/data", "readOnly": True} in mounts

@@ -154,9 +154,11 @@ def test_a_sandbox_becomes_volumes_seccomp_and_a_network_policy_denying_egress()
     assert volumes[mounts["/srv/out"]["name"]]["hostPath"]["path"] == "/srv/out"
     assert container(objects)["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     assert container(objects)["securityContext"]["readOnlyRootFilesystem"] is True
-    assert pod["hostNetwork"] is False and pod["hostPID"] is False
+    assert pod["hostNetwork"] is False
+    assert pod["hostPID"] is False
     policy = objects.network_policy
-    assert policy is not None and policy in objects.all()
+    assert policy is not None
+    assert policy in objects.all()
     assert policy["kind"] == "NetworkPolicy"
     assert policy["spec"]["policyTypes"] == ["Egress"]
     assert policy["spec"]["egress"] == []

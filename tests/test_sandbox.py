@@ -274,7 +274,8 @@ def test_bad_sandbox_declarations_name_file_line_and_field(
     result = load_documents([("servers.yaml", text)])
     assert not result.ok
     shown = "\n".join(str(p) for p in result.errors)
-    assert "servers.yaml:" in shown and "MCPServer/files" in shown
+    assert "servers.yaml:" in shown
+    assert "MCPServer/files" in shown
     assert message in shown
 
 
