@@ -7,9 +7,7 @@ what a server can do confined against what the very same server does unconfined.
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
 import sys
 import threading
 import uuid
@@ -19,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from reconciler.cli import app
+from reconciler.cli.options import BWRAP_ENV
 from tests.conftest import TESTS, node_server, python_server
 from tests.controller_harness import (
     Controller,
@@ -272,24 +273,12 @@ def test_without_bubblewrap_a_sandboxed_server_is_stalled_never_run_bare_and_val
     finally:
         assert controller.terminate() == 0
 
-    env = {**os.environ, "MCP_RECONCILER_BWRAP": missing}
-    warned = _validate(config, env)
-    assert warned.returncode == 0
+    warned = CliRunner().invoke(app, ["validate", str(config)], env={BWRAP_ENV: missing})
+    assert warned.exit_code == 0
     assert "s.yaml:" in warned.stderr
     assert "MCPServer/boxed: spec.sandbox: warning: " in warned.stderr
     assert "apt-get install bubblewrap" in warned.stderr
     assert "MCPServer/plain" not in warned.stderr
-    clean = _validate(config, dict(os.environ))
-    assert clean.returncode == 0
+    clean = CliRunner().invoke(app, ["validate", str(config)], env={BWRAP_ENV: None})
+    assert clean.exit_code == 0
     assert "warning" not in clean.stderr
-
-
-def _validate(config: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "reconciler", "validate", str(config)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
