@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from reconciler.controller.installation import installation_paths, resolve_command
-from reconciler.controller.sandbox import HostLayout, SystemPath, binds, wrap
+from reconciler.controller.sandbox import HostLayout, Masked, SystemPath, binds, wrap
 from reconciler.core.desired import DesiredState
 from reconciler.core.models import MCPServer
 from reconciler.core.models.server import Sandbox
@@ -145,6 +145,20 @@ def test_the_state_directory_is_hidden_where_a_granted_path_would_show_it() -> N
     assert argv.index("/home/u/project/.mcp-reconciler") > argv.index("--bind")
     elsewhere = wrap(["/bin/true"], env={}, cwd="/srv", sandbox=sandbox(), layout=LAYOUT).argv
     assert [argv for argv in elsewhere if argv == "/home/u/project/.mcp-reconciler"] == []
+
+
+def test_system_secrets_are_masked_after_etc_is_shown() -> None:
+    layout = HostLayout(
+        bwrap="/usr/bin/bwrap",
+        system=(SystemPath("/etc"),),
+        masked=(Masked("/etc/shadow"), Masked("/etc/ssl/private", directory=True)),
+    )
+    argv = wrap(["/bin/true"], env={}, cwd=None, sandbox=sandbox(), layout=layout).argv
+    assert ("/dev/null", "/etc/shadow") in options(argv, "--ro-bind")
+    private = argv.index("/etc/ssl/private")
+    assert argv[private - 1] == "--tmpfs"
+    assert argv[private + 1 : private + 3] == ("--remount-ro", "/etc/ssl/private")
+    assert argv.index("/etc/shadow") > argv.index("/etc")
 
 
 def test_an_unresolved_command_is_refused() -> None:

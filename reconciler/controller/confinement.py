@@ -21,7 +21,7 @@ from typing import Final
 from ..core.errors import SandboxUnavailable, ServerError
 from ..core.models.server import Sandbox
 from .installation import installation_paths, resolve_command
-from .sandbox import NAMESPACES, SYSTEM_PATHS, HostLayout, SystemPath, wrap
+from .sandbox import MASKED_PATHS, NAMESPACES, SYSTEM_PATHS, HostLayout, Masked, SystemPath, wrap
 from .supervisor import LaunchSpec
 
 DEFAULT_BWRAP: Final = "bwrap"
@@ -99,6 +99,17 @@ def system_layout(root: Path = Path("/")) -> tuple[SystemPath, ...]:
     return tuple(found)
 
 
+def masked_paths(root: Path = Path("/")) -> tuple[Masked, ...]:
+    """The paths of MASKED_PATHS that exist here (symlinks are left alone)."""
+    found = []
+    for name in MASKED_PATHS:
+        path = root / name.lstrip("/")
+        if path.is_symlink() or not path.exists():
+            continue
+        found.append(Masked(name, directory=path.is_dir()))
+    return tuple(found)
+
+
 class Confinement:
     """Wraps launches of sandboxed servers; one per controller (the check runs once)."""
 
@@ -147,6 +158,7 @@ class Confinement:
             system=system_layout(),
             installation=installation_paths(argv, path=env.get("PATH"), cwd=cwd),
             hidden=self.hidden,
+            masked=masked_paths(),
         )
         wrapped = wrap(
             argv, env=launch.env, cwd=str(cwd) if cwd else None, sandbox=sandbox, layout=layout

@@ -15,6 +15,8 @@ environment that run the same command under bubblewrap:
   writable working directory stays read-only;
 - the hidden paths (the controller's state directory: secrets, database) replaced by an
   empty tmpfs where a granted path would expose them;
+- inside `/etc`, the secrets a root-run server could otherwise read (`shadow`, `sudoers`,
+  SSH host keys, `ssl/private`) masked by empty read-only files or directories;
 - its own pid, IPC and UTS namespaces, no capabilities, killed when bubblewrap dies;
   `network: none` adds its own network namespace, which has only loopback.
 
@@ -35,6 +37,20 @@ from ..core.models.server import Sandbox
 
 SYSTEM_PATHS: Final = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 """Directories of the operating system a sandboxed server sees, read-only, where they exist."""
+MASKED_PATHS: Final = (
+    "/etc/shadow",
+    "/etc/shadow-",
+    "/etc/gshadow",
+    "/etc/gshadow-",
+    "/etc/sudoers",
+    "/etc/sudoers.d",
+    "/etc/ssl/private",
+    "/etc/ssh/ssh_host_rsa_key",
+    "/etc/ssh/ssh_host_ecdsa_key",
+    "/etc/ssh/ssh_host_ed25519_key",
+    "/etc/ssh/ssh_host_dsa_key",
+)
+"""System files with secrets that file permissions alone keep only from non-root servers."""
 PRIVATE_TMP: Final = "/tmp"
 """Writable, empty, private to the server; its working directory when it declares none."""
 NAMESPACES: Final = ("--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try")
@@ -51,6 +67,14 @@ class SystemPath:
 
 
 @dataclass(frozen=True, slots=True)
+class Masked:
+    """A system path shown empty: a directory as an empty read-only one, a file as /dev/null."""
+
+    path: str
+    directory: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class HostLayout:
     """What the machine contributes to a sandbox (found by `confinement.layout_for`)."""
 
@@ -62,6 +86,8 @@ class HostLayout:
     """Read-only absolute paths the server runs from: its command, interpreter, packages."""
     hidden: tuple[str, ...] = ()
     """Absolute paths replaced by an empty tmpfs wherever a granted path contains them."""
+    masked: tuple[Masked, ...] = ()
+    """System paths (of MASKED_PATHS, where they exist) shown empty."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +131,11 @@ def wrap(
             args += ["--symlink", system.symlink, system.path]
         else:
             args += ["--ro-bind", system.path, system.path]
+    for mask in layout.masked:
+        if mask.directory:
+            args += ["--tmpfs", mask.path, "--remount-ro", mask.path]
+        else:
+            args += ["--ro-bind", "/dev/null", mask.path]
     args += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", PRIVATE_TMP]
     chosen = binds(
         installation=layout.installation,
