@@ -46,6 +46,10 @@ A = ResourceKey("MCPServer", "default", "a")
             ServerFacts(Phase.STALLED, 0, "exit 1"),
             "Stalled", "False", "False", "True", "RestartsExhausted",
         ),
+        (
+            ServerFacts(Phase.STALLED, 0, "not started: no bwrap", "SandboxUnavailable"),
+            "Stalled", "False", "False", "True", "SandboxUnavailable",
+        ),
     ],
 )  # fmt: skip
 def test_server_conditions_follow_the_runner(
