@@ -25,7 +25,7 @@ from ..core.spec_changes import runtime_hash
 from ..upstream.remote import redacted_url
 from .bodies import Snapshot
 from .discovery import ToolLister
-from .kube import CONFIG_MAP, DEPLOYMENT, NETWORK_POLICY, SERVICE, Kube
+from .kube import CONFIG_MAP, DEPLOYMENT, NETWORK_POLICY, SERVICE, Kube, KubeError
 from .manifests import UNSUPPORTED, Owner, deployed, discovery_url, render_server, unsupported
 from .naming import ANNOTATION_RUNTIME_HASH, server_object_name
 from .observed import deployment_replicas, observed_from_deployment, observed_remote
@@ -130,7 +130,7 @@ class Servers:
             *([self.kube.apply(objects.network_policy)] if objects.network_policy else []),
         )
         if objects.network_policy is None and _runtime_changed(live, server):
-            await self.kube.delete(NETWORK_POLICY, ns, name)  # the sandbox no longer wants it
+            await self._drop_network_policy(ns, name)
         events: list[Event] = []
         done = [
             f"{obj['kind']} {result}"
@@ -152,6 +152,19 @@ class Servers:
         )
         fields = {"specHash": runtime_hash(server), "url": url}
         return Result(self._outcome(server, snap, action, fields), events, changed=True)
+
+    async def _drop_network_policy(self, namespace: str, name: str) -> bool:
+        """Remove the NetworkPolicy of a server's sandbox; whether there was one.
+
+        Without the right to manage NetworkPolicies (RBAC of an older release) none can
+        have been created: nothing to remove.
+        """
+        try:
+            return await self.kube.delete(NETWORK_POLICY, namespace, name)
+        except KubeError as exc:
+            if exc.status != 403:
+                raise
+            return False
 
     def _remote(self, server: MCPServer, snap: Snapshot, context: DesiredState) -> Result:
         observed = ObservedState()
@@ -206,7 +219,7 @@ class Servers:
             self.kube.delete(DEPLOYMENT, namespace, object_name),
             self.kube.delete(SERVICE, namespace, object_name),
             self.kube.delete(CONFIG_MAP, namespace, object_name),
-            self.kube.delete(NETWORK_POLICY, namespace, object_name),
+            self._drop_network_policy(namespace, object_name),
         )
         kinds = [
             k
