@@ -4,6 +4,9 @@
             alternating, median of N rounds; the sandboxed time includes finding the
             installation and building the bubblewrap command line
     call    per-call latency of one tools/call over stdio (p50 and p95 of M calls)
+    floor   the sandbox's own fixed cost, free of server start-up noise: building the
+            wrapped launch (`confine`: installation discovery), and spawning `true` to its
+            exit bare and under bubblewrap (median of 30)
 
 Servers: server-everything (Node, `echo`) and mcp-server-time (Python, `get_current_time`).
 Needs bubblewrap and the test servers (`bash .ci/setup`). Usage:
@@ -113,6 +116,29 @@ async def measure(subject: Subject, *, rounds: int, count: int) -> dict[str, dic
     }
 
 
+async def floor(samples: int = 30) -> dict[str, float]:
+    """Seconds: confine() alone, and spawn-to-exit of `true` bare and sandboxed (medians)."""
+    confinement = Confinement()
+    launch = LaunchSpec("true")
+    await confinement.check()
+    confine_times, bare, boxed = [], [], []
+    for _ in range(samples):
+        began = time.perf_counter()
+        wrapped = await confinement.confine(launch, Sandbox())
+        confine_times.append(time.perf_counter() - began)
+        for spec, into in ((launch, bare), (wrapped, boxed)):
+            began = time.perf_counter()
+            process = await spawn(spec)
+            await process.wait()
+            into.append(time.perf_counter() - began)
+            await process.stop()
+    return {
+        "confine": statistics.median(confine_times),
+        "bare": statistics.median(bare),
+        "sandboxed": statistics.median(boxed),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -121,6 +147,12 @@ def main() -> None:
     problem = sandbox_problem()
     if problem is not None:
         raise SystemExit(problem)
+    fixed = asyncio.run(floor())
+    print(
+        f"floor: confine() {fixed['confine'] * 1000:.1f} ms; spawn->exit of `true`:"
+        f" bare {fixed['bare'] * 1000:.1f} ms, sandboxed {fixed['sandboxed'] * 1000:.1f} ms"
+        f" (+{(fixed['sandboxed'] - fixed['bare']) * 1000:.1f} ms)"
+    )
     print(f"{'server':<20} {'mode':<10} {'start (median)':>15} {'call p50':>10} {'call p95':>10}")
     for subject in subjects():
         figures = asyncio.run(measure(subject, rounds=args.rounds, count=args.calls))
