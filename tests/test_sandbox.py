@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.controller.confinement import sandbox_problem
 from reconciler.controller.installation import installation_paths, resolve_command
 from reconciler.controller.sandbox import HostLayout, Masked, SystemPath, binds, wrap
 from reconciler.core.desired import DesiredState
@@ -354,3 +355,32 @@ def test_diff_text_says_which_path_and_json_names_the_server() -> None:
     assert "⚠️ **widened**: server files may now read /home/u/.ssh" in render(diff, "markdown")
     assert '"server": "MCPServer/files"' in render(diff, "json")
     assert diff.summary()["accessWidened"] == 1
+
+
+# -- whether this machine can sandbox ------------------------------------------------------
+
+
+def test_this_machine_can_sandbox_with_the_installed_bubblewrap() -> None:
+    assert sandbox_problem() is None
+
+
+def test_a_missing_bubblewrap_says_how_to_install_it(tmp_path: Path) -> None:
+    problem = sandbox_problem(str(tmp_path / "bwrap"))
+    assert problem is not None
+    assert "bubblewrap is not installed" in problem
+    assert "apt-get install bubblewrap" in problem
+
+
+def test_a_kernel_without_user_namespaces_says_how_to_allow_them(tmp_path: Path) -> None:
+    # What bubblewrap prints where unprivileged user namespaces are disabled (this machine
+    # runs the tests as root, where they cannot be refused).
+    refusing = _script(
+        tmp_path / "bwrap",
+        "#!/bin/sh\necho 'bwrap: No permissions to create new namespace, likely because the"
+        " kernel does not allow non-privileged user namespaces.' >&2\nexit 1\n",
+    )
+    problem = sandbox_problem(str(refusing))
+    assert problem is not None
+    assert "cannot create its namespaces here" in problem
+    assert "No permissions to create new namespace" in problem
+    assert "kernel.unprivileged_userns_clone=1" in problem
