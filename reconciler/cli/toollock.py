@@ -233,7 +233,9 @@ def _discover(
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
     """The servers' tools: from the running controller, the rest started here briefly."""
     from ..controller.probe import controller_tools, probe_tools
+    from .logsetup import configure_logging
 
+    configure_logging(fmt="console", level="warning")
     if not servers:
         return {}, {}
     live = controller_tools(state) or {}

@@ -112,6 +112,13 @@ PATTERNS: tuple[Pattern, ...] = (
     _p(
         "instructions-to-model",
         "high",
+        r"\b(?:do\s+not|don'?t|never)\s+(?:mention|say|reveal|disclose)\s+(?:that|this|it)\b"
+        r"|\b(?:could|would|might|will)\s+(?:upset|worry|alarm|scare|confuse)\s+the\s+user",
+        "tells the model to keep its actions quiet",
+    ),
+    _p(
+        "instructions-to-model",
+        "high",
         r"\bbefore\s+(?:using|calling|invoking|executing|running)\s+(?:this|any|the|other)"
         r"(?:\s+\w+)?\s+tools?\b[\s,:]*(?:you\s+)?(?:must\s+|should\s+|first\s+|always\s+|need\s+to\s+)*"
         r"(?:read|open|fetch|load|cat|call|send|pass|include|access|retrieve|get)\b",
@@ -162,6 +169,14 @@ PATTERNS: tuple[Pattern, ...] = (
         + r"\s+(?:as|in|into|to|inside|via)\s+(?:the\s+|a\s+|an\s+)?['\"`]?[\w-]+['\"`]?\s*"
         r"(?:parameter|argument|field|param|url|query|header)",
         "asks to put data into a parameter or URL",
+    ),
+    _p(
+        "exfiltration",
+        "high",
+        r"\b(?:pass|send|put|include|provide|attach|embed)\s+(?:its|the|their|this|that|"
+        r"the\s+file'?s?|the\s+whole|the\s+full)\s+(?:full\s+|entire\s+|whole\s+)?"
+        r"(?:contents?|text|data|output)\s+(?:of\s+\S+\s+)?(?:as|in|into|via|inside)\b",
+        "asks to pass what was read through a parameter",
     ),
     _p(
         "exfiltration",
