@@ -174,7 +174,8 @@ spec:
     assert not result.ok
     messages = [str(p) for p in result.problems]
     assert any(
-        ":8: ToolLock/tme: metadata.name: unknown MCPServer 'tme'; did you mean 'time'?" in m
+        ":8: ToolLock/tme: metadata.name: a ToolLock is named after its server: "
+        "unknown MCPServer 'tme'; did you mean 'time'?" in m
         for m in messages
     ), messages
     assert any("spec.accepted.0.tool: tool 'other' is not locked" in m for m in messages)

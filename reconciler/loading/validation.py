@@ -162,7 +162,8 @@ class _Checker:
         namespace = lock.metadata.ns
         if not self._exists(MCPServer.kind_name, namespace, lock.name):
             message = self._missing(MCPServer.kind_name, namespace, lock.name)
-            self._report(lock, "metadata.name", f"{message}: a ToolLock is named after its server")
+            message = f"a ToolLock is named after its server: {message}"
+            self._report(lock, "metadata.name", message)
         seen: set[tuple[str, str]] = set()
         for i, accepted in enumerate(lock.spec.accepted):
             if accepted.tool not in lock.spec.tools:
