@@ -178,4 +178,4 @@ spec:
         "unknown MCPServer 'tme'; did you mean 'time'?" in m
         for m in messages
     ), messages
-    assert any("spec.accepted.0.tool: tool 'other' is not locked" in m for m in messages)
+    assert any("spec.accepted.0.tool: warning: tool 'other' is not locked" in m for m in messages)
