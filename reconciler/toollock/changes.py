@@ -30,9 +30,9 @@ def _changes(before: LockedTool, after: LockedTool) -> Iterator[str]:
     for name in sorted(set(before.parameters) | set(after.parameters)):
         old, new = before.parameters.get(name), after.parameters.get(name)
         if old is None and new is not None:
-            yield f"parameter {name} added ({_param(new)})"
+            yield f"parameter {name} added ({describe_parameter(new)})"
         elif new is None and old is not None:
-            yield f"parameter {name} removed (was {_param(old)})"
+            yield f"parameter {name} removed (was {describe_parameter(old)})"
         elif old is not None and new is not None:
             if old.type != new.type:
                 before_type, after_type = old.type or "any", new.type or "any"
@@ -41,7 +41,8 @@ def _changes(before: LockedTool, after: LockedTool) -> Iterator[str]:
                 yield f"parameter {name} is {'now required' if new.required else 'now optional'}"
 
 
-def _param(parameter: LockedParameter) -> str:
+def describe_parameter(parameter: LockedParameter) -> str:
+    """`string`, or `integer, required`."""
     kind = parameter.type or "any"
     return f"{kind}, required" if parameter.required else kind
 
