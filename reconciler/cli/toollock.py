@@ -28,7 +28,7 @@ from ..loading.loader import load_paths
 from ..secrets import SecretResolver
 from ..toollock import Finding, scan_tool
 from ..toollock.lockfile import LOCK_FILE, plan_locks, render_locks
-from ..toollock.scanner import shadowing_names
+from ..toollock.scanner import OtherTools, name_index
 from .app import app
 from .options import Output, OutputOpt, StateDir, resolve_state_dir
 
@@ -292,11 +292,10 @@ def _scan(desired: DesiredState | None, tools: dict[str, list[dict[str, Any]]]) 
             members = [m.server for m in desired.suite_members(suite) if m.server in tools]
             for member in members:
                 neighbours[member].update(members)
+    index = name_index({name: [str(t.get("name")) for t in found] for name, found in tools.items()})
     findings: list[Finding] = []
     for name in sorted(tools):
-        others = shadowing_names(
-            {peer: [str(t.get("name")) for t in tools[peer]] for peer in sorted(neighbours[name])}
-        ).get(name, {})
+        others = OtherTools(index, name, neighbours[name])
         for tool in sorted(tools[name], key=lambda t: str(t.get("name"))):
             findings.extend(scan_tool(name, tool, others=others))
     return findings

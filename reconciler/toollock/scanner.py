@@ -21,7 +21,7 @@ positives on the reference servers (tests/test_toollock_scanner.py).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -66,10 +66,21 @@ class Pattern:
     severity: Severity
     regex: re.Pattern[str]
     message: str
+    hints: tuple[str, ...]
+    """Lower-case words every match contains one of: text without any is not searched."""
+
+    def search(self, text: str, present: frozenset[str]) -> re.Match[str] | None:
+        """The first match, when one of the hints is `present` in the text."""
+        if present.isdisjoint(self.hints):
+            return None
+        return self.regex.search(text)
 
 
-def _p(kind: FindingKind, severity: Severity, regex: str, message: str) -> Pattern:
-    return Pattern(kind, severity, re.compile(regex, re.IGNORECASE | re.DOTALL), message)
+def _p(
+    kind: FindingKind, severity: Severity, regex: str, message: str, hints: tuple[str, ...]
+) -> Pattern:
+    flags = re.IGNORECASE | re.DOTALL
+    return Pattern(kind, severity, re.compile(regex, flags), message, hints)
 
 
 _ANY = r"(?:\s+\S+){0,6}?"
@@ -84,6 +95,7 @@ PATTERNS: tuple[Pattern, ...] = (
         r"(?:previous|prior|above|earlier|preceding|other|system|original)\s+"
         r"(?:instructions?|prompts?|directions?|rules|guidelines|messages?)",
         "tells the model to ignore its instructions",
+        ("ignore", "disregard", "forget", "override"),
     ),
     _p(
         "instructions-to-model",
@@ -92,6 +104,7 @@ PATTERNS: tuple[Pattern, ...] = (
         r"assistant|sys|system[-_ ]?prompt|"
         r"note[-_ ]to[-_ ](?:the[-_ ])?(?:ai|model|assistant))\s*>",
         "a tag addressed to the model",
+        ("<",),
     ),
     _p(
         "instructions-to-model",
@@ -100,6 +113,7 @@ PATTERNS: tuple[Pattern, ...] = (
         r"(?:tell|inform|mention|alert|notify|reveal|show|disclose|explain)"
         r"(?:\s+(?:this|it|anything|that))?(?:\s+(?:to|with))?\s+(?:the\s+)?users?\b",
         "tells the model to keep something from the user",
+        ("user",),
     ),
     _p(
         "instructions-to-model",
@@ -108,6 +122,7 @@ PATTERNS: tuple[Pattern, ...] = (
         r"|\b(?:hide|conceal|keep)\s+(?:this|it)\s+(?:hidden\s+)?from\s+(?:the\s+)?users?\b"
         r"|\bthe\s+user\s+(?:must|should|need)\s+(?:not|never)\s+(?:know|see|be\s+told)",
         "tells the model to act behind the user's back",
+        ("user",),
     ),
     _p(
         "instructions-to-model",
@@ -115,6 +130,7 @@ PATTERNS: tuple[Pattern, ...] = (
         r"\b(?:do\s+not|don'?t|never)\s+(?:mention|say|reveal|disclose)\s+(?:that|this|it)\b"
         r"|\b(?:could|would|might|will)\s+(?:upset|worry|alarm|scare|confuse)\s+the\s+user",
         "tells the model to keep its actions quiet",
+        ("mention", "say", "reveal", "disclose", "upset", "worry", "alarm", "scare", "confuse"),
     ),
     _p(
         "instructions-to-model",
@@ -123,6 +139,7 @@ PATTERNS: tuple[Pattern, ...] = (
         r"(?:\s+\w+)?\s+tools?\b[\s,:]*(?:you\s+)?(?:must\s+|should\s+|first\s+|always\s+|need\s+to\s+)*"
         r"(?:read|open|fetch|load|cat|call|send|pass|include|access|retrieve|get)\b",
         "tells the model to do something else before the tool is used",
+        ("before",),
     ),
     _p(
         "instructions-to-model",
@@ -132,6 +149,7 @@ PATTERNS: tuple[Pattern, ...] = (
         r"otherwise\s+the\s+tool\s+will\s+not\s+work|"
         r"(?:very\s+)?important\s*:\s*(?:the\s+)?(?:assistant|model|ai|llm)\b)",
         "speaks to the model as its operator",
+        ("you", "instruction", "system", "developer", "otherwise", "important"),
     ),
     # -- sensitive paths -----------------------------------------------------------------
     _p(
@@ -139,6 +157,7 @@ PATTERNS: tuple[Pattern, ...] = (
         "high",
         r"~/\.ssh\b|\.ssh/|\bid_(?:rsa|dsa|ecdsa|ed25519)\b|\bauthorized_keys\b|\bknown_hosts\b",
         "names SSH keys",
+        ("ssh", "id_", "authorized_keys", "known_hosts"),
     ),
     _p(
         "sensitive-paths",
@@ -148,6 +167,22 @@ PATTERNS: tuple[Pattern, ...] = (
         r"\bcredentials\.json\b|\.config/gcloud|/etc/(?:passwd|shadow|sudoers)\b|"
         r"\.gnupg\b|\bwallet\.dat\b|\.bash_history\b|\.zsh_history\b",
         "names a credentials or secrets file",
+        (
+            ".env",
+            ".aws",
+            ".netrc",
+            ".npmrc",
+            ".pypirc",
+            ".git-credentials",
+            ".docker",
+            ".kube",
+            "credentials.json",
+            ".config/gcloud",
+            "/etc/",
+            ".gnupg",
+            "wallet.dat",
+            "_history",
+        ),
     ),
     _p(
         "sensitive-paths",
@@ -155,6 +190,7 @@ PATTERNS: tuple[Pattern, ...] = (
         r"\bclaude_desktop_config\.json\b|\.cursor/mcp\.json|\bmcp\.json\b|"
         r"\.codeium/windsurf|\.vscode/mcp\.json|\.claude\.json\b|\bmcp_config\.json\b",
         "names an MCP client's configuration",
+        ("claude", "mcp.json", "mcp_config", ".codeium", ".vscode"),
     ),
     # -- exfiltration --------------------------------------------------------------------
     _p(
@@ -169,6 +205,7 @@ PATTERNS: tuple[Pattern, ...] = (
         + r"\s+(?:as|in|into|to|inside|via)\s+(?:the\s+|a\s+|an\s+)?['\"`]?[\w-]+['\"`]?\s*"
         r"(?:parameter|argument|field|param|url|query|header)",
         "asks to put data into a parameter or URL",
+        ("param", "argument", "field", "url", "query", "header"),
     ),
     _p(
         "exfiltration",
@@ -177,6 +214,7 @@ PATTERNS: tuple[Pattern, ...] = (
         r"the\s+file'?s?|the\s+whole|the\s+full)\s+(?:full\s+|entire\s+|whole\s+)?"
         r"(?:contents?|text|data|output)\s+(?:of\s+\S+\s+)?(?:as|in|into|via|inside)\b",
         "asks to pass what was read through a parameter",
+        ("content", "text", "data", "output"),
     ),
     _p(
         "exfiltration",
@@ -185,6 +223,7 @@ PATTERNS: tuple[Pattern, ...] = (
         r"feedback|extra|debug)['\"`]?\s+(?:parameter|argument|field)\b"
         r"(?=.{0,200}\b(?:contents?|conversation|key|token|secret|password|credential)s?\b)",
         "asks to smuggle data through a side parameter",
+        ("parameter", "argument", "field"),
     ),
     _p(
         "exfiltration",
@@ -194,12 +233,14 @@ PATTERNS: tuple[Pattern, ...] = (
         + r"\s+(?:to|at)\s+(?:https?://|(?:the\s+)?(?:following\s+)?(?:url|endpoint|webhook|"
         r"server\s+at|address\s+at)\b)",
         "asks to send data to an address",
+        ("http", "url", "endpoint", "webhook", "server", "address"),
     ),
     _p(
         "exfiltration",
         "high",
         r"https?://[^\s\"'<>]+[?&][\w-]+=(?:\{|\$\{|<|%7B)",
         "a URL with a slot for data",
+        ("http",),
     ),
     _p(
         "exfiltration",
@@ -207,6 +248,7 @@ PATTERNS: tuple[Pattern, ...] = (
         r"\b(?:entire|whole|full|complete)\s+(?:conversation|chat\s+history|"
         r"message\s+history|context\s+window)\b|\ball\s+(?:previous|prior)\s+messages\b",
         "asks for the conversation",
+        ("conversation", "history", "context", "messages"),
     ),
     _p(
         "exfiltration",
@@ -214,9 +256,22 @@ PATTERNS: tuple[Pattern, ...] = (
         r"\b(?:change|set|replace|redirect)\s+(?:the\s+)?(?:recipient|destination|to\s+address|"
         r"receiver|account\s+number|iban|wallet\s+address)\b",
         "redirects what another tool sends",
+        ("recipient", "destination", "address", "receiver", "account", "iban"),
     ),
 )
 """The table: every row is one published poisoning technique, or a close variant."""
+
+_ALL_HINTS = sorted({hint for pattern in PATTERNS for hint in pattern.hints}, key=len, reverse=True)
+_HINT_SEARCH = re.compile("|".join(re.escape(hint) for hint in _ALL_HINTS))
+_HINTS_WITHIN = {found: frozenset(h for h in _ALL_HINTS if h in found) for found in _ALL_HINTS}
+"""Each hint -> the hints it contains (`parameter` contains `param`)."""
+
+
+def _hints_in(text: str) -> frozenset[str]:
+    """The hints of the table that occur in the text, in one pass."""
+    found = set(_HINT_SEARCH.findall(text.lower()))
+    return frozenset().union(*(_HINTS_WITHIN[hint] for hint in found)) if found else frozenset()
+
 
 OVERSIZED_MEDIUM = 4000
 """Characters of text in one definition above which it is reported (medium)."""
@@ -270,7 +325,7 @@ def scan_text(server: str, tool: str, where: str, text: str) -> list[Finding]:
 def _scan_text(
     server: str, tool: str, where: str, text: str, others: Mapping[str, str]
 ) -> Iterable[Finding]:
-    hidden = [i for i, char in enumerate(text) if is_invisible(char)]
+    hidden = _invisible_positions(text)
     if hidden:
         count = len(hidden)
         yield Finding(
@@ -282,8 +337,9 @@ def _scan_text(
             _excerpt(text, hidden[0], hidden[-1] + 1),
             f"{count} invisible character{'s' if count != 1 else ''}",
         )
+    present = _hints_in(text)
     for pattern in PATTERNS:
-        match = pattern.regex.search(text)
+        match = pattern.search(text, present)
         if match is not None:
             yield Finding(
                 server,
@@ -296,6 +352,15 @@ def _scan_text(
             )
     if others:
         yield from _shadowing(server, tool, where, text, others)
+
+
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _invisible_positions(text: str) -> list[int]:
+    if text.isascii():  # the common case: only control characters can hide
+        return [m.start() for m in _ASCII_CONTROL.finditer(text)]
+    return [i for i, char in enumerate(text) if is_invisible(char)]
 
 
 _WORD = re.compile(r"[A-Za-z0-9][\w.-]*[A-Za-z0-9]")
@@ -325,27 +390,54 @@ def _distinctive(word: str) -> bool:
     return len(word) >= 5 and any(c in word for c in "_-.")
 
 
-def shadowing_names(tools: Mapping[str, Iterable[str]]) -> dict[str, dict[str, str]]:
-    """For each server, the names of the other servers' tools: `others` of `scan_tool`.
+def name_index(tools: Mapping[str, Iterable[str]]) -> dict[str, dict[str, str]]:
+    """Every form of every tool name -> {server: `server.tool`}: built once per state.
 
-    `tools` holds, per server, the tool names of the servers it shares a suite with,
-    itself included. Names are known bare (`get_current_time`), exposed with the prefix
+    Names are known bare (`get_current_time`), exposed with the prefix
     (`time_get_current_time`) and qualified (`time.get_current_time`).
     """
-    names: dict[str, dict[str, str]] = {}
+    index: dict[str, dict[str, str]] = {}
     for server, tool_names in tools.items():
         for tool in tool_names:
             qualified = f"{server}.{tool}"
             for form in (tool, f"{server}_{tool}", qualified):
-                names.setdefault(form, {})[server] = qualified
-    return {
-        server: {
-            form: next(iter(owners.values()))
-            for form, owners in names.items()
-            if server not in owners
-        }
-        for server in tools
-    }
+                index.setdefault(form, {})[server] = qualified
+    return index
+
+
+class OtherTools(Mapping[str, str]):
+    """The `others` of `scan_tool` for one server: names of the tools of its peers (the
+    servers it shares a suite with) that it does not have itself, from a shared index."""
+
+    def __init__(
+        self, index: Mapping[str, Mapping[str, str]], server: str, peers: Iterable[str]
+    ) -> None:
+        self._index = index
+        self._server = server
+        self._peers = frozenset(peers) - {server}
+
+    def __getitem__(self, name: str) -> str:
+        owners = self._index[name]
+        if self._server in owners:
+            raise KeyError(name)
+        for peer in sorted(self._peers & owners.keys()):
+            return owners[peer]
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name in self._index if name in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __bool__(self) -> bool:
+        return bool(self._peers)
+
+
+def shadowing_names(tools: Mapping[str, Iterable[str]]) -> dict[str, Mapping[str, str]]:
+    """For each server of `tools` (servers sharing a suite), the other servers' tool names."""
+    index = name_index(tools)
+    return {server: OtherTools(index, server, tools) for server in tools}
 
 
 def _excerpt(text: str, start: int, end: int) -> str:

@@ -23,7 +23,7 @@ from ..core.models import LockedTool, MCPServer, ToolLock
 from ..core.models.toollock import ToolLockSpec
 from .changes import definition_changes
 from .definitions import ToolDict, definition_hash, locked_entry
-from .scanner import Finding, scan_tool, shadowing_names
+from .scanner import Finding, OtherTools, name_index, scan_tool
 
 ToolState = Literal["locked", "drifted", "unlocked", "unpinned"]
 """`locked`: matches its entry; `drifted`: differs; `unlocked`: the lock has no entry;
@@ -177,12 +177,19 @@ def judge_state(
         members = [m.server for m in desired.suite_members(suite) if (ns, m.server) in exposed]
         for member in members:
             neighbours.setdefault((ns, member), set()).update(members)
+    indices = {
+        ns: name_index(
+            {
+                n: [str(t["name"]) for t in found]
+                for (space, n), found in exposed.items()
+                if space == ns
+            }
+        )
+        for ns in {ns for ns, _ in exposed}
+    }
     verdicts: dict[tuple[str, str], ServerVerdict] = {}
     for (ns, name), offered in exposed.items():
-        group = neighbours.get((ns, name), {name})
-        others = shadowing_names(
-            {peer: [str(t["name"]) for t in exposed[(ns, peer)]] for peer in sorted(group)}
-        ).get(name, {})
+        others = OtherTools(indices[ns], name, neighbours.get((ns, name), ()))
         findings = [f for t in offered for f in scan_tool(name, t, others=others)]
         lock = desired.get(ToolLock, name, ns)
         verdicts[(ns, name)] = judge(name, lock.spec if lock else None, offered, findings)
