@@ -116,18 +116,29 @@ def main() -> None:
     print(f"gateway config, no ToolLock     {base_ms:8.1f} ms")
     print(f"gateway config, 50 ToolLocks    {lock_ms:8.1f} ms  (x{lock_ms / base_ms:.2f})")
     for label, state in (("no ToolLock", plain), ("50 ToolLocks", locked)):
-        gateway = Gateway(upstreams=None)  # type: ignore[arg-type]
-        config = build_gateway_config(state, tools, resolver=resolver)
-        gateway.update(config)
-        suite = config.suites["all"]
-        listed = len(gateway.visible_tools(suite, "anonymous")[0])
-        list_us = per_call(lambda: gateway.visible_tools(suite, "anonymous"), 2000, args.repeat)
-        name = next(iter(suite.tools))
-        route_us = per_call(lambda: suite.tools.get(name), 200000, args.repeat)
+        listed, list_us, route_us = serving(state, tools, resolver, args.repeat)
         print(
             f"{label:<13} tools/list of {listed} tools {list_us:6.2f} µs;"
             f" tools/call route lookup {route_us:6.3f} µs"
         )
+
+
+def serving(
+    state: DesiredState,
+    tools: dict[str, list[dict[str, Any]]],
+    resolver: SecretResolver,
+    repeat: int,
+) -> tuple[int, float, float]:
+    """Tools listed, µs per tools/list and per tools/call route lookup on a built config."""
+    gateway = Gateway(upstreams=None)  # type: ignore[arg-type]
+    config = build_gateway_config(state, tools, resolver=resolver)
+    gateway.update(config)
+    suite = config.suites["all"]
+    listed = len(gateway.visible_tools(suite, "anonymous")[0])
+    list_us = per_call(lambda: gateway.visible_tools(suite, "anonymous"), 2000, repeat)
+    name = next(iter(suite.tools))
+    route_us = per_call(lambda: suite.tools.get(name), 200000, repeat)
+    return listed, list_us, route_us
 
 
 if __name__ == "__main__":
