@@ -7,6 +7,7 @@ tests/servers/rug_pull.py changes a tool's definition at run time and announces
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 import yaml
 from mcp.shared.exceptions import MCPError
 
-from tests.controller_harness import Controller, cli, server_doc, suite_doc, wait_for, write_yaml
+from tests.controller_harness import Controller, server_doc, suite_doc, wait_for, write_yaml
 from tests.gateway_harness import mcp_client
 
 pytestmark = pytest.mark.slow
@@ -55,12 +56,23 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Controll
     lock_file.write_text(yaml.safe_dump_all(locks, sort_keys=False))
     controller = Controller(state, str(config))
     try:
-        controller.wait_ready("weather", "breezy", "poisoned")
+        controller.wait_ready("weather", "breezy", "poisoned", timeout=120)
         url = controller.gateway_url()
         wait_for(lambda: httpx2.get(f"{url}/readyz").status_code == 200, what="/readyz")
         yield controller, config
     finally:
         controller.terminate()
+
+
+def cli(*args: str, state_dir: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """The command line; `lock` starts servers, so it gets more time than the harness's."""
+    return subprocess.run(
+        [sys.executable, "-m", "reconciler", *args, "--state-dir", str(state_dir)],
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=240,
+    )
 
 
 def suite_url(controller: Controller) -> str:
