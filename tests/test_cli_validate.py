@@ -183,7 +183,7 @@ def test_odd_inputs_end_in_messages_never_in_a_traceback(tmp_path: Path) -> None
         "keys.yaml:1: a key must be a plain string, not a list or mapping",
         "keys.yaml:1: apiVersion: missing apiVersion; add apiVersion: mcp.reconciler.dev/v1alpha1",
         "keys.yaml:1: kind: missing kind; add one of MCPServer, MCPSuite, ToolPermission, "
-        "LLMProvider, Workflow",
+        "LLMProvider, Workflow, ToolLock",
         "keys.yaml:3: a key must be a plain string, not a list or mapping",
         "nul.yml:1: invalid YAML: unacceptable character #x0000 "
         "(control characters are not allowed)",

@@ -627,3 +627,44 @@ async def test_gateway_goes_with_the_last_suite(cluster: EmulatedCluster) -> Non
         assert cluster.get("Deployment", "default", "mcp-gateway") is None
         assert cluster.get("Service", "default", "mcp-gateway") is None
         assert cluster.get("Deployment", "default", "mcp-server-time") is not None
+
+
+# -- tool lock -----------------------------------------------------------------------------
+
+LOCKED_EVERYTHING = f"""
+{EVERYTHING}
+---
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: MCPSuite
+metadata: {{name: dev}}
+spec: {{servers: [{{name: everything}}]}}
+---
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: ToolLock
+metadata: {{name: everything}}
+spec:
+  tools:
+    echo: {{sha256: "{"0" * 64}", description: "Echoes back the input"}}
+"""
+
+
+async def test_a_drifted_tool_is_reported_on_the_server_and_the_lock_reaches_the_gateway(
+    cluster: EmulatedCluster, everything_http: str
+) -> None:
+    settings = settings_for(cluster, discovery_url=everything_http)
+    async with running_operator(cluster, settings):
+        await cluster.apply_yaml(LOCKED_EVERYTHING)
+        await eventually(
+            lambda: "echo" in status(cluster, "MCPServer", "everything").get("withheldTools", []),
+            timeout=15,
+        )
+        found = status(cluster, "MCPServer", "everything")
+        assert "get-sum" in found["withheldTools"]  # not in the lock: withheld too
+        locked = condition(found, "ToolsLocked")
+        assert (locked["status"], locked["reason"]) == ("False", "ToolDrift")
+        assert condition(found, "Ready")["status"] == "True"  # the server itself is fine
+        await eventually(lambda: "ToolDrift" in cluster.reasons("everything"))
+        drift = [e for e in cluster.events("everything") if e["reason"] == "ToolDrift"]
+        assert any("everything.echo withheld" in e["message"] for e in drift)
+        assert drift[0]["type"] == "Warning"
+        await eventually(lambda: "kind: ToolLock" in gateway_resources(cluster))

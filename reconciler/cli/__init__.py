@@ -10,6 +10,7 @@ from . import run as _run  # noqa: F401  (registers commands)
 from . import serve as _serve  # noqa: F401  (registers commands)
 from . import stats as _stats  # noqa: F401  (registers commands)
 from . import status as _status  # noqa: F401  (registers commands)
+from . import toollock as _toollock  # noqa: F401  (registers commands)
 from . import validate as _validate  # noqa: F401  (registers commands)
 from .app import app
 

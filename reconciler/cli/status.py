@@ -26,6 +26,17 @@ def _uptime(seconds: int | None) -> str:
     return f"{seconds}s"
 
 
+def _tools_cell(server: dict[str, Any]) -> str:
+    withheld = server.get("withheldTools") or []
+    count = str(server["toolCount"])
+    return f"{count} ({len(withheld)} withheld)" if withheld else count
+
+
+def _withheld_note(server: dict[str, Any]) -> str:
+    withheld = server.get("withheldTools") or []
+    return f"withheld by ToolLock/scan: {', '.join(withheld)}" if withheld else ""
+
+
 def _fail(error: StateError) -> typer.Exit:
     typer.echo(f"error: {error.message}", err=True)
     return typer.Exit(1)
@@ -64,8 +75,8 @@ def status(output: OutputOpt = Output.text, state_dir: StateDir = None) -> None:
             str(server["pid"] or "-"),
             _uptime(server["uptimeSeconds"]),
             str(server["restarts"]),
-            str(server["toolCount"]),
-            server["lastError"] or "",
+            _tools_cell(server),
+            server["lastError"] or _withheld_note(server),
         )
     console.print(servers)
     others = Table("KIND", "NAME", "PHASE", "READY", "MESSAGE")

@@ -29,6 +29,7 @@ _KIND_WORDS = {
     "ToolPermission": ("permission", "permissions"),
     "LLMProvider": ("provider", "providers"),
     "Workflow": ("workflow", "workflows"),
+    "ToolLock": ("tool lock", "tool locks"),
 }
 
 

@@ -43,10 +43,16 @@ def control_app(controller: StandaloneController) -> Starlette:
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"pid": os.getpid(), "gateway": controller.gateway_url})
 
+    async def tools(request: Request) -> JSONResponse:
+        """Each running server's tools exactly as it sent them (`lock`, `scan`)."""
+        reconciler = controller.reconciler
+        return JSONResponse({"servers": reconciler.tools() if reconciler is not None else {}})
+
     return Starlette(
         routes=[
             Route("/reconcile", reconcile, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
+            Route("/tools", tools, methods=["GET"]),
         ]
     )
 

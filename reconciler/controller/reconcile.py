@@ -36,6 +36,7 @@ from ..core.planning import (
 from ..core.spec_changes import spec_hash
 from ..gateway import ServerState
 from ..loading.loader import LoadResult
+from ..toollock import ServerVerdict, ToolVerdict, judge_state
 from .runner import RunnerContext, ServerRunner, server_id
 from .statuses import ServerFacts, not_running, status_of
 from .store import Store
@@ -82,6 +83,8 @@ class Reconciler:
         self._servers: dict[ResourceKey, tuple[MCPServer, str]] = {}
         """Every applied server, running or not, with its spec hash."""
         self._resources: dict[ResourceKey, ObservedResource] = {}
+        self.locks: dict[tuple[str, str], ServerVerdict] = {}
+        """(namespace, server) -> the ToolLock and scan verdict on its running tools."""
         self._lock = asyncio.Lock()
         context.on_change = self._runner_changed
 
@@ -265,8 +268,56 @@ class Reconciler:
         }
 
     def _configure_gateway(self) -> None:
-        if self.gateway is not None and self.applied is not None:
-            self.gateway(self.applied, self.tools())
+        if self.applied is None:
+            return
+        tools = self.tools()
+        changed = self._judge_tools(self.applied, tools)
+        if self.gateway is not None:
+            self.gateway(self.applied, tools)
+        if changed:
+            self.write_status(changed)
+
+    def _judge_tools(
+        self, desired: DesiredState, tools: dict[str, list[dict[str, Any]]]
+    ) -> list[ResourceKey]:
+        """Judge the tools against their ToolLocks and the scan (the same pure decision the
+        gateway configuration makes); record an event for each tool newly reported or
+        released. Returns the servers whose verdict changed."""
+        verdicts = judge_state(desired, tools)
+        changed: list[ResourceKey] = []
+        for server_key in sorted(set(verdicts) | set(self.locks)):
+            before, after = self.locks.get(server_key), verdicts.get(server_key)
+            if before == after:
+                continue
+            key = ResourceKey(MCPServer.kind_name, *server_key)
+            changed.append(key)
+            if after is None:
+                continue
+            old = {v.tool: v for v in before.reported} if before else {}
+            for verdict in after.reported:
+                if _news(old.get(verdict.tool), verdict):
+                    self._tool_event(key, after, verdict)
+            still = {v.tool for v in after.reported}
+            for tool in sorted(set(old) - still):
+                if after.verdict(tool) is not None:
+                    self._event(
+                        "info", "toollock", "ToolReleased",
+                        f"{key.name}.{tool} matches its lock again and is served",
+                        resource=key,
+                    )  # fmt: skip
+        self.locks = verdicts
+        return changed
+
+    def _tool_event(self, key: ResourceKey, server: ServerVerdict, verdict: ToolVerdict) -> None:
+        action = "withheld" if verdict.withheld else "served (ToolLock mode warn)"
+        reason = "ToolDrift" if verdict.drifted else "ToolFinding"
+        self._event(
+            "warning",
+            "toollock",
+            reason,
+            f"{key.name}.{verdict.tool} {action}: {verdict.reason()}",
+            resource=key,
+        )
 
     async def _runner_changed(self, runner: ServerRunner) -> None:
         if self.runners.get(runner.server.key) is not runner:
@@ -297,7 +348,11 @@ class Reconciler:
     def _write_status(self, resources: Iterable[Resource], desired: DesiredState) -> None:
         facts = {
             key: ServerFacts(
-                runner.phase, len(runner.exposed_tools()), runner.last_error, runner.stall_reason
+                runner.phase,
+                len(runner.exposed_tools()),
+                runner.last_error,
+                runner.stall_reason,
+                self.locks.get((key.namespace, key.name)),
             )
             for key, runner in self.runners.items()
         }
@@ -310,6 +365,7 @@ class Reconciler:
                 message=view.message,
                 observed_generation=resource.metadata.generation,
                 spec_hash=spec_hash(resource),
+                withheld=view.withheld,
             )
 
     # -- bookkeeping ----------------------------------------------------------------------
@@ -353,6 +409,15 @@ _SERVER_STATES: dict[str, ServerState] = {
 }
 
 _STOPPING = frozenset({ActionKind.STOP, ActionKind.DELETE, ActionKind.RESTART})
+
+
+def _news(before: ToolVerdict | None, after: ToolVerdict) -> bool:
+    """Whether a reported tool is worth a new event: first reported, or reported differently."""
+    return before is None or (before.current_hash, before.withheld, before.findings) != (
+        after.current_hash,
+        after.withheld,
+        after.findings,
+    )
 
 
 def _documents(desired: DesiredState) -> list[dict[str, Any]]:

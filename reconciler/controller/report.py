@@ -42,6 +42,7 @@ def status_report(state_dir: Path) -> dict[str, Any]:
                         c.model_dump(mode="json", by_alias=True, exclude_none=True)
                         for c in record.conditions
                     ],
+                    **({"withheldTools": list(record.withheld)} if record.withheld else {}),
                 }
             )
             if record.key.kind != "MCPServer":
@@ -66,6 +67,7 @@ def status_report(state_dir: Path) -> dict[str, Any]:
                     "lastError": instance.last_error if instance else None,
                     "toolCount": sum(1 for t in server_tools if t["exposed"]),
                     "tools": server_tools,
+                    "withheldTools": list(record.withheld),
                     "lastHealthCheck": (
                         {
                             "ok": last_check.ok,

@@ -132,7 +132,9 @@ class StandaloneController:
                 desired, tools = last[0]
                 served = self.enhancer.served_tools(tools) if fixed is None else tools
                 gateway.update(
-                    build_gateway_config(desired, served, resolver=resolver, descriptions=fixed)
+                    build_gateway_config(
+                        desired, served, resolver=resolver, descriptions=fixed, upstream=tools
+                    )
                 )
 
         self.enhancer = EnhancementStep(

@@ -1,6 +1,7 @@
 """The status the standalone controller writes for each resource: pure functions.
 
-A server's status follows its runner (phase, last error, tool count); a suite's follows
+A server's status follows its runner (phase, last error, tool count) and the verdict of
+its ToolLock and the scan (the `ToolsLocked` condition, withheld tools); a suite's follows
 its members; every other kind is Ready once applied.
 """
 
@@ -9,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ..core.conditions import Phase, summarize
+from ..core.conditions import Phase, set_condition, summarize
 from ..core.desired import DesiredState
 from ..core.models import Condition, MCPServer, MCPSuite, Resource, ResourceKey
+from ..toollock import ServerVerdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +25,8 @@ class ServerFacts:
     last_error: str | None = None
     stall_reason: str | None = None
     """Why a Stalled server gave up (default RestartsExhausted)."""
+    lock: ServerVerdict | None = None
+    """The ToolLock and scan verdict on the server's tools."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,8 @@ class StatusView:
     phase: str
     conditions: list[Condition]
     message: str
+    withheld: tuple[str, ...] = ()
+    """Tools withheld by the server's ToolLock or the scan."""
 
 
 def status_of(
@@ -63,7 +69,17 @@ def server_status(server: MCPServer, facts: ServerFacts | None) -> StatusView:
     else:
         reason, message = "Starting", "starting"
     conditions = _conditions(ready, not ready and not stalled, stalled, reason, message)
-    return StatusView(str(facts.phase), conditions, message)
+    return with_lock(StatusView(str(facts.phase), conditions, message), facts.lock)
+
+
+def with_lock(view: StatusView, verdict: ServerVerdict | None) -> StatusView:
+    """The view with the `ToolsLocked` condition and the withheld tools of the verdict."""
+    found = verdict.condition if verdict is not None else None
+    if verdict is None or found is None:
+        return view
+    status, reason, message = found
+    conditions = set_condition(view.conditions, "ToolsLocked", status, reason, message)
+    return StatusView(view.phase, conditions, view.message, verdict.withheld)
 
 
 def suite_status(

@@ -405,17 +405,19 @@ class Store(CallTables):
         message: str | None = None,
         observed_generation: int | None = None,
         spec_hash: str | None = None,
+        withheld: Sequence[str] = (),
     ) -> None:
+        """`withheld`: a server's tools withheld by its ToolLock or the scan."""
         conditions_json = json.dumps(
             [c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in conditions]
         )
         with self._transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO resource_status (kind, namespace, name,"
-                " observed_generation, spec_hash, phase, conditions, message, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " observed_generation, spec_hash, phase, conditions, message, updated_at,"
+                " withheld) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (*key, observed_generation, spec_hash, phase, conditions_json, message,
-                 time.time()),
+                 time.time(), json.dumps(list(withheld))),
             )  # fmt: skip
 
     def status(self, key: ResourceKey) -> StatusRecord | None:

@@ -148,6 +148,8 @@ class StatusRecord:
     conditions: list[Condition]
     message: str | None
     updated_at: float
+    withheld: tuple[str, ...] = ()
+    """A server's tools withheld by its ToolLock or the scan."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,4 +204,5 @@ def status_from_row(row: sqlite3.Row) -> StatusRecord:
         conditions=[Condition.model_validate(c) for c in json.loads(row["conditions"])],
         message=row["message"],
         updated_at=row["updated_at"],
+        withheld=tuple(json.loads(row["withheld"])),
     )

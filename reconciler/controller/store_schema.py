@@ -108,7 +108,11 @@ CREATE TABLE calls (
 CREATE INDEX calls_by_ts ON calls (ts);
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_STATE, _CALLS)
+_WITHHELD: Final = """
+ALTER TABLE resource_status ADD COLUMN withheld TEXT NOT NULL DEFAULT '[]';  -- JSON list of tools
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_STATE, _CALLS, _WITHHELD)
 """Forward migrations; the schema version of a database is how many it has applied."""
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

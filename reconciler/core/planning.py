@@ -40,6 +40,7 @@ from .models import (
     MCPSuite,
     Resource,
     ResourceKey,
+    ToolLock,
     ToolPermission,
     Workflow,
 )
@@ -58,6 +59,7 @@ KIND_ORDER: tuple[str, ...] = (
     MCPSuite.kind_name,
     ToolPermission.kind_name,
     Workflow.kind_name,
+    ToolLock.kind_name,
 )
 """Dependency order of kinds: creates and updates follow it, deletes run in reverse."""
 

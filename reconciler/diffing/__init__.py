@@ -15,6 +15,7 @@ from .model import (
     Diff,
     Direction,
     FieldChange,
+    LockedToolChange,
     MembershipChange,
     ResourceChange,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "Diff",
     "Direction",
     "FieldChange",
+    "LockedToolChange",
     "MembershipChange",
     "ResourceChange",
     "access_changes",

@@ -67,6 +67,35 @@ class FieldChange:
 
 
 @dataclass(frozen=True, slots=True)
+class LockedToolChange:
+    """A ToolLock change to one tool, in words."""
+
+    tool: str
+    change: Literal["added", "removed", "changed", "accepted", "unaccepted"]
+    details: tuple[str, ...] = ()
+    """What changed: description before/after, parameters added, removed or retyped."""
+
+    @property
+    def message(self) -> str:
+        verb = {
+            "added": "locked",
+            "removed": "unlocked",
+            "changed": "re-locked",
+            "accepted": "finding accepted",
+            "unaccepted": "acceptance withdrawn",
+        }[self.change]
+        return f"{self.tool} {verb}: " + "; ".join(self.details)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tool": self.tool,
+            "change": self.change,
+            "details": list(self.details),
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class ResourceChange:
     """A resource added, removed or changed, and what that does."""
 
@@ -86,6 +115,8 @@ class ResourceChange:
     """MCPServer, when discovered tools were given: tools newly exposed."""
     tools_removed: tuple[str, ...] = ()
     """MCPServer, when discovered tools were given: tools no longer exposed."""
+    locked_tools: tuple[LockedToolChange, ...] = ()
+    """ToolLock: each tool's change in words (its `spec.tools` fields are not listed)."""
 
     @property
     def paths(self) -> list[str]:
@@ -106,6 +137,7 @@ class ResourceChange:
             "origin": self.origin,
             "toolsAdded": list(self.tools_added),
             "toolsRemoved": list(self.tools_removed),
+            "toolLock": [c.to_dict() for c in self.locked_tools],
         }
 
 

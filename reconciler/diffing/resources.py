@@ -7,7 +7,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..core.desired import DesiredState
-from ..core.models import KINDS, LLMProvider, MCPServer, MCPSuite, Resource, ResourceKey, Workflow
+from ..core.models import (
+    KINDS,
+    LLMProvider,
+    MCPServer,
+    MCPSuite,
+    Resource,
+    ResourceKey,
+    ToolLock,
+    Workflow,
+)
 from ..core.models.globs import glob_match
 from ..core.spec_changes import (
     SECRET_REFERENCE_KEYS,
@@ -18,7 +27,16 @@ from ..core.spec_changes import (
 )
 from .access import index_access_changes
 from .index import StateIndex
-from .model import Diff, FieldChange, Lifecycle, MembershipChange, ResourceChange, Via
+from .locks import lock_tool_changes
+from .model import (
+    Diff,
+    FieldChange,
+    Lifecycle,
+    LockedToolChange,
+    MembershipChange,
+    ResourceChange,
+    Via,
+)
 from .sandbox import sandbox_changes
 
 MAX_VALUE_CHARS = 160
@@ -100,6 +118,7 @@ def _resource_changes(
                     lifecycle=stop,
                     origin=_origin(old, key),
                     tools_removed=_exposed(before, tools),
+                    locked_tools=_locked(before, None),
                 )
             )
         elif before is None:
@@ -112,6 +131,7 @@ def _resource_changes(
                     origin=_origin(new, key),
                     notes=tuple(_added_notes(after)),
                     tools_added=_exposed(after, tools),
+                    locked_tools=_locked(None, after),
                 )
             )
         elif before == after and (key in wanted_old) == (key in wanted_new):
@@ -134,6 +154,9 @@ def _changed(
     key = after.key
     is_server = isinstance(before, MCPServer) and isinstance(after, MCPServer)
     deltas = field_deltas(before, after)
+    locked = _locked(before, after)
+    if isinstance(after, ToolLock):  # its tools are described per tool, in words
+        deltas = [d for d in deltas if not d.path.startswith(("spec.tools", "spec.accepted"))]
     fields = tuple(
         FieldChange(
             d.path,
@@ -157,7 +180,7 @@ def _changed(
         lifecycle = "start"
     elif was and will and restart:
         lifecycle = "restart"
-    if not fields and lifecycle is None:
+    if not fields and lifecycle is None and not locked:
         return None
     exposed_before, exposed_after = _exposed(before, tools), _exposed(after, tools)
     return ResourceChange(
@@ -170,7 +193,17 @@ def _changed(
         origin=_origin(new, key, fields[0].path if fields else None),
         tools_added=tuple(t for t in exposed_after if t not in exposed_before),
         tools_removed=tuple(t for t in exposed_before if t not in exposed_after),
+        locked_tools=locked,
     )
+
+
+def _locked(before: Resource | None, after: Resource | None) -> tuple[LockedToolChange, ...]:
+    if isinstance(before, ToolLock) or isinstance(after, ToolLock):
+        return lock_tool_changes(
+            before if isinstance(before, ToolLock) else None,
+            after if isinstance(after, ToolLock) else None,
+        )
+    return ()
 
 
 def _origin(state: DesiredState, key: ResourceKey, path: str | None = None) -> str | None:
@@ -241,6 +274,15 @@ def _notes(
                 f"tool names on the endpoint change: {_naming(before)} -> {_naming(after)};"
                 " clients see different tool names"
             )
+    elif (
+        isinstance(before, ToolLock)
+        and isinstance(after, ToolLock)
+        and before.spec.mode != after.spec.mode
+    ):
+        if after.spec.mode == "warn":
+            notes.append(f"drifted and unlocked tools of {after.name} are served (with warnings)")
+        else:
+            notes.append(f"drifted and unlocked tools of {after.name} are withheld")
     elif (
         isinstance(before, Workflow)
         and isinstance(after, Workflow)

@@ -9,7 +9,14 @@ permissions, rate limits and metrics.
 
 from __future__ import annotations
 
-from .config import ANONYMOUS, GatewayConfig, SuiteConfig, ToolRoute, build_gateway_config
+from .config import (
+    ANONYMOUS,
+    GatewayConfig,
+    SuiteConfig,
+    ToolRoute,
+    WithheldTool,
+    build_gateway_config,
+)
 from .hosts import HostPolicy
 from .metrics import GatewayMetrics
 from .naming import POLICIES, Candidate, Naming, NamingPolicy
@@ -38,6 +45,7 @@ __all__ = [
     "ToolRoute",
     "Upstream",
     "UpstreamRegistry",
+    "WithheldTool",
     "build_gateway_config",
     "create_app",
     "serve",

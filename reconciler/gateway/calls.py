@@ -86,6 +86,11 @@ async def call_tool(ctx: RequestContext, params: dict[str, Any]) -> Message:
     server, tool = (route.server, route.tool) if route else ("", str(name)[:200])
     with Recorded(ctx, server, tool, arguments) as call:
         if route is None:
+            withheld = ctx.suite.withheld.get(name) if isinstance(name, str) else None
+            if withheld is not None and ctx.suite.access_for(ctx.session.subject).allows(
+                withheld.server, withheld.tool
+            ):
+                raise call.refuse("withheld", RpcError(INVALID_PARAMS, withheld.message()))
             raise call.refuse(
                 "unknown_tool", RpcError(INVALID_PARAMS, f"Unknown tool: {str(name)[:200]}")
             )

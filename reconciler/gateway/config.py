@@ -9,6 +9,10 @@ An active Workflow with steps is one more tool of each of its suites, named by t
 policy as if `workflow` were a server (`workflow_<name>` under prefix naming, `<name>` under
 priority naming) and addressed in rules as `workflow.<name>`; a server tool already holding
 the name keeps it (docs/workflows.md).
+
+A server's tools pass its ToolLock and the poisoning scan first (`reconciler.toollock`):
+a withheld tool gets no route, only an entry in `SuiteConfig.withheld` saying why, so it is
+absent from tools/list and a call to it is refused with that reason (docs/toollock.md).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from ..core.models import MCPServer, MCPSuite, RateLimit, Resource, ToolPermissi
 from ..core.models.globs import glob_match
 from ..core.models.workflow import WORKFLOW_SERVER
 from ..secrets import SecretResolver
+from ..toollock import ServerVerdict, judge_state, one_line, scan_text
 from ..workflows import Chain, ChainError
 from .auth import TokenTable, token_hash
 from .naming import POLICIES, Candidate
@@ -49,6 +54,20 @@ class ToolRoute:
     chain: Chain | None = None
     """Set for a workflow's tool (`server` is then `workflow`, `tool` the workflow's name):
     a call runs these steps instead of being forwarded."""
+
+
+@dataclass(frozen=True, slots=True)
+class WithheldTool:
+    """A tool the suite would expose that its server's ToolLock or the scan withholds."""
+
+    exposed: str
+    server: str
+    tool: str
+    reason: str
+    """Why, in words: the drift (hashes, what changed) or the scan finding."""
+
+    def message(self) -> str:
+        return f"tool {self.exposed} ({self.server}.{self.tool}) is withheld: {self.reason}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +145,8 @@ class SuiteConfig:
     """Most tools one `find_tools` returns."""
     embeddings: tuple[str, str] | None = None
     """(LLMProvider, model) whose embeddings are fused into the ranking of `find_tools`."""
+    withheld: Mapping[str, WithheldTool] = field(default_factory=dict)
+    """Exposed name -> a tool withheld by its server's ToolLock or the scan."""
 
     @property
     def servers(self) -> tuple[str, ...]:
@@ -145,6 +166,8 @@ class GatewayConfig:
     problems: tuple[Problem, ...] = ()
     """What could not be applied: errors (a token that cannot be read: that subject cannot
     authenticate) and warnings (a tool hidden by a name clash)."""
+    locks: Mapping[tuple[str, str], ServerVerdict] = field(default_factory=dict)
+    """(namespace, server) -> the ToolLock and scan verdict on its tools."""
 
     @property
     def servers(self) -> frozenset[str]:
@@ -158,20 +181,25 @@ def build_gateway_config(
     *,
     resolver: SecretResolver,
     descriptions: Mapping[str, Mapping[str, str]] | None = None,
+    upstream: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> GatewayConfig:
     """Compute the gateway's configuration.
 
     `tools` holds each server's discovered tools as the raw dicts of its `tools/list`;
-    `descriptions` the enhanced descriptions by server and tool. Token values are read
-    through `resolver` and kept only as hashes; a token that cannot be read is reported in
-    `problems` and authenticates nobody.
+    `descriptions` the enhanced descriptions by server and tool; `upstream` the tools as
+    the servers sent them when `tools` already carries enhanced text (the lock and the scan
+    judge upstream definitions; default: `tools`). Token values are read through `resolver`
+    and kept only as hashes; a token that cannot be read is reported in `problems` and
+    authenticates nobody.
     """
-    builder = _Builder(desired, tools, resolver, descriptions or {})
+    locks = judge_state(desired, upstream if upstream is not None else tools)
+    builder = _Builder(desired, tools, resolver, descriptions or {}, locks, upstream)
     suites = {suite.name: builder.suite(suite) for suite in sorted(desired.suites, key=_by_name)}
     return GatewayConfig(
         MappingProxyType(suites),
         revision=desired.revision,
         problems=tuple(dict.fromkeys(builder.problems)),
+        locks=MappingProxyType(locks),
     )
 
 
@@ -212,11 +240,16 @@ class _Builder:
         tools: Mapping[str, list[dict[str, Any]]],
         resolver: SecretResolver,
         descriptions: Mapping[str, Mapping[str, str]],
+        locks: Mapping[tuple[str, str], ServerVerdict],
+        upstream: Mapping[str, list[dict[str, Any]]] | None,
     ) -> None:
         self.desired = desired
         self.tools = tools
         self.resolver = resolver
         self.descriptions = descriptions
+        self.locks = locks
+        self.upstream = upstream
+        self.withheld: dict[str, WithheldTool] = {}
         self.problems: list[Problem] = []
         self._hashes: dict[tuple[str, str, int], bytes | None] = {}
 
@@ -247,6 +280,7 @@ class _Builder:
             for m in self.desired.suite_members(suite)
             if self.desired.get(MCPServer, m.server, ns) is not None
         )
+        self.withheld = {}
         routes = self.routes(suite, members)
         self.workflows(suite, members, routes)
         permissions = self.desired.permissions_for(suite)
@@ -273,6 +307,7 @@ class _Builder:
                 if suite.spec.discovery.embeddings is not None
                 else None
             ),
+            withheld=MappingProxyType(self.withheld),
         )
 
     def routes(self, suite: MCPSuite, members: tuple[Member, ...]) -> dict[str, ToolRoute]:
@@ -298,7 +333,16 @@ class _Builder:
             self.problem(suite, "spec.conflictResolution", clash.describe())
         routes: dict[str, ToolRoute] = {}
         for exposed, candidate in naming.exposed.items():
-            definition = dict(raw[(candidate.server, candidate.original)])
+            verdict = self.locks.get((ns, candidate.server))
+            judged = verdict.verdict(candidate.original) if verdict else None
+            if judged is not None and judged.withheld:
+                self.withheld[exposed] = WithheldTool(
+                    exposed, candidate.server, candidate.original, judged.reason()
+                )
+                continue
+            definition = self.served(
+                ns, candidate.server, raw[(candidate.server, candidate.original)]
+            )
             definition["name"] = exposed
             description = self.description(ns, candidate.server, candidate.original)
             if description is not None:
@@ -373,12 +417,48 @@ class _Builder:
             return None
 
     def description(self, ns: str, server_name: str, tool: str) -> str | None:
-        """The spec override wins over the enhanced text; None keeps the server's own."""
+        """The spec override wins over the enhanced text; None keeps the server's own.
+
+        Enhanced text is scanned like upstream text: with a high finding it is not served.
+        """
         server = self.desired.get(MCPServer, server_name, ns)
         override = server.spec.tools.overrides.get(tool) if server else None
         if override is not None and override.description is not None:
             return override.description
-        return self.descriptions.get(server_name, {}).get(tool)
+        enhanced = self.descriptions.get(server_name, {}).get(tool)
+        if enhanced is not None and not self.safe_enhancement(server, tool, enhanced):
+            return None
+        return enhanced
+
+    def served(self, ns: str, server_name: str, tool: dict[str, Any]) -> dict[str, Any]:
+        """The definition to serve: the enhanced one, unless its text has a high finding
+        (a model can be talked into writing an injection); then the server's own."""
+        definition = dict(tool)
+        if self.upstream is None:
+            return definition
+        name = str(tool.get("name"))
+        original = next(
+            (t for t in self.upstream.get(server_name, []) if t.get("name") == name), None
+        )
+        text = definition.get("description")
+        if original is None or not isinstance(text, str) or text == original.get("description"):
+            return definition
+        server = self.desired.get(MCPServer, server_name, ns)
+        return definition if self.safe_enhancement(server, name, text) else dict(original)
+
+    def safe_enhancement(self, server: MCPServer | None, tool: str, text: str) -> bool:
+        found = [
+            f for f in scan_text(server.name if server else "", tool, "description", text) if f.high
+        ]
+        if found and server is not None:
+            self.problem(
+                server,
+                "spec.enhancement",
+                f"the enhanced description of {server.name}.{tool} is not served: the scan "
+                f"found {found[0].kind} ({one_line(found[0].excerpt, limit=80)}); "
+                "the server's own description is served instead",
+            )
+        return not found
 
     def access(
         self, suite: MCPSuite, permissions: list[ToolPermission]

@@ -7,6 +7,7 @@ same object (`observe_reconcile`, `set_server_state`), so one endpoint shows eve
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -28,6 +29,7 @@ class GatewayMetrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
+        self._withheld_servers: set[str] = set()
         r = self.registry
         self.calls = Counter(
             "mcp_gateway_tool_calls_total",
@@ -66,6 +68,12 @@ class GatewayMetrics:
             ["server"],
             registry=r,
         )
+        self.tools_withheld = Gauge(
+            "mcp_reconciler_tools_withheld",
+            "Tools withheld by the server's ToolLock or the poisoning scan.",
+            ["server"],
+            registry=r,
+        )
         self.reconciles = Counter(
             "mcp_reconciles_total", "Reconciles run, by outcome.", ["outcome"], registry=r
         )
@@ -99,6 +107,15 @@ class GatewayMetrics:
         for gauge in (self.server_up, self.server_healthy):
             with contextlib.suppress(KeyError):
                 gauge.remove(server)
+
+    def set_withheld(self, counts: Mapping[str, int]) -> None:
+        """Withheld tools per server; servers no longer judged are dropped."""
+        for server, count in counts.items():
+            self.tools_withheld.labels(server).set(count)
+        for labels in list(self._withheld_servers - set(counts)):
+            with contextlib.suppress(KeyError):
+                self.tools_withheld.remove(labels)
+        self._withheld_servers = set(counts)
 
     def observe_reconcile(self, seconds: float, *, outcome: str = "success") -> None:
         """Called by the controller after each reconcile."""

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 CallOutcome = Literal[
-    "ok", "tool_error", "error", "timeout", "denied", "rate_limited", "unknown_tool", "cancelled"
+    "ok",
+    "tool_error",
+    "error",
+    "timeout",
+    "denied",
+    "rate_limited",
+    "unknown_tool",
+    "withheld",
+    "cancelled",
 ]
 
 

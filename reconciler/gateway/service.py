@@ -85,6 +85,7 @@ class Gateway:
         """Serve `config` from now on; sessions whose visible tools changed get list_changed."""
         self._config = config
         self._visible = {}
+        self.metrics.set_withheld({name: len(v.withheld) for (_, name), v in config.locks.items()})
         self.router.catalog.forget()
         self.router.search.forget(config.suites)
         for session in self.sessions:

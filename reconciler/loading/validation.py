@@ -23,6 +23,7 @@ from ..core.models import (
     MCPSuite,
     Resource,
     ResourceKey,
+    ToolLock,
     ToolPermission,
     Workflow,
 )
@@ -80,6 +81,8 @@ class _Checker:
         self._fallback_cycles()
         for workflow in self.state.workflows:
             self._workflow(workflow)
+        for lock in self.state.of_kind(ToolLock):
+            self._lock(lock)
         return self.problems
 
     # -- reporting -------------------------------------------------------------------
@@ -153,6 +156,26 @@ class _Checker:
                 "enhancement is skipped for a remote server; "
                 "set allowRemote: true to enhance its tools",
             )
+
+    def _lock(self, lock: ToolLock) -> None:
+        """A lock belongs to the server of the same name; what it accepts must be locked."""
+        namespace = lock.metadata.ns
+        if not self._exists(MCPServer.kind_name, namespace, lock.name):
+            message = self._missing(MCPServer.kind_name, namespace, lock.name)
+            message = f"a ToolLock is named after its server: {message}"
+            self._report(lock, "metadata.name", message)
+        seen: set[tuple[str, str]] = set()
+        for i, accepted in enumerate(lock.spec.accepted):
+            if accepted.tool not in lock.spec.tools:
+                self._warn(
+                    lock,
+                    f"spec.accepted.{i}.tool",
+                    f"tool '{accepted.tool}' is not locked (not in spec.tools): "
+                    "accepting its finding has no effect",
+                )
+            if (accepted.tool, accepted.finding) in seen:
+                self._warn(lock, f"spec.accepted.{i}", "accepted twice")
+            seen.add((accepted.tool, accepted.finding))
 
     def _suite(self, suite: MCPSuite) -> None:
         namespace = suite.metadata.ns

@@ -23,7 +23,7 @@ import kopf
 from ..core.errors import ReconcilerError
 from ..core.models import API_GROUP, API_VERSION_NAME, KINDS, MCPServer
 from .bodies import Snapshot, snapshot
-from .catalog import server_context
+from .catalog import namespace_state, server_context
 from .namespaces import Namespaces
 from .servers import Event, Result, Servers, stalled
 from .settings import OperatorSettings
@@ -165,7 +165,8 @@ def build_registry(operator: OperatorParts) -> kopf.OperatorRegistry:
         snap = snapshot(body)
         if snap.deleting or snap.key is None:
             return
-        result = await operator.servers.check(snap)
+        context = namespace_state(operator.catalog, snap.key.namespace).desired
+        result = await operator.servers.check(snap, context=context)
         write_result(body, patch, snap, result)
         if result.changed:
             operator.namespaces.touch(snap.key.namespace)

@@ -22,6 +22,7 @@ from ..core.errors import InvalidInput, ReconcilerError
 from ..core.models import MCPServer, ResourceKey, ValueSource
 from ..core.planning import Action, ActionKind, ObservedState, plan
 from ..core.spec_changes import runtime_hash
+from ..toollock import ServerVerdict, judge_state
 from ..upstream.remote import redacted_url
 from .bodies import Snapshot
 from .discovery import ToolLister
@@ -81,6 +82,7 @@ class Servers:
         self.lister = lister
         self._tools: dict[ResourceKey, list[dict[str, Any]]] = {}
         self._failures: dict[ResourceKey, int] = {}
+        self._verdicts: dict[ResourceKey, ServerVerdict] = {}
 
     def discovered(self, key: ResourceKey) -> list[dict[str, Any]] | None:
         """The raw tools of the server's last successful discovery."""
@@ -233,8 +235,12 @@ class Servers:
 
     # -- health -------------------------------------------------------------------------
 
-    async def check(self, snap: Snapshot) -> Result:
-        """Discover the server's tools; Ready with them, or Degraded saying why not."""
+    async def check(self, snap: Snapshot, *, context: DesiredState | None = None) -> Result:
+        """Discover the server's tools; Ready with them, or Degraded saying why not.
+
+        `context` (the namespace's resources) gives the server's ToolLock and its suites:
+        the verdict on its tools is written as `withheldTools` and `ToolsLocked`.
+        """
         server = snap.parsed.resource
         if not isinstance(server, MCPServer) or snap.status.get("phase") in NOT_RUNNING:
             return Result(None)
@@ -270,15 +276,51 @@ class Servers:
             events.append(
                 Event("ToolsChanged", f"added {added or '[]'}, removed {removed or '[]'}")
             )
+        fields: dict[str, Any] = {"tools": entries, "toolCount": count}
+        extra: tuple[tuple[str, bool, str, str], ...] = ()
+        verdict = self._judge(server, context)
+        if verdict is not None:
+            fields["withheldTools"] = list(verdict.withheld)
+            condition = verdict.condition
+            if condition is not None:
+                extra = (("ToolsLocked", *condition),)
+            events += self._lock_events(key, verdict)
+        withheld_changed = list(snap.status.get("withheldTools") or []) != fields.get(
+            "withheldTools", []
+        )
         outcome = Outcome(
-            "Ready",
-            "Succeeded",
-            f"{count} tools",
-            ready=True,
-            fields={"tools": entries, "toolCount": count},
+            "Ready", "Succeeded", f"{count} tools", ready=True, fields=fields, extra=extra
         )
         became_ready = snap.status.get("phase") != "Ready"
-        return Result(outcome, events, changed=changed_tools or became_ready)
+        return Result(outcome, events, changed=changed_tools or became_ready or withheld_changed)
+
+    def _judge(self, server: MCPServer, context: DesiredState | None) -> ServerVerdict | None:
+        """The ToolLock and scan verdict on the server's tools, with its namespace's suites
+        and the other servers' last discovered tools (for shadowing)."""
+        ns = server.metadata.ns
+        if context is None:
+            return None
+        desired = DesiredState.of([*context.resources.values(), server])
+        tools = {key.name: found for key, found in self._tools.items() if key.namespace == ns}
+        return judge_state(desired, tools).get((ns, server.name))
+
+    def _lock_events(self, key: ResourceKey, verdict: ServerVerdict) -> list[Event]:
+        """A ToolDrift (or ToolFinding) Warning for each tool newly reported."""
+        before = {v.tool: v for v in self._verdicts[key].reported} if key in self._verdicts else {}
+        self._verdicts[key] = verdict
+        events = []
+        for tool in verdict.reported:
+            old = before.get(tool.tool)
+            if old is not None and (old.current_hash, old.withheld) == (
+                tool.current_hash,
+                tool.withheld,
+            ):
+                continue
+            action = "withheld" if tool.withheld else "served (ToolLock mode warn)"
+            reason = "ToolDrift" if tool.drifted else "ToolFinding"
+            message = f"{key.name}.{tool.tool} {action}: {tool.reason()}"
+            events.append(Event(reason, message, warning=True))
+        return events
 
     def _failed(self, snap: Snapshot, key: ResourceKey, message: str) -> Result:
         failures = self._failures.get(key, 0) + 1

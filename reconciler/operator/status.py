@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.conditions import Phase, summarize
+from ..core.conditions import Phase, set_condition, summarize
 from ..core.models import Condition, MCPServer
 from ..upstream.discovery import ServerTool, apply_filter
 
@@ -32,6 +32,8 @@ class Outcome:
     stalled: bool = False
     fields: Mapping[str, Any] = field(default_factory=dict)
     """Kind-specific status fields (camelCase), e.g. `tools`, `toolCount`, `url`."""
+    extra: tuple[tuple[str, bool, str, str], ...] = ()
+    """More conditions: (type, status, reason, message), e.g. `ToolsLocked`."""
 
     @classmethod
     def invalid(cls, message: str, *, reason: str = STALLED_INVALID) -> Outcome:
@@ -65,6 +67,8 @@ def status_for(
         previous=_conditions(previous),
         generation=generation,
     )
+    for type_, holds, reason, message in outcome.extra:
+        conditions = set_condition(conditions, type_, holds, reason, message, generation=generation)
     status = dict(previous)
     status.update(outcome.fields)
     status["phase"] = outcome.phase

@@ -97,9 +97,25 @@ def _resources(changes: tuple[ResourceChange, ...]) -> list[str]:
             tools = ", ".join(code(t) for t in change.tools_removed)
             details.append(f"- {code(str(change.key))}: tools hidden {tools}")
     out.append("")
+    locks = [(change, locked) for change in changes for locked in change.locked_tools]
+    if locks:
+        out += ["#### Tool lock", ""]
+        for change, locked in locks:
+            out.append(f"- {code(str(change.key))} {code(locked.tool)}: {_LOCK[locked.change]}")
+            out += [f"  - {escape(detail)}" for detail in locked.details]
+        out.append("")
     if details:
         out += ["<details><summary>Details</summary>", "", *details, "", "</details>", ""]
     return out
+
+
+_LOCK = {
+    "added": "locked",
+    "removed": "unlocked",
+    "changed": "⚠️ **re-locked: definition changed**",
+    "accepted": "⚠️ **scan finding accepted**",
+    "unaccepted": "scan finding no longer accepted",
+}
 
 
 def _access(change: AccessChange) -> str:

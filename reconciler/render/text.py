@@ -86,7 +86,19 @@ def _resource_lines(change: ResourceChange) -> list[Text]:
         result.append(Text("    tools exposed: " + ", ".join(change.tools_added), style="green"))
     if change.tools_removed:
         result.append(Text("    tools hidden: " + ", ".join(change.tools_removed), style="red"))
+    for locked in change.locked_tools:
+        result.append(Text(f"    {locked.tool}: {_LOCK_VERB[locked.change]}", style="bold"))
+        result.extend(Text(f"      {detail}") for detail in locked.details)
     return result
+
+
+_LOCK_VERB = {
+    "added": "locked",
+    "removed": "unlocked",
+    "changed": "re-locked (definition changed)",
+    "accepted": "scan finding accepted",
+    "unaccepted": "scan finding no longer accepted",
+}
 
 
 def _access_line(change: AccessChange) -> Text:

@@ -108,6 +108,7 @@ PRINTER_COLUMNS: dict[str, list[dict[str, Any]]] = {
         _AGE,
     ],
     "Workflow": [_column("Active", ".spec.active", "boolean"), _PHASE, _READY, _AGE],
+    "ToolLock": [_column("Mode", ".spec.mode"), _PHASE, _READY, _AGE],
 }
 """`kubectl get` columns by kind; a kind not listed gets Phase, Ready and Age."""
 

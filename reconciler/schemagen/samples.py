@@ -95,6 +95,20 @@ spec:
       timeoutSeconds: 30
       onError: abort
 """,
+    "ToolLock": """\
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: ToolLock
+metadata:
+  name: time
+spec:
+  mode: enforce
+  tools:
+    get_current_time:
+      sha256: "9f2c5a3e1b7d4c6f8a0e2b4d6f8a1c3e5b7d9f1a3c5e7b9d1f3a5c7e9b1d3f5a"
+      description: Get current time in a specific timezone
+  accepted:
+    - {tool: get_current_time, finding: oversized}
+""",
 }
 """YAML of a sample resource, by kind."""
 

@@ -20,10 +20,19 @@ from .permission import RateLimit, Rule, Subject, ToolPermission, ToolPermission
 from .provider import LLMProvider, LLMProviderSpec
 from .server import DiscoveredTool, MCPServer, MCPServerSpec, MCPServerStatus
 from .suite import MCPSuite, MCPSuiteSpec, SuiteMember
+from .toollock import AcceptedFinding, LockedParameter, LockedTool, ToolLock, ToolLockSpec
 from .workflow import Step, Workflow, WorkflowSpec
 
 KINDS: dict[str, type[Resource]] = {
-    cls.kind_name: cls for cls in (MCPServer, MCPSuite, ToolPermission, LLMProvider, Workflow)
+    cls.kind_name: cls
+    for cls in (
+        MCPServer,
+        MCPSuite,
+        ToolPermission,
+        LLMProvider,
+        Workflow,
+        ToolLock,
+    )
 }
 """Every kind, by its `kind` name."""
 
@@ -33,10 +42,13 @@ __all__ = [
     "API_VERSION_NAME",
     "DEFAULT_NAMESPACE",
     "KINDS",
+    "AcceptedFinding",
     "Condition",
     "DiscoveredTool",
     "LLMProvider",
     "LLMProviderSpec",
+    "LockedParameter",
+    "LockedTool",
     "MCPServer",
     "MCPServerSpec",
     "MCPServerStatus",
@@ -53,6 +65,8 @@ __all__ = [
     "Step",
     "Subject",
     "SuiteMember",
+    "ToolLock",
+    "ToolLockSpec",
     "ToolPermission",
     "ToolPermissionSpec",
     "ValueSource",

@@ -1,0 +1,86 @@
+"""Discover servers' tools without a controller: start each briefly, list, stop.
+
+Used by `mcp-reconciler lock` and `scan` when no controller runs on the state directory.
+Each server is started exactly as the controller starts it (same environment, secrets,
+working directory and transport) by a ServerRunner writing to a throwaway store, and
+stopped (its whole process group) as soon as its tools are listed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..core.desired import DesiredState
+from ..core.models import MCPServer
+from ..secrets import SecretResolver
+from .control import request_control
+from .runner import RunnerContext, ServerRunner, server_id
+from .store import Store
+
+DEFAULT_TIMEOUT = 60.0
+"""Seconds a server gets to start and list its tools."""
+
+
+@dataclass(frozen=True, slots=True)
+class Probed:
+    """Tools found per server (raw `tools/list` definitions), and servers that failed."""
+
+    tools: dict[str, list[dict[str, Any]]]
+    failures: dict[str, str]
+
+
+def controller_tools(state_dir: Path) -> dict[str, list[dict[str, Any]]] | None:
+    """The running controller's servers' tools as they sent them; None when none runs."""
+    answer = request_control(state_dir, "GET", "/tools")
+    if answer is None:
+        return None
+    servers = answer.get("servers")
+    return dict(servers) if isinstance(servers, dict) else {}
+
+
+async def probe_tools(
+    desired: DesiredState,
+    servers: Sequence[MCPServer],
+    *,
+    resolver: SecretResolver,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Probed:
+    """Start the servers (all at once), list their tools, stop them."""
+    base_dirs = _base_dirs(desired, servers)
+    with (
+        tempfile.TemporaryDirectory(prefix="mcp-reconciler-probe-") as scratch,
+        Store.open(Path(scratch)) as store,
+    ):
+        context = RunnerContext(store=store, resolver=resolver, base_dirs=base_dirs)
+        results = await asyncio.gather(*(_probe(server, context, timeout) for server in servers))
+    tools = {name: found for name, found, _ in results if found is not None}
+    failures = {name: error for name, _, error in results if error is not None}
+    return Probed(tools, failures)
+
+
+def _base_dirs(desired: DesiredState, servers: Sequence[MCPServer]) -> dict[str, Path]:
+    """Directory of each server's file, for a relative workingDir."""
+    return {
+        server_id(server): Path(origin.file).absolute().parent
+        for server in servers
+        if (origin := desired.origins.get(server.key)) is not None
+    }
+
+
+async def _probe(
+    server: MCPServer, context: RunnerContext, timeout: float
+) -> tuple[str, list[dict[str, Any]] | None, str | None]:
+    runner = ServerRunner(server, context)
+    runner.start()
+    try:
+        if await runner.wait_ready(timeout):
+            return server.name, list(runner.tools), None
+        error = runner.last_error or f"did not list its tools within {timeout:g} s"
+        return server.name, None, error
+    finally:
+        await runner.stop()
