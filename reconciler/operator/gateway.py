@@ -133,7 +133,8 @@ def upstream_of(server: MCPServer, settings: ManifestSettings) -> UpstreamAddres
 
 
 def secret_names(desired: DesiredState) -> list[str]:
-    """Every Secret a token or a remote server's header refers to (mounted in the pod)."""
+    """Every Secret a token, a remote server's header or its OAuth client secret refers to
+    (mounted in the pod)."""
     names: set[str] = set()
     for permission in desired.permissions:
         for subject in permission.spec.subjects:
@@ -146,6 +147,9 @@ def secret_names(desired: DesiredState) -> list[str]:
             source = header.value_from
             if source is not None and source.secret_key_ref is not None:
                 names.add(source.secret_key_ref.name)
+        oauth2 = server.spec.auth.oauth2 if server.spec.auth else None
+        if oauth2 is not None and oauth2.client_secret.secret_key_ref is not None:
+            names.add(oauth2.client_secret.secret_key_ref.name)
     return sorted(names)
 
 
