@@ -11,6 +11,7 @@ code that handles keys and signatures). `authenticate` is the single entry point
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
@@ -171,9 +172,11 @@ async def authenticate(
     raise Unauthenticated("; ".join(dict.fromkeys(reasons)), token_sent=True)
 
 
+@functools.lru_cache(maxsize=256)
 def _by_verifier(
     grants: tuple[OidcGrant, ...], default_audience: str
 ) -> dict[tuple[str, str], list[OidcGrant]]:
+    """The grants grouped by (issuer, audience); computed once per suite configuration."""
     groups: dict[tuple[str, str], list[OidcGrant]] = {}
     for grant in grants:
         groups.setdefault((grant.issuer, grant.audience or default_audience), []).append(grant)
