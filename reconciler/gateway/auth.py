@@ -77,6 +77,10 @@ class JwtVerifier(Protocol):
         """Claims of a valid token; raise TokenRejected otherwise."""
         ...
 
+    def claimed_issuer(self, token: str) -> str | None:
+        """The `iss` a token claims, unverified: which issuer's keys to try."""
+        ...
+
 
 def claim_matches(claims: Mapping[str, Any], name: str, wanted: str) -> bool:
     """A claim equals `wanted` or, when it is a list, contains it; dotted names are nested."""
@@ -156,9 +160,14 @@ async def authenticate(
     if not grants or verifier is None or token.count(".") != 2:
         raise Unauthenticated("the bearer token is not valid here", token_sent=True)
     reasons: list[str] = []
+    claimed: str | None = None
     for (issuer, audience), group in _by_verifier(grants, default_audience).items():
         claims = verifier.cached(token, issuer=issuer, audience=audience)
         if claims is None:
+            claimed = claimed or verifier.claimed_issuer(token) or "?"
+            if claimed != issuer:  # another issuer's token: never fetch this one's keys for it
+                reasons.append(f"the token was not issued by {issuer}")
+                continue
             try:
                 claims = await verifier.verify(token, issuer=issuer, audience=audience)
             except ReconcilerError as exc:  # TokenRejected, or the issuer cannot be reached

@@ -126,16 +126,17 @@ async def admit(request: Request) -> tuple[Gateway, SuiteConfig, str]:
         raise Refusal(404, INVALID_REQUEST, f"no suite named {name[:100]!r} is served here")
     if not suite.secured:
         return gateway, suite, ANONYMOUS
-    base = public_base(request)
     try:
         principal = await authenticate(
             bearer_token(request.headers.get("authorization")),
             tokens=suite.tokens,
             grants=suite.oidc,
             verifier=gateway.verifier,
-            default_audience=resource_url(base, suite.name),
+            # the public URL is worked out only when a JWT may need it as its audience
+            default_audience=resource_url(public_base(request), suite.name) if suite.oidc else "",
         )
     except Unauthenticated as exc:
+        base = public_base(request)
         challenge = f'Bearer resource_metadata="{metadata_url(base, suite.name)}"'
         if exc.token_sent:
             logger.info("refused a bearer token on suite %s: %s", suite.name, exc.message)

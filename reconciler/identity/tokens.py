@@ -81,6 +81,10 @@ class JwtVerifier:
             self._issuers[issuer] = keys
         return keys
 
+    def claimed_issuer(self, token: str) -> str | None:
+        """The `iss` a token claims, unverified (see `unverified_issuer`)."""
+        return unverified_issuer(token)
+
     def cached(self, token: str, *, issuer: str, audience: str) -> Claims | None:
         """The claims of a token verified before for this issuer and audience, unexpired."""
         key = (hashlib.sha256(token.encode()).digest(), issuer, audience)
