@@ -263,8 +263,10 @@ spec:
     federated, static = suite.access_for("ops@narrow"), suite.access_for("ops")
     assert federated.allows("time", "get_current_time")
     assert not federated.allows("time", "convert_time")
-    assert federated.limits is not None and federated.limits.requests_per_minute == 10
-    assert static.allows("time", "convert_time") and static.limits is None
+    assert federated.limits is not None
+    assert federated.limits.requests_per_minute == 10
+    assert static.allows("time", "convert_time")
+    assert static.limits is None
 
 
 @pytest.mark.parametrize(
