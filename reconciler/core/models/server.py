@@ -163,6 +163,8 @@ class Sandbox(Strict):
         if both:
             raise ValueError(f"{', '.join(both)} listed in both readOnly and readWrite")
         return self
+
+
 class OAuth2ClientCredentials(Strict):
     """The OAuth 2.0 client-credentials grant: a token fetched from `tokenUrl`, cached, and
     refreshed before it expires; sent to the remote server as `Authorization: Bearer`."""
