@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx2
+from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
 from reconciler.core.desired import DesiredState
 from reconciler.gateway import CallRecord, Gateway, GatewayServer, build_gateway_config
@@ -163,6 +165,43 @@ async def mcp_client(
         httpx2.AsyncClient(headers=headers, timeout=timeout) as http,
         streamable_http_client(url, http_client=http) as (read, write),
         ClientSession(read, write, **options) as session,
+    ):
+        await session.initialize()
+        yield session
+
+
+class MemoryStorage:
+    def __init__(self) -> None:
+        self.tokens: OAuthToken | None = None
+        self.client: OAuthClientInformationFull | None = None
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return self.tokens
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return self.client
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        self.client = client_info
+
+
+@contextlib.asynccontextmanager
+async def oauth_client(url: str, issuer: str, client_id: str) -> AsyncIterator[ClientSession]:
+    """The SDK client knowing only the suite URL and its account at the issuer."""
+    auth = ClientCredentialsOAuthProvider(
+        server_url=url,
+        storage=MemoryStorage(),
+        client_id=client_id,
+        client_secret=f"{client_id}-secret",
+        issuer=issuer,
+    )
+    async with (
+        httpx2.AsyncClient(auth=auth, timeout=httpx2.Timeout(30, read=60)) as http,
+        streamable_http_client(url, http_client=http) as (read, write),
+        ClientSession(read, write) as session,
     ):
         await session.initialize()
         yield session

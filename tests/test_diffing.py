@@ -405,3 +405,113 @@ def test_to_dict_is_json_with_camel_case_keys() -> None:
 def test_access_change_is_plain_data() -> None:
     change = AccessChange("widened", "allow-added", "m")
     assert change.to_dict()["suite"] is None
+
+
+IDP = "https://idp.example.com/realms/main"
+
+
+def oidc(name: str = "data-team", **identity: Any) -> dict[str, Any]:
+    return {"name": name, "oidc": {"issuer": IDP, **identity}}
+
+
+IDENTITY_CASES: list[tuple[str, list[Resource], list[Resource], list[tuple[str, str, str]]]] = [
+    (
+        "oidc subject added",
+        base(permission(allow=["time.*"])),
+        base(
+            permission(
+                allow=["time.*"],
+                subjects=[
+                    {"name": "ci-bot", "tokenFrom": {"env": "CI_BOT_TOKEN"}},
+                    oidc(claims={"groups": "data"}),
+                ],
+            )
+        ),
+        [
+            ("widened", "subject-added", "data-team gains access to suite dev: may call time.*"),
+            (
+                "widened",
+                "identity-added",
+                f"data-team now admits tokens of {IDP} with groups=data (ToolPermission ci)",
+            ),
+        ],
+    ),
+    (
+        "claim dropped",
+        base(permission(allow=["time.*"], subjects=[oidc(claims={"groups": "data", "tier": "1"})])),
+        base(permission(allow=["time.*"], subjects=[oidc(claims={"groups": "data"})])),
+        [
+            (
+                "widened",
+                "identity-changed",
+                "data-team no longer requires tier=1: more tokens are admitted (ToolPermission ci)",
+            )
+        ],
+    ),
+    (
+        "claim added",
+        base(permission(allow=["time.*"], subjects=[oidc()])),
+        base(permission(allow=["time.*"], subjects=[oidc(claims={"groups": "data"})])),
+        [
+            (
+                "narrowed",
+                "identity-changed",
+                "data-team now also requires groups=data: fewer tokens are admitted "
+                "(ToolPermission ci)",
+            )
+        ],
+    ),
+    (
+        "audience changed",
+        base(permission(allow=["time.*"], subjects=[oidc()])),
+        base(permission(allow=["time.*"], subjects=[oidc(audience="https://mcp.example.com")])),
+        [
+            (
+                "changed",
+                "identity-changed",
+                "data-team: audience (the suite URL) -> https://mcp.example.com "
+                "(ToolPermission ci)",
+            )
+        ],
+    ),
+    (
+        "oidc subject removed",
+        base(permission(allow=["time.*"], subjects=[oidc(), {"name": "x", "role": "r"}])),
+        base(permission(allow=["time.*"], subjects=[{"name": "x", "role": "r"}])),
+        [
+            (
+                "narrowed",
+                "subject-removed",
+                "data-team loses access to suite dev (could call time.*)",
+            ),
+            (
+                "narrowed",
+                "identity-removed",
+                f"data-team no longer admits tokens of {IDP} (ToolPermission ci)",
+            ),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("label", "old", "new", "expected"), IDENTITY_CASES, ids=[c[0] for c in IDENTITY_CASES]
+)
+def test_identity_changes_are_access_changes(
+    label: str, old: list[Resource], new: list[Resource], expected: list[tuple[str, str, str]]
+) -> None:
+    result = diff(old, new)
+    assert [(a.direction, a.kind, a.message) for a in result.access] == expected, label
+    assert result.has_changes
+
+
+def test_an_oidc_subject_never_gets_a_same_named_token_subjects_rules() -> None:
+    tokens = permission(
+        "tokens", allow=["filesystem.*"], subjects=[{"name": "ops", "tokenFrom": {"env": "OPS"}}]
+    )
+    federated = permission("federated", allow=["time.*"], subjects=[oidc("ops")])
+    result = diff(base(tokens), base(tokens, federated))
+    assert [a.message for a in result.access] == [
+        "ops@federated gains access to suite dev: may call time.*",
+        f"ops now admits tokens of {IDP} (ToolPermission federated)",
+    ]

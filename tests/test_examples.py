@@ -16,7 +16,7 @@ from reconciler.loading.loader import load_paths
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-@pytest.mark.parametrize("name", ["quickstart", "full"])
+@pytest.mark.parametrize("name", ["quickstart", "full", "identity"])
 def test_example_validates_with_no_warning(name: str) -> None:
     result = load_paths([EXAMPLES / name])
     assert result.ok, [str(p) for p in result.problems]

@@ -225,3 +225,72 @@ def test_ties_in_priority_go_to_the_server_name_sorting_first() -> None:
         [Candidate("zeta", "x", "x"), Candidate("alpha", "x", "x")]
     )
     assert naming.exposed["x"].server == "alpha"
+
+
+def test_each_oidc_subject_has_the_access_of_its_own_permission_only() -> None:
+    idp = "https://idp.example.com"
+    config = build(
+        f"""
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: MCPSuite
+metadata: {{name: dev}}
+spec: {{servers: [{{name: time}}]}}
+---
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: ToolPermission
+metadata: {{name: narrow}}
+spec:
+  suites: [dev]
+  subjects:
+    - {{name: ops, oidc: {{issuer: "{idp}", claims: {{groups: ops}}}}}}
+  rules: [{{action: allow, tools: ["time.get_current_time"]}}]
+  rateLimit: {{requestsPerMinute: 10}}
+---
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: ToolPermission
+metadata: {{name: wide}}
+spec:
+  suites: [dev]
+  subjects: [{{name: ops, tokenFrom: {{env: OPS_TOKEN}}}}]
+  rules: [{{action: allow, tools: ["time.*"]}}]
+""",
+        OPS_TOKEN="ops-static",
+    )
+    suite = config.suites["dev"]
+    assert [(g.key, g.issuer, g.claims) for g in suite.oidc] == [
+        ("ops@narrow", idp, (("groups", "ops"),))
+    ]
+    federated, static = suite.access_for("ops@narrow"), suite.access_for("ops")
+    assert federated.allows("time", "get_current_time")
+    assert not federated.allows("time", "convert_time")
+    assert federated.limits is not None
+    assert federated.limits.requests_per_minute == 10
+    assert static.allows("time", "convert_time")
+    assert static.limits is None
+
+
+@pytest.mark.parametrize(
+    ("claims", "wanted", "matches"),
+    [
+        ({"groups": ["staff", "data"]}, {"groups": "data"}, True),
+        ({"groups": ["staff"]}, {"groups": "data"}, False),
+        ({"groups": "data"}, {"groups": "data"}, True),
+        ({"realm_access": {"roles": ["mcp-user"]}}, {"realm_access.roles": "mcp-user"}, True),
+        ({"email_verified": True}, {"email_verified": "true"}, True),
+        ({"tier": 2}, {"tier": "2"}, True),
+        ({"groups": [{"name": "data"}]}, {"groups": "data"}, False),
+        ({}, {"groups": "data"}, False),
+        (
+            {"groups": ["data"], "hd": "evil.example"},
+            {"groups": "data", "hd": "example.com"},
+            False,
+        ),
+    ],
+)
+def test_claims_match_by_equality_or_list_membership(
+    claims: dict[str, Any], wanted: dict[str, str], matches: bool
+) -> None:
+    from reconciler.gateway.auth import OidcGrant
+
+    grant = OidcGrant("k", "k", "https://idp", None, tuple(sorted(wanted.items())))
+    assert grant.matches(claims) is matches

@@ -8,6 +8,7 @@ apply` would, and waits for what a user would look at: owned objects, status, Ev
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import signal
@@ -668,3 +669,49 @@ async def test_a_drifted_tool_is_reported_on_the_server_and_the_lock_reaches_the
         assert any("everything.echo withheld" in e["message"] for e in drift)
         assert drift[0]["type"] == "Warning"
         await eventually(lambda: "kind: ToolLock" in gateway_resources(cluster))
+
+
+async def test_a_remote_server_behind_oauth_is_discovered_with_a_client_credentials_token(
+    cluster: EmulatedCluster,
+) -> None:
+    from tests.oauth_front import OAuthFront
+    from tests.oidc_issuer import OidcIssuer
+
+    issuer = OidcIssuer().start()
+    issuer.add_client("operator", "operator-client-secret")
+    front = OAuthFront(issuer).start()
+    try:
+        async with running_operator(cluster, settings_for(cluster)):
+            secret = base64.b64encode(b"operator-client-secret").decode()
+            await cluster.apply_yaml(
+                f"""
+apiVersion: v1
+kind: Secret
+metadata: {{name: vendor-oauth}}
+data: {{secret: {secret}}}
+---
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: MCPServer
+metadata: {{name: vendor}}
+spec:
+  transport: streamable-http
+  url: "{front.url}"
+  auth:
+    oauth2:
+      tokenUrl: "{issuer.token_url}"
+      clientId: operator
+      clientSecret: {{secretKeyRef: {{name: vendor-oauth, key: secret}}}}
+      audience: "{front.audience}"
+"""
+            )
+            await eventually(
+                lambda: status(cluster, "MCPServer", "vendor").get("phase") == "Ready", timeout=30
+            )
+            found = status(cluster, "MCPServer", "vendor")
+            assert "echo" in {tool["name"] for tool in found["tools"]}
+            assert front.counts["passed"] > 0
+            assert "operator-client-secret" not in json.dumps(found)
+            assert not [t for t in issuer.tokens_issued if t in json.dumps(found)]
+    finally:
+        front.stop()
+        issuer.stop()

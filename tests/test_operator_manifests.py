@@ -523,6 +523,37 @@ def test_gateway_mounts_referenced_secrets_and_never_holds_a_token() -> None:
     assert objects.config_map["metadata"]["ownerReferences"][0]["controller"] is False
 
 
+def test_gateway_gets_the_public_url_and_mounts_oauth_client_secrets() -> None:
+    vendor = MCPServer.model_validate(
+        {
+            "metadata": {"name": "vendor"},
+            "spec": {
+                **REMOTE,
+                "auth": {
+                    "oauth2": {
+                        "tokenUrl": "https://idp.example.com/token",
+                        "clientId": "reconciler",
+                        "clientSecret": {"secretKeyRef": {"name": "vendor-oauth", "key": "s"}},
+                    }
+                },
+            },
+        },
+        by_alias=True,
+    )
+    objects = render_gateway(
+        "team-a",
+        DesiredState.of([*gateway_state(), vendor]),
+        owners=[Owner("dev", "4b8a3f0e-0000-4000-8000-000000000002", kind="MCPSuite")],
+        applied={},
+        settings=ManifestSettings(gateway_public_url="https://mcp.example.com/{namespace}"),
+        descriptions={},
+    )
+    pod = objects.deployment["spec"]["template"]["spec"]
+    assert "vendor-oauth" in {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
+    command = pod["containers"][0]["command"]
+    assert command[command.index("--public-url") + 1] == "https://mcp.example.com/team-a"
+
+
 def test_gateway_bundle_reads_back_as_the_same_desired_state(tmp_path: Path) -> None:
     objects = render_test_gateway()
     for name, text in objects.config_map["data"].items():

@@ -279,3 +279,63 @@ def test_check_references_works_on_a_state_without_files() -> None:
     assert str(problem) == "MCPSuite/dev: spec.servers.0.name: unknown MCPServer 'nope'; " + (
         "declare it or fix the name"
     )
+
+
+IDENTITY_MISTAKES = {
+    "plain http issuer off loopback": (
+        permission(
+            "  suites: [dev]\n  subjects:\n    - name: data\n"
+            "      oidc: {issuer: 'http://idp.example.com/realms/x'}\n"
+        ),
+        "issuer:",
+        "ToolPermission/bot: spec.subjects.0.oidc.issuer: issuer 'http://idp.example.com/realms/x'"
+        " uses plain http on a non-loopback host; use https:// (http:// is accepted only for "
+        "127.0.0.1, ::1 and localhost)",
+    ),
+    "issuer with a query": (
+        permission(
+            "  suites: [dev]\n  subjects:\n    - name: data\n"
+            "      oidc: {issuer: 'https://idp.example.com/?tenant=1'}\n"
+        ),
+        "issuer:",
+        "ToolPermission/bot: spec.subjects.0.oidc.issuer: issuer "
+        "'https://idp.example.com/?tenant=1' must not have a query or fragment",
+    ),
+    "claim value that is a list": (
+        permission(
+            "  suites: [dev]\n  subjects:\n    - name: data\n"
+            "      oidc:\n        issuer: https://idp.example.com\n"
+            "        claims: {groups: [a, b]}\n"
+        ),
+        "claims:",
+        "ToolPermission/bot: spec.subjects.0.oidc.claims.groups: expected a string "
+        "(quote values such as 'yes', 'on' or numbers)",
+    ),
+    "token and oidc on one subject": (
+        permission(
+            "  suites: [dev]\n  subjects:\n    - name: data\n      tokenFrom: {env: T}\n"
+            "      oidc: {issuer: 'https://idp.example.com'}\n"
+        ),
+        "- name: data",
+        "ToolPermission/bot: spec.subjects.0: a subject has one of tokenFrom, oidc or role, "
+        "not several",
+    ),
+    "inline oauth client secret": (
+        HEAD + "kind: MCPServer\nmetadata: {name: vendor}\nspec:\n  transport: streamable-http\n"
+        "  url: https://mcp.vendor.example/mcp\n  auth:\n    oauth2:\n"
+        "      tokenUrl: https://vendor.example/token\n      clientId: me\n"
+        "      clientSecret: hunter2\n",
+        "clientSecret:",
+        "MCPServer/vendor: spec.auth.oauth2.clientSecret: secret written inline; reference it "
+        "instead with {secretKeyRef: {name, key}} or {env: VAR}",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("doc", "marker", "expected"), IDENTITY_MISTAKES.values(), ids=IDENTITY_MISTAKES.keys()
+)
+def test_identity_mistakes_name_file_line_and_field(doc: str, marker: str, expected: str) -> None:
+    text, problems = printed([TIME, DEV, doc])
+    assert problems == [f"r.yaml:{line_with(text, marker)}: {expected}"]
+    assert "hunter2" not in "".join(problems)

@@ -69,6 +69,13 @@ def operator(
         str | None,
         typer.Option(help="Serve a liveness probe at this URL, e.g. http://0.0.0.0:8080/healthz."),
     ] = None,
+    gateway_public_url: Annotated[
+        str | None,
+        typer.Option(
+            help="External base URL of the namespaces' gateways ({namespace} is replaced), "
+            "passed to each as --public-url (OAuth resource metadata, default audience)."
+        ),
+    ] = None,
     log_format: LogFormatOpt = LogFormatChoice.auto,
     output: LogOutputOpt = None,
     state_dir: StateDir = None,
@@ -88,7 +95,9 @@ def operator(
     if namespaces and all_namespaces:
         raise typer.BadParameter("pass either --namespace or --all-namespaces, not both")
     configure_logging(fmt=chosen_log_format(output, log_format).value)
-    manifests = ManifestSettings() if image is None else ManifestSettings(image=image)
+    manifests = ManifestSettings(gateway_public_url=gateway_public_url)
+    if image is not None:
+        manifests = ManifestSettings(image=image, gateway_public_url=gateway_public_url)
     settings = OperatorSettings(
         namespaces=namespaces,
         all_namespaces=all_namespaces,

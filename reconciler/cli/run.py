@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit
 
 import typer
 
@@ -24,6 +25,29 @@ from .options import log_format as chosen_log_format
 if TYPE_CHECKING:
     from ..controller.standalone import RunOptions
     from ..sources import Source
+
+
+PublicUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--public-url",
+        help="The gateway's external base URL (e.g. https://mcp.example.com): suite URLs in "
+        "OAuth resource metadata and the default audience of OIDC tokens use it. Default: "
+        "the URL each request was sent to.",
+    ),
+]
+
+
+def _public_url(value: str | None) -> str | None:
+    """An http(s) base URL without query or fragment, without its trailing slash."""
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise typer.BadParameter(
+            f"{value!r} is not a base URL like https://mcp.example.com", param_hint="--public-url"
+        )
+    return value.rstrip("/")
 
 
 def _listen(value: str) -> tuple[str, int]:
@@ -68,6 +92,7 @@ def run(
         list[str] | None,
         typer.Option(help="Extra Host name the gateway accepts (repeatable)."),
     ] = None,
+    public_url: PublicUrlOpt = None,
     pins: Annotated[
         Path | None,
         typer.Option(
@@ -119,6 +144,7 @@ def run(
         usage_retention_days=usage_retention_days,
         pins_dir=pins,
         bwrap=bwrap,
+        public_url=_public_url(public_url),
     )
     serve_until_signalled(source, options)
 

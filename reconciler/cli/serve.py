@@ -23,7 +23,7 @@ from ..core.models import API_VERSION
 from .app import app
 from .logsetup import configure_logging
 from .options import LogOutputOpt, Output
-from .run import _listen, serve_until_signalled
+from .run import PublicUrlOpt, _listen, _public_url, serve_until_signalled
 
 if TYPE_CHECKING:
     from ..core.desired import DesiredState
@@ -56,6 +56,7 @@ def gateway(
     ] = None,
     listen: Annotated[str, typer.Option(help="Address HOST:PORT.")] = "0.0.0.0:8765",
     allowed_host: AnyHost = None,
+    public_url: PublicUrlOpt = None,
     state_dir: Annotated[
         Path | None, typer.Option(help="Working state [default: a new temporary directory].")
     ] = None,
@@ -82,6 +83,7 @@ def gateway(
         secrets_dir=secrets_dir,
         allowed_hosts=tuple(allowed_host or ("*",)),
         descriptions=bundle.descriptions,
+        public_url=_public_url(public_url),
     )
     source = StaticSource([("gateway.yaml", text)], root=config_dir, label=str(config_dir))
     serve_until_signalled(source, options)

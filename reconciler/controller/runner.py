@@ -29,10 +29,17 @@ from typing import Any
 import structlog
 
 from ..core.conditions import Phase
-from ..core.errors import InvalidInput, ReconcilerError, SecretNotFound, ServerError
+from ..core.errors import (
+    AuthorizationServerError,
+    InvalidInput,
+    ReconcilerError,
+    SecretNotFound,
+    ServerError,
+)
 from ..core.hashing import tool_schema_hash
 from ..core.models import MCPServer
 from ..core.spec_changes import runtime_hash, spec_hash
+from ..identity import ClientCredentials
 from ..secrets import SecretResolver
 from ..upstream.connection import UpstreamConnection
 from ..upstream.discovery import ExposedTool, ServerTool, apply_filter
@@ -104,6 +111,8 @@ class ServerRunner:
         self._stopping = asyncio.Event()
         self._ready = asyncio.Event()
         self._refresh: asyncio.Task[None] | None = None
+        self._credentials: ClientCredentials | None = None
+        """The OAuth client of a remote server with `auth.oauth2`, kept across reconnects."""
 
     # -- control, from the reconciler --------------------------------------------------
 
@@ -232,9 +241,30 @@ class ServerRunner:
             return stdio_transport(self.process.stdout, self.process.stdin)
         headers = {h.name: self._value(h.value, h.value_from) for h in spec.headers}
         assert spec.url is not None
+        bearer = await self._bearer()
         if spec.transport == "sse":
-            return sse_transport(spec.url, headers=headers)
-        return streamable_http_transport(spec.url, headers=headers)
+            return sse_transport(spec.url, headers=headers, bearer=bearer)
+        return streamable_http_transport(spec.url, headers=headers, bearer=bearer)
+
+    async def _bearer(self) -> ClientCredentials | None:
+        """The server's OAuth client, holding a token already (fetched before connecting)."""
+        auth = self.server.spec.auth
+        if auth is None or auth.oauth2 is None:
+            return None
+        if self._credentials is None:
+            grant = auth.oauth2
+            self._credentials = ClientCredentials(
+                token_url=grant.token_url,
+                client_id=grant.client_id,
+                client_secret=self._value(None, grant.client_secret),
+                scopes=grant.scopes,
+                audience=grant.audience,
+            )
+        try:
+            await self._credentials.token()
+        except AuthorizationServerError as exc:
+            raise ServerError(f"no OAuth token: {exc.message}", reason=exc.reason) from None
+        return self._credentials
 
     def _launch_spec(self) -> LaunchSpec:
         spec = self.server.spec

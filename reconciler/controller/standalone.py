@@ -20,6 +20,7 @@ import structlog
 from ..core.desired import DesiredState
 from ..core.errors import ReconcilerError, SourceError
 from ..gateway import Gateway, GatewayServer, HostPolicy, build_gateway_config
+from ..identity import JwtVerifier
 from ..llm.embeddings import ProviderEmbedders
 from ..loading.loader import load_documents
 from ..secrets import SecretResolver
@@ -66,6 +67,9 @@ class RunOptions:
     """Also serve this suite at `/mcp` (the stdio bridge)."""
     bwrap: str = DEFAULT_BWRAP
     """bubblewrap executable confining servers that declare `sandbox` (name or path)."""
+    public_url: str | None = None
+    """The gateway's external base URL (behind a proxy or ingress): the suites' resource
+    URLs, the default audience of OIDC tokens and the resource metadata are built on it."""
 
 
 class StandaloneController:
@@ -115,11 +119,14 @@ class StandaloneController:
         registry = UpstreamsOf(lambda: self.reconciler)
         self.usage = UsageRecorder(store)
         embedders = ProviderEmbedders(resolver)
+        verifier = JwtVerifier()
         self.gateway = gateway = Gateway(
             registry,
             recorder=self.usage,
             hosts=HostPolicy.of(self.options.allowed_hosts),
             embedders=embedders,
+            verifier=verifier,
+            public_url=self.options.public_url,
         )
         context.sink_for = gateway.server_sink
 
@@ -181,6 +188,7 @@ class StandaloneController:
                         await task
                 self.usage.flush()
                 await self.enhancer.close()
+                await verifier.aclose()
 
     async def _follow_source(self) -> None:
         """Apply every snapshot; when the source fails (its directory removed, say), keep

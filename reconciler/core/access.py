@@ -47,16 +47,33 @@ class RuleSet:
 def rules_for(
     permissions: Iterable[ToolPermission], *, suite: str, subject: str, roles: Iterable[str] = ()
 ) -> RuleSet:
-    """Merge the rules of every permission on `suite` naming the subject or one of its roles."""
+    """Merge the rules of every permission on `suite` naming the subject or one of its roles.
+
+    OIDC subjects are not named here: each has the rules of its own permission only
+    (`oidc_rules`), whatever subject elsewhere shares its name."""
     wanted_roles = set(roles)
     merged = RuleSet()
     for permission in permissions:
         if suite not in permission.spec.suites:
             continue
         for candidate in permission.spec.subjects:
-            if candidate.name == subject or (
+            if (candidate.name == subject and candidate.oidc is None) or (
                 candidate.role is not None and candidate.role in wanted_roles
             ):
                 merged = merged.merged(RuleSet.of(permission.spec.rules))
                 break
     return merged
+
+
+def oidc_rules(
+    permission: ToolPermission,
+    permissions: Iterable[ToolPermission],
+    *,
+    suite: str,
+    roles: Iterable[str],
+) -> RuleSet:
+    """The rules of an OIDC subject of `permission`: that permission's, and those of the
+    permissions on `suite` naming one of its roles."""
+    return RuleSet.of(permission.spec.rules).merged(
+        rules_for(permissions, suite=suite, subject="", roles=roles)
+    )

@@ -8,6 +8,9 @@
     ├── ServerError (transient)     an MCP server failed to start, answer or stay up
     │   └── SandboxUnavailable (fatal)  a sandboxed server cannot be confined on this machine
     ├── ProviderError (transient)   an LLM provider call failed (see `retry_after`)
+    ├── TokenRejected               a caller's JWT is not valid (answered with 401, never retried)
+    ├── AuthorizationServerError (transient)
+    │                               an OIDC issuer or OAuth token endpoint failed or refused
     └── StateError (fatal)          the state directory is unusable
 
 Every error has a CamelCase `reason` used verbatim as the reason of the condition it
@@ -116,6 +119,25 @@ class ProviderError(ReconcilerError):
     ) -> None:
         super().__init__(message, reason=reason)
         self.retry_after = retry_after
+
+
+class TokenRejected(ReconcilerError):
+    """A caller's token failed verification; the message says why, never the token."""
+
+    reason = "InvalidToken"
+
+
+class AuthorizationServerError(ReconcilerError):
+    """An OIDC issuer (discovery, JWKS) or an OAuth token endpoint could not be used.
+
+    `fatal` when the server refused the client's credentials (fix the input), transient
+    when it could not be reached or answered garbage."""
+
+    reason = "AuthorizationServerUnavailable"
+
+    def __init__(self, message: str, *, reason: str | None = None, fatal: bool = False) -> None:
+        super().__init__(message, reason=reason)
+        self.fatal = fatal
 
 
 class StateError(ReconcilerError):

@@ -26,6 +26,7 @@ RUNTIME_FIELDS: Final = (
     "workingDir",
     "url",
     "headers",
+    "auth",
     "image",
     "port",
     "resources",

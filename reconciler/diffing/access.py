@@ -8,7 +8,11 @@ permission is reported as a critical widening, one that gains its first as now r
 token. Rate-limit changes are reported per permission.
 
 Subjects are callers (subjects with `tokenFrom`), whose rules include those of the roles
-they hold; a role no caller holds is reported as `role:<name>`.
+they hold; a role no caller holds is reported as `role:<name>`. An OIDC subject is a caller
+with the rules of its own permission (labelled `<name>@<permission>` when its name is taken
+on the suite, as the gateway keys it). Who an OIDC subject admits is an access change too
+(`identity_changes`): a subject added or removed, its issuer or audience changed, a claim
+dropped (more tokens match: widened) or added (fewer match: narrowed).
 """
 
 from __future__ import annotations
@@ -16,9 +20,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ..core.access import RuleSet, qualified, rules_for
+from ..core.access import RuleSet, oidc_rules, qualified, rules_for
 from ..core.desired import DesiredState
-from ..core.models import MCPServer, MCPSuite, RateLimit, ResourceKey, ToolPermission
+from ..core.models import (
+    MCPServer,
+    MCPSuite,
+    OidcIdentity,
+    RateLimit,
+    ResourceKey,
+    ToolPermission,
+)
 from ..core.models.globs import glob_match
 from .index import StateIndex
 from .model import AccessChange, AccessKind, Direction, suite_label
@@ -61,8 +72,11 @@ def _suite_access(
     callers = index.callers.get(key.namespace, {})
     holders = index.holders.get(key.namespace, {})
     labels: dict[str, None] = {}
+    oidc = _oidc_labels(permissions)
     for permission in permissions:
         for subject in permission.spec.subjects:
+            if subject.oidc is not None:
+                continue
             if subject.role is None:
                 labels[subject.name] = None
             elif subject.role in holders:
@@ -76,10 +90,29 @@ def _suite_access(
         else:
             roles = callers.get(label, set())
             rules[label] = rules_for(permissions, suite=suite.name, subject=label, roles=roles)
+    for label, (permission, subject_roles) in oidc.items():
+        rules[label] = oidc_rules(permission, permissions, suite=suite.name, roles=subject_roles)
     served: frozenset[str] = frozenset()
     if tools is not None:
         served = frozenset(_served(index, key, tools))
     return _SuiteAccess(True, permissions, rules, served)
+
+
+def _oidc_labels(
+    permissions: list[ToolPermission],
+) -> dict[str, tuple[ToolPermission, list[str]]]:
+    """OIDC subjects on a suite by label: the name, or `<name>@<permission>` when the name
+    is declared more than once (as the gateway keys their access)."""
+    names = [s.name for p in permissions for s in p.spec.subjects]
+    labels: dict[str, tuple[ToolPermission, list[str]]] = {}
+    for permission in permissions:
+        for subject in permission.spec.subjects:
+            if subject.oidc is not None:
+                label = subject.name
+                if names.count(label) > 1:
+                    label = f"{subject.name}@{permission.name}"
+                labels[label] = (permission, subject.roles)
+    return labels
 
 
 def _role_rules(permissions: Iterable[ToolPermission], suite: str, role: str) -> RuleSet:
@@ -127,7 +160,92 @@ def index_access_changes(
         after = _suite_access(new, key, tools)
         changes.extend(_suite_changes(key, before, after))
     changes.extend(_rate_limit_changes(old.state, new.state))
+    changes.extend(identity_changes(old.state, new.state))
     return changes
+
+
+def _oidc_subjects(state: DesiredState) -> dict[tuple[ResourceKey, str], OidcIdentity]:
+    return {
+        (permission.key, subject.name): subject.oidc
+        for permission in state.permissions
+        for subject in permission.spec.subjects
+        if subject.oidc is not None
+    }
+
+
+def _admits(identity: OidcIdentity) -> str:
+    who = f"tokens of {identity.issuer}"
+    if identity.audience:
+        who += f" for audience {identity.audience}"
+    if identity.claims:
+        who += " with " + ", ".join(f"{k}={v}" for k, v in sorted(identity.claims.items()))
+    return who
+
+
+def identity_changes(old: DesiredState, new: DesiredState) -> list[AccessChange]:
+    """Which tokens each OIDC subject admits, before and after, per permission."""
+    before, after = _oidc_subjects(old), _oidc_subjects(new)
+    changes: list[AccessChange] = []
+    for key in sorted(set(before) | set(after)):
+        permission, name = key
+        where = f"(ToolPermission {permission.name})"
+        for direction, kind, text in _identity_moves(name, before.get(key), after.get(key)):
+            changes.append(
+                AccessChange(
+                    direction, kind, f"{text} {where}", subject=name, permission=permission
+                )
+            )
+    return changes
+
+
+def _identity_moves(
+    name: str, was: OidcIdentity | None, now: OidcIdentity | None
+) -> list[tuple[Direction, AccessKind, str]]:
+    if was is None and now is not None:
+        return [("widened", "identity-added", f"{name} now admits {_admits(now)}")]
+    if now is None and was is not None:
+        return [("narrowed", "identity-removed", f"{name} no longer admits {_admits(was)}")]
+    if was is None or now is None or was == now:
+        return []
+    moves: list[tuple[Direction, AccessKind, str]] = []
+    if was.issuer != now.issuer:
+        moves.append(
+            ("changed", "identity-changed", f"{name}: issuer {was.issuer} -> {now.issuer}")
+        )
+    if was.audience != now.audience:
+        old_aud, new_aud = was.audience or "(the suite URL)", now.audience or "(the suite URL)"
+        moves.append(("changed", "identity-changed", f"{name}: audience {old_aud} -> {new_aud}"))
+    dropped = {k: v for k, v in was.claims.items() if k not in now.claims}
+    added = {k: v for k, v in now.claims.items() if k not in was.claims}
+    if dropped:
+        text = ", ".join(f"{k}={v}" for k, v in sorted(dropped.items()))
+        moves.append(
+            (
+                "widened",
+                "identity-changed",
+                f"{name} no longer requires {text}: more tokens are admitted",
+            )
+        )
+    if added:
+        text = ", ".join(f"{k}={v}" for k, v in sorted(added.items()))
+        moves.append(
+            (
+                "narrowed",
+                "identity-changed",
+                f"{name} now also requires {text}: fewer tokens are admitted",
+            )
+        )
+    for claim in sorted(was.claims.keys() & now.claims.keys()):
+        if was.claims[claim] != now.claims[claim]:
+            moves.append(
+                (
+                    "changed",
+                    "identity-changed",
+                    f"{name}: claim {claim} {was.claims[claim]} -> {now.claims[claim]}: "
+                    "other tokens are admitted",
+                )
+            )
+    return moves
 
 
 def _suite_changes(

@@ -34,6 +34,9 @@ AccessKind = Literal[
     "sandbox-path-removed",
     "sandbox-network-opened",
     "sandbox-network-closed",
+    "identity-added",
+    "identity-removed",
+    "identity-changed",
 ]
 
 

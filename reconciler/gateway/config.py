@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from ..core.access import RuleSet, rules_for
+from ..core.access import RuleSet, oidc_rules, rules_for
 from ..core.desired import DesiredState
 from ..core.errors import Problem, ReconcilerError, Severity
 from ..core.models import MCPServer, MCPSuite, RateLimit, Resource, ToolPermission, Workflow
@@ -31,7 +31,7 @@ from ..core.models.workflow import WORKFLOW_SERVER
 from ..secrets import SecretResolver
 from ..toollock import ServerVerdict, judge_state, one_line, scan_text
 from ..workflows import Chain, ChainError
-from .auth import TokenTable, token_hash
+from .auth import OidcGrant, TokenTable, token_hash
 from .naming import POLICIES, Candidate
 
 ANONYMOUS = "anonymous"
@@ -137,6 +137,8 @@ class SuiteConfig:
     secured: bool = False
     """True when any ToolPermission is attached: every request needs a valid token."""
     tokens: TokenTable = field(default_factory=TokenTable)
+    oidc: tuple[OidcGrant, ...] = ()
+    """The OIDC subjects of the suite's permissions, in declaration order."""
     access: Mapping[str, Access] = field(default_factory=dict)
     """Subject name -> access; on an unsecured suite, only ANONYMOUS."""
     discovery: str = "all"
@@ -285,6 +287,7 @@ class _Builder:
         self.workflows(suite, members, routes)
         permissions = self.desired.permissions_for(suite)
         tokens, access = self.access(suite, permissions) if permissions else ((), {})
+        grants = self.oidc_grants(suite, permissions, access)
         if not permissions:
             access = {ANONYMOUS: Access(ANONYMOUS)}
         return SuiteConfig(
@@ -296,6 +299,7 @@ class _Builder:
             tools=MappingProxyType(routes),
             secured=bool(permissions),
             tokens=TokenTable.of(tokens),
+            oidc=grants,
             access=MappingProxyType(access),
             discovery=suite.spec.discovery.mode,
             max_results=suite.spec.discovery.max_results,
@@ -465,7 +469,7 @@ class _Builder:
     ) -> tuple[list[tuple[bytes, str]], dict[str, Access]]:
         """Token hashes and access of every caller known on the suite."""
         callers = self.token_subjects(suite.metadata.ns)
-        named = {s.name for p in permissions for s in p.spec.subjects}
+        named = {s.name for p in permissions for s in p.spec.subjects if s.oidc is None}
         roles = {s.role for p in permissions for s in p.spec.subjects if s.role is not None}
         tokens: list[tuple[bytes, str]] = []
         owner: dict[bytes, str] = {}
@@ -490,7 +494,8 @@ class _Builder:
                 p
                 for p in permissions
                 if any(
-                    s.name == caller.name or (s.role is not None and s.role in caller.roles)
+                    (s.name == caller.name and s.oidc is None)
+                    or (s.role is not None and s.role in caller.roles)
                     for s in p.spec.subjects
                 )
             ]
@@ -500,6 +505,48 @@ class _Builder:
                 Limits.strictest(p.spec.rate_limit for p in applying if p.spec.rate_limit),
             )
         return tokens, access
+
+    def oidc_grants(
+        self, suite: MCPSuite, permissions: list[ToolPermission], access: dict[str, Access]
+    ) -> tuple[OidcGrant, ...]:
+        """The OIDC subjects on the suite; each gets the access of its own permission (and
+        of the roles it holds), never that of a same-named subject elsewhere. Its access
+        key is its name, or `<name>@<permission>` when the name is taken on the suite."""
+        declared = [
+            (permission, subject)
+            for permission in permissions
+            for subject in permission.spec.subjects
+            if subject.oidc is not None
+        ]
+        names = [s.name for p in permissions for s in p.spec.subjects]
+        grants: list[OidcGrant] = []
+        for permission, subject in declared:
+            assert subject.oidc is not None
+            key = subject.name
+            if key in access or names.count(key) > 1:
+                key = f"{subject.name}@{permission.name}"
+            roles = set(subject.roles)
+            rules = oidc_rules(permission, permissions, suite=suite.name, roles=roles)
+            applying = [permission] + [
+                p
+                for p in permissions
+                if p is not permission and any(s.role in roles for s in p.spec.subjects)
+            ]
+            access[key] = Access(
+                key,
+                rules,
+                Limits.strictest(p.spec.rate_limit for p in applying if p.spec.rate_limit),
+            )
+            grants.append(
+                OidcGrant(
+                    key=key,
+                    subject=subject.name,
+                    issuer=subject.oidc.issuer,
+                    audience=subject.oidc.audience,
+                    claims=tuple(sorted(subject.oidc.claims.items())),
+                )
+            )
+        return tuple(grants)
 
     def token_subjects(self, ns: str) -> dict[str, _TokenSubject]:
         callers: dict[str, _TokenSubject] = {}

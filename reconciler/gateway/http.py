@@ -20,7 +20,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from .auth import bearer_token
+from .auth import Unauthenticated, authenticate, bearer_token
 from .config import ANONYMOUS, SuiteConfig
 from .context import RequestContext
 from .exchange import Exchange
@@ -42,6 +42,7 @@ from .sessions import ClientSession
 logger = logging.getLogger(__name__)
 
 SESSION_HEADER = "mcp-session-id"
+METADATA_PREFIX = "/.well-known/oauth-protected-resource"
 VERSION_HEADER = "mcp-protocol-version"
 KEEPALIVE_SECONDS = 15.0
 SSE_HEADERS = {"cache-control": "no-cache, no-transform", "x-accel-buffering": "no"}
@@ -110,8 +111,11 @@ def gateway_of(request: Request) -> Gateway:
     return gateway
 
 
-def admit(request: Request) -> tuple[Gateway, SuiteConfig, str]:
-    """DNS-rebinding check, suite lookup, authentication: (gateway, suite, subject)."""
+async def admit(request: Request) -> tuple[Gateway, SuiteConfig, str]:
+    """DNS-rebinding check, suite lookup, authentication: (gateway, suite, subject).
+
+    A 401 names the suite's protected-resource metadata (RFC 9728) in `WWW-Authenticate`,
+    so a client holding only the suite URL can find where to get a token."""
     gateway = gateway_of(request)
     refusal = gateway.hosts.refusal(request.headers.get("host"), request.headers.get("origin"))
     if refusal is not None:
@@ -122,16 +126,75 @@ def admit(request: Request) -> tuple[Gateway, SuiteConfig, str]:
         raise Refusal(404, INVALID_REQUEST, f"no suite named {name[:100]!r} is served here")
     if not suite.secured:
         return gateway, suite, ANONYMOUS
-    subject = suite.tokens.subject_for(bearer_token(request.headers.get("authorization")))
-    if subject is None:
+    try:
+        principal = await authenticate(
+            bearer_token(request.headers.get("authorization")),
+            tokens=suite.tokens,
+            grants=suite.oidc,
+            verifier=gateway.verifier,
+            # the public URL is worked out only when a JWT may need it as its audience
+            default_audience=resource_url(public_base(request), suite.name) if suite.oidc else "",
+        )
+    except Unauthenticated as exc:
+        base = public_base(request)
+        challenge = f'Bearer resource_metadata="{metadata_url(base, suite.name)}"'
+        if exc.token_sent:
+            logger.info("refused a bearer token on suite %s: %s", suite.name, exc.message)
+            description = exc.message.replace('"', "'").replace("\\", "/")[:300]
+            challenge += f', error="invalid_token", error_description="{description}"'
         raise Refusal(
             401,
             UNAUTHORIZED,
             f"suite {suite.name} needs a valid bearer token: send 'Authorization: Bearer "
-            "<token>' with a token declared in one of its ToolPermissions",
-            headers={"www-authenticate": f'Bearer realm="mcp-reconciler", scope="{suite.name}"'},
-        )
-    return gateway, suite, subject
+            "<token>' with a token declared in one of its ToolPermissions, or one from the "
+            "authorization servers named by the resource metadata in WWW-Authenticate",
+            headers={"www-authenticate": challenge},
+        ) from None
+    if principal.sub is not None:
+        request.state.token_sub = principal.sub
+    return gateway, suite, principal.key
+
+
+def public_base(request: Request) -> str:
+    """The gateway's external base URL: `--public-url`, else this request's scheme and Host
+    (a Host the DNS-rebinding check has allowed)."""
+    configured = gateway_of(request).public_url
+    if configured:
+        return configured
+    return str(request.base_url).rstrip("/")
+
+
+def resource_url(base: str, suite: str) -> str:
+    """A suite's MCP endpoint: the resource its tokens are for (the default audience)."""
+    return f"{base}/suites/{suite}/mcp"
+
+
+def metadata_url(base: str, suite: str) -> str:
+    """Where a suite's protected-resource metadata is served (RFC 9728 section 3.1)."""
+    return f"{base}{METADATA_PREFIX}/suites/{suite}/mcp"
+
+
+async def resource_metadata(request: Request) -> Response:
+    """`GET /.well-known/oauth-protected-resource/suites/<suite>/mcp` (RFC 9728)."""
+    gateway = gateway_of(request)
+    refusal = gateway.hosts.refusal(request.headers.get("host"), None)
+    if refusal is not None:
+        return Response(status_code=refusal[0])
+    name = request.path_params["suite"]
+    suite = gateway.suite(name)
+    if suite is None:
+        return json_response({"error": f"no suite named {name[:100]!r}"}, status=404)
+    base = public_base(request)
+    document: dict[str, Any] = {
+        "resource": resource_url(base, suite.name),
+        "authorization_servers": list(dict.fromkeys(grant.issuer for grant in suite.oidc)),
+        "bearer_methods_supported": ["header"],
+        "resource_name": suite.description or f"MCP suite {suite.name}",
+    }
+    return json_response(
+        document,
+        headers={"access-control-allow-origin": "*", "cache-control": "max-age=60"},
+    )
 
 
 def check_version(request: Request) -> None:
@@ -241,7 +304,7 @@ async def sse_body(exchange: Exchange, task: asyncio.Task[Message | None]) -> As
 
 async def post_mcp(request: Request) -> Response:
     try:
-        gateway, suite, subject = admit(request)
+        gateway, suite, subject = await admit(request)
         wants_json, wants_sse = accepts(request)
         if not wants_json and not wants_sse:
             raise Refusal(
@@ -252,7 +315,7 @@ async def post_mcp(request: Request) -> Response:
         check_version(request)
         kind, message = parse_message(await read_json(request, gateway.max_body_bytes))
         if kind == "request" and message["method"] == "initialize":
-            return initialize(gateway, suite, subject, message)
+            return initialize(gateway, suite, subject, message, sub=_token_sub(request))
         session = session_of(gateway, suite, subject, request.headers.get(SESSION_HEADER))
     except Refusal as refusal:
         return refusal.response()
@@ -277,11 +340,25 @@ async def post_mcp(request: Request) -> Response:
     )
 
 
-def initialize(gateway: Gateway, suite: SuiteConfig, subject: str, message: Message) -> Response:
+def _token_sub(request: Request) -> str | None:
+    sub = getattr(request.state, "token_sub", None)
+    return sub if isinstance(sub, str) else None
+
+
+def initialize(
+    gateway: Gateway, suite: SuiteConfig, subject: str, message: Message, *, sub: str | None
+) -> Response:
     session = gateway.sessions.create(suite.name, subject)
     if session is None:
         raise Refusal(
             503, INVALID_REQUEST, "too many open sessions; retry later", request_id=message["id"]
+        )
+    if sub is not None:
+        logger.info(
+            "session of subject %s (token sub %s) opened on suite %s",
+            subject,
+            sub[:200],
+            suite.name,
         )
     answer = gateway.router.initialize(session, suite, message.get("params"))
     gateway.metrics.requests.labels(suite.name, "initialize").inc()
@@ -291,7 +368,7 @@ def initialize(gateway: Gateway, suite: SuiteConfig, subject: str, message: Mess
 async def get_mcp(request: Request) -> Response:
     """The session's stream of messages that belong to no request (list_changed, updates)."""
     try:
-        gateway, suite, subject = admit(request)
+        gateway, suite, subject = await admit(request)
         if not accepts(request)[1]:
             raise Refusal(406, INVALID_REQUEST, "Not Acceptable: accept text/event-stream")
         check_version(request)
@@ -322,7 +399,7 @@ async def session_stream(session: ClientSession, *, first: bytes = b"") -> Async
 
 async def delete_mcp(request: Request) -> Response:
     try:
-        gateway, suite, subject = admit(request)
+        gateway, suite, subject = await admit(request)
         session = session_of(gateway, suite, subject, request.headers.get(SESSION_HEADER))
     except Refusal as refusal:
         return refusal.response()

@@ -32,7 +32,7 @@ from .sessions import ClientSession
 
 async def legacy_stream(request: Request) -> Response:
     try:
-        gateway, suite, subject = admit(request)
+        gateway, suite, subject = await admit(request)
         if not accepts(request)[1]:
             raise Refusal(406, INVALID_REQUEST, "Not Acceptable: accept text/event-stream")
         session = gateway.sessions.create(suite.name, subject, legacy=True)
@@ -59,7 +59,7 @@ async def _until_closed(
 
 async def legacy_messages(request: Request) -> Response:
     try:
-        gateway, suite, subject = admit(request)
+        gateway, suite, subject = await admit(request)
         session = session_of(gateway, suite, subject, request.query_params.get("session_id"))
         if not session.legacy:
             raise Refusal(404, INVALID_REQUEST, "Not Found: not a session of the SSE transport")

@@ -18,7 +18,15 @@ from starlette.routing import Route
 
 from ..core.errors import ServerError
 from ..embedded_http import EmbeddedHttpServer
-from .http import delete_mcp, gateway_of, get_mcp, json_response, post_mcp
+from .http import (
+    METADATA_PREFIX,
+    delete_mcp,
+    gateway_of,
+    get_mcp,
+    json_response,
+    post_mcp,
+    resource_metadata,
+)
 from .legacy_sse import legacy_messages, legacy_stream
 from .service import Gateway
 
@@ -73,6 +81,7 @@ def create_app(gateway: Gateway, *, root_suite: str | None = None) -> Starlette:
             Route("/suites/{suite}/mcp", delete_mcp, methods=["DELETE"]),
             Route("/suites/{suite}/sse", legacy_stream, methods=["GET"]),
             Route("/suites/{suite}/messages", legacy_messages, methods=["POST"]),
+            Route(METADATA_PREFIX + "/suites/{suite}/mcp", resource_metadata, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),

@@ -16,6 +16,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Literal
 
 from ..discovery import Embedder
+from .auth import JwtVerifier
 from .config import GatewayConfig, SuiteConfig
 from .hosts import HostPolicy
 from .metrics import GatewayMetrics
@@ -50,6 +51,8 @@ class Gateway:
         max_body_bytes: int = 4 * 1024 * 1024,
         sessions: SessionStore | None = None,
         embedders: EmbedderSource | None = None,
+        verifier: JwtVerifier | None = None,
+        public_url: str | None = None,
     ) -> None:
         self.upstreams = upstreams
         self.embedders = embedders
@@ -59,6 +62,10 @@ class Gateway:
         self.call_timeout = call_timeout
         """Seconds a forwarded request may take before the client gets a timeout error."""
         self.max_body_bytes = max_body_bytes
+        self.verifier = verifier
+        """Verifies the JWTs of OIDC subjects (None: only static tokens authenticate)."""
+        self.public_url = public_url.rstrip("/") if public_url else None
+        """The external base URL (`run --public-url`); None: each request's own."""
         self.sessions = sessions or SessionStore()
         self.limiter = SubjectRateLimiter()
         self.router = Router(self)

@@ -82,9 +82,9 @@ class GatewayBundle:
     descriptions: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
-def gateway_command(settings: ManifestSettings) -> list[str]:
-    """The command line of the gateway container."""
-    return [
+def gateway_command(settings: ManifestSettings, namespace: str = "default") -> list[str]:
+    """The command line of the gateway container of a namespace."""
+    command = [
         "mcp-reconciler",
         "gateway",
         "--config-dir",
@@ -94,6 +94,9 @@ def gateway_command(settings: ManifestSettings) -> list[str]:
         "--listen",
         f"0.0.0.0:{settings.gateway_port}",
     ]
+    if settings.gateway_public_url:
+        command += ["--public-url", settings.gateway_public_url.replace("{namespace}", namespace)]
+    return command
 
 
 def gateway_url(namespace: str, suite: str, settings: ManifestSettings) -> str:
@@ -130,7 +133,8 @@ def upstream_of(server: MCPServer, settings: ManifestSettings) -> UpstreamAddres
 
 
 def secret_names(desired: DesiredState) -> list[str]:
-    """Every Secret a token or a remote server's header refers to (mounted in the pod)."""
+    """Every Secret a token, a remote server's header or its OAuth client secret refers to
+    (mounted in the pod)."""
     names: set[str] = set()
     for permission in desired.permissions:
         for subject in permission.spec.subjects:
@@ -143,6 +147,9 @@ def secret_names(desired: DesiredState) -> list[str]:
             source = header.value_from
             if source is not None and source.secret_key_ref is not None:
                 names.add(source.secret_key_ref.name)
+        oauth2 = server.spec.auth.oauth2 if server.spec.auth else None
+        if oauth2 is not None and oauth2.client_secret.secret_key_ref is not None:
+            names.add(oauth2.client_secret.secret_key_ref.name)
     return sorted(names)
 
 
@@ -222,7 +229,7 @@ def render_gateway(
             "selector": {"matchLabels": gateway_selector()},
             "template": {
                 "metadata": {"labels": labels, "annotations": template_annotations},
-                "spec": _gateway_pod(secrets, settings),
+                "spec": _gateway_pod(secrets, settings, namespace),
             },
         },
     }
@@ -251,7 +258,7 @@ def _secret_volume(name: str) -> str:
     return bounded_name("secret-", name)
 
 
-def _gateway_pod(secrets: list[str], settings: ManifestSettings) -> dict[str, Any]:
+def _gateway_pod(secrets: list[str], settings: ManifestSettings, namespace: str) -> dict[str, Any]:
     volumes: list[dict[str, Any]] = [
         {"name": "config", "configMap": {"name": GATEWAY_NAME}},
         {"name": "tmp", "emptyDir": {}},
@@ -268,7 +275,7 @@ def _gateway_pod(secrets: list[str], settings: ManifestSettings) -> dict[str, An
     container: dict[str, Any] = {
         "name": "gateway",
         "image": settings.image,
-        "command": gateway_command(settings),
+        "command": gateway_command(settings, namespace),
         "ports": [{"name": "http", "containerPort": settings.gateway_port, "protocol": "TCP"}],
         "env": [{"name": "HOME", "value": "/tmp"}],
         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},

@@ -12,16 +12,18 @@ handlers write it in one place.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ..core.desired import DesiredState
-from ..core.errors import InvalidInput, ReconcilerError
+from ..core.errors import InvalidInput, ReconcilerError, ServerError
 from ..core.models import MCPServer, ResourceKey, ValueSource
 from ..core.planning import Action, ActionKind, ObservedState, plan
 from ..core.spec_changes import runtime_hash
+from ..identity import ClientCredentials
 from ..toollock import ServerVerdict, judge_state
 from ..upstream.remote import redacted_url
 from .bodies import Snapshot
@@ -83,6 +85,8 @@ class Servers:
         self._tools: dict[ResourceKey, list[dict[str, Any]]] = {}
         self._failures: dict[ResourceKey, int] = {}
         self._verdicts: dict[ResourceKey, ServerVerdict] = {}
+        self._oauth: dict[ResourceKey, tuple[tuple[Any, ...], ClientCredentials]] = {}
+        """The OAuth client of each remote server with `auth.oauth2`, with what built it."""
 
     def discovered(self, key: ResourceKey) -> list[dict[str, Any]] | None:
         """The raw tools of the server's last successful discovery."""
@@ -254,9 +258,19 @@ class Servers:
         transport = "streamable-http" if server.spec.transport == "stdio" else server.spec.transport
         try:
             headers = await self._headers(server)
-            tools = await self.lister(
-                server.name, url, transport=transport, headers=headers, timeout=timeout
-            )
+            try:
+                tools = await self.lister(
+                    server.name, url, transport=transport, headers=headers, timeout=timeout
+                )
+            except ReconcilerError:
+                if key not in self._oauth:
+                    raise
+                # The token may have been revoked: one new token, one more try.
+                stale = headers["Authorization"].removeprefix("Bearer ")
+                headers["Authorization"] = f"Bearer {await self._oauth[key][1].refresh(stale)}"
+                tools = await self.lister(
+                    server.name, url, transport=transport, headers=headers, timeout=timeout
+                )
         except ReconcilerError as exc:
             return self._failed(snap, key, exc.message)
         try:
@@ -351,6 +365,25 @@ class Servers:
                 headers[header.name] = header.value
             elif header.value_from is not None:
                 headers[header.name] = await self._secret(server.metadata.ns, header.value_from)
+        oauth2 = server.spec.auth.oauth2 if server.spec.auth else None
+        if oauth2 is not None:
+            secret = await self._secret(server.metadata.ns, oauth2.client_secret)
+            made_of = (oauth2.model_dump_json(), hashlib.sha256(secret.encode()).digest())
+            known = self._oauth.get(server.key)
+            if known is None or known[0] != made_of:
+                client = ClientCredentials(
+                    token_url=oauth2.token_url,
+                    client_id=oauth2.client_id,
+                    client_secret=secret,
+                    scopes=oauth2.scopes,
+                    audience=oauth2.audience,
+                )
+                known = self._oauth[server.key] = (made_of, client)
+            try:
+                token = await known[1].token()
+            except ReconcilerError as exc:
+                raise ServerError(f"no OAuth token: {exc.message}", reason=exc.reason) from None
+            headers["Authorization"] = f"Bearer {token}"
         return headers
 
     async def _secret(self, namespace: str, source: ValueSource) -> str:

@@ -36,6 +36,9 @@ class ManifestSettings:
     """Port the bridge listens on in a stdio server's pod."""
     gateway_port: int = 8765
     """Port of the gateway's Service and container."""
+    gateway_public_url: str | None = None
+    """The gateways' external base URL (an Ingress in front of them); `{namespace}` is
+    replaced by each gateway's namespace. Passed to each gateway as `--public-url`."""
     gateway_replicas: int = 1
     """Replicas of each namespace's gateway Deployment."""
     gateway_restart_on_change: bool = True

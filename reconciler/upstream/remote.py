@@ -10,18 +10,23 @@ own response stream. `_RelatedStreamableHTTP` records which request a message ca
 under, so the channel can route it to the right call even with many calls in flight; the
 SDK's `streamable_http_client` drops that link, hence the few lines below that open the
 SDK's transport class the same way it does.
+
+A server behind OAuth gets its token from a `BearerSource` (the client-credentials grant
+of `reconciler.identity`) on every HTTP request; a 401 answer makes the source fetch a new
+token once, and the request is sent again with it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import anyio
+import httpx2
 from httpx2 import ServerSentEvent
 from mcp.client._transport import TransportStreams
 from mcp.client.sse import sse_client
@@ -40,6 +45,41 @@ CLOSE_TIMEOUT = 5.0
 """Seconds a remote transport may take to end its session (HTTP DELETE) when closed."""
 
 OpenStreams = Callable[[], AbstractAsyncContextManager[TransportStreams]]
+
+
+class BearerSource(Protocol):
+    """Where a remote server's access tokens come from."""
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Texts never to show (the client secret, the current token)."""
+        ...
+
+    async def token(self) -> str:
+        """A token valid for a while yet."""
+        ...
+
+    async def refresh(self, stale: str | None) -> str:
+        """A new token, after the server refused `stale`."""
+        ...
+
+
+class BearerAuth(httpx2.Auth):
+    """`Authorization: Bearer` from a BearerSource; one refresh and retry on a 401."""
+
+    def __init__(self, source: BearerSource) -> None:
+        self.source = source
+
+    async def async_auth_flow(
+        self, request: httpx2.Request
+    ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+        token = await self.source.token()
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401:
+            fresh = await self.source.refresh(token)
+            request.headers["Authorization"] = f"Bearer {fresh}"
+            yield request
 
 
 def redacted_url(url: str) -> str:
@@ -61,6 +101,7 @@ class SdkStreamsTransport:
         *,
         links_requests: bool,
         secret_texts: tuple[str, ...] = (),
+        bearer: BearerSource | None = None,
     ) -> None:
         self.label = label
         self.links_requests = links_requests
@@ -69,6 +110,7 @@ class SdkStreamsTransport:
         """Why the pipe closed, when it closed on its own."""
         self._open_streams = open_streams
         self._secret_texts = secret_texts
+        self._bearer = bearer
         self._inbox: asyncio.Queue[Inbound | None] = asyncio.Queue()
         self._write: Any = None
         self._runner: asyncio.Task[None] | None = None
@@ -148,7 +190,8 @@ class SdkStreamsTransport:
         while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
             exc = exc.exceptions[0]
         text = str(exc) or type(exc).__name__
-        for secret in self._secret_texts:
+        hidden = (*self._secret_texts, *(self._bearer.secrets if self._bearer else ()))
+        for secret in hidden:
             if secret:
                 text = text.replace(secret, "[redacted]")
         return f"{type(exc).__name__}: {text}"
@@ -195,11 +238,11 @@ class _MarkingWriter:
 
 @asynccontextmanager
 async def _streamable_http_streams(
-    url: str, headers: Mapping[str, str]
+    url: str, headers: Mapping[str, str], auth: httpx2.Auth | None
 ) -> AsyncIterator[TransportStreams]:
     """`mcp.client.streamable_http.streamable_http_client`, with `_RelatedStreamableHTTP`."""
     transport = _RelatedStreamableHTTP(url)
-    async with create_mcp_http_client(headers=dict(headers)) as client:
+    async with create_mcp_http_client(headers=dict(headers), auth=auth) as client:
         read_writer, read_stream = create_context_streams[SessionMessage | Exception](0)
         write_stream, write_reader = create_context_streams[SessionMessage](0)
         async with (
@@ -231,24 +274,31 @@ async def _streamable_http_streams(
 
 
 def streamable_http_transport(
-    url: str, *, headers: Mapping[str, str] | None = None
+    url: str, *, headers: Mapping[str, str] | None = None, bearer: BearerSource | None = None
 ) -> SdkStreamsTransport:
-    """A transport to a streamable HTTP server at `url`, sending `headers` on every request."""
+    """A transport to a streamable HTTP server at `url`, sending `headers` (and a token
+    from `bearer`) on every request."""
     sent = dict(headers or {})
+    auth = BearerAuth(bearer) if bearer is not None else None
     return SdkStreamsTransport(
         redacted_url(url),
-        lambda: _streamable_http_streams(url, sent),
+        lambda: _streamable_http_streams(url, sent, auth),
         links_requests=True,
         secret_texts=(url, *sent.values()),
+        bearer=bearer,
     )
 
 
-def sse_transport(url: str, *, headers: Mapping[str, str] | None = None) -> SdkStreamsTransport:
+def sse_transport(
+    url: str, *, headers: Mapping[str, str] | None = None, bearer: BearerSource | None = None
+) -> SdkStreamsTransport:
     """A transport to a (legacy) HTTP+SSE server whose event stream is at `url`."""
     sent = dict(headers or {})
+    auth = BearerAuth(bearer) if bearer is not None else None
     return SdkStreamsTransport(
         redacted_url(url),
-        lambda: sse_client(url, headers=sent),
+        lambda: sse_client(url, headers=sent, auth=auth),
         links_requests=False,
         secret_texts=(url, *sent.values()),
+        bearer=bearer,
     )

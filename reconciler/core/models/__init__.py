@@ -16,9 +16,23 @@ from .base import (
     SecretKeyRef,
     ValueSource,
 )
-from .permission import RateLimit, Rule, Subject, ToolPermission, ToolPermissionSpec
+from .permission import (
+    OidcIdentity,
+    RateLimit,
+    Rule,
+    Subject,
+    ToolPermission,
+    ToolPermissionSpec,
+)
 from .provider import LLMProvider, LLMProviderSpec
-from .server import DiscoveredTool, MCPServer, MCPServerSpec, MCPServerStatus
+from .server import (
+    DiscoveredTool,
+    MCPServer,
+    MCPServerSpec,
+    MCPServerStatus,
+    OAuth2ClientCredentials,
+    RemoteAuth,
+)
 from .suite import MCPSuite, MCPSuiteSpec, SuiteMember
 from .toollock import AcceptedFinding, LockedParameter, LockedTool, ToolLock, ToolLockSpec
 from .workflow import Step, Workflow, WorkflowSpec
@@ -55,8 +69,11 @@ __all__ = [
     "MCPSuite",
     "MCPSuiteSpec",
     "NamedValue",
+    "OAuth2ClientCredentials",
     "ObjectMeta",
+    "OidcIdentity",
     "RateLimit",
+    "RemoteAuth",
     "Resource",
     "ResourceKey",
     "ResourceStatus",

@@ -6,6 +6,7 @@ Every model is strict: an unknown field is an error, never silently dropped.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Any, ClassVar, Final, Literal
 
@@ -106,6 +107,18 @@ def reject_inline_secret(value: Any) -> Any:
             "{secretKeyRef: {name, key}} or {env: VAR}"
         )
     return value
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for `localhost` and addresses in 127.0.0.0/8 or ::1."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class NamedValue(Strict):

@@ -2,21 +2,77 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import Name, Resource, ResourceStatus, Strict, ValueSource, reject_inline_secret
+from .base import (
+    Name,
+    Resource,
+    ResourceStatus,
+    Strict,
+    ValueSource,
+    is_loopback_host,
+    reject_inline_secret,
+)
 from .globs import QualifiedGlob
 
 
+def check_issuer_url(value: str) -> str:
+    """An issuer is an https URL without query or fragment; plain http only on loopback."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError(f"issuer {value!r} is not an https:// URL")
+    if parts.query or parts.fragment:
+        raise ValueError(f"issuer {value!r} must not have a query or fragment")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ValueError(
+            f"issuer {value!r} uses plain http on a non-loopback host; use https:// "
+            "(http:// is accepted only for 127.0.0.1, ::1 and localhost)"
+        )
+    return value
+
+
+ClaimValue = Annotated[str, Field(min_length=1)]
+
+
+class OidcIdentity(Strict):
+    """Callers holding a JWT from an OpenID Connect provider, matched by its claims."""
+
+    issuer: str = Field(min_length=1)
+    """The issuer URL, exactly as in the token's `iss`; its discovery document is read from
+    `<issuer>/.well-known/openid-configuration`. https, or http on a loopback address."""
+    audience: str | None = Field(default=None, min_length=1)
+    """The `aud` the token must carry; default: the suite's public URL
+    (`<public-url>/suites/<suite>/mcp`), the resource indicator MCP clients ask for."""
+    claims: dict[str, ClaimValue] = Field(default_factory=dict)
+    """Claims every token must have: equal to the value, or (list claim such as `groups`)
+    containing it. A dotted name reads a nested claim (`realm_access.roles`)."""
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_url(cls, value: str) -> str:
+        return check_issuer_url(value)
+
+    @field_validator("claims")
+    @classmethod
+    def _claim_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not name or any(not part for part in name.split(".")):
+                raise ValueError(f"claim name {name!r} is empty or has an empty dotted part")
+        return value
+
+
 class Subject(Strict):
-    """A caller: authenticated by a bearer token, or named by a role."""
+    """A caller: authenticated by a bearer token or an OIDC token, or named by a role."""
 
     name: Name
     """Name of the caller (shown in audit logs and diffs)."""
     token_from: ValueSource | None = None
     """Where the caller's bearer token is kept; the token itself is never written here."""
+    oidc: OidcIdentity | None = None
+    """Callers presenting a JWT of this OpenID Connect issuer whose claims match."""
     role: str | None = Field(default=None, min_length=1)
     """A role shared by several callers; callers get it from `roles` of a subject with a token."""
     roles: list[str] = Field(default_factory=list)
@@ -29,10 +85,11 @@ class Subject(Strict):
 
     @model_validator(mode="after")
     def _identity(self) -> Subject:
-        if self.token_from is None and self.role is None:
-            raise ValueError("a subject needs tokenFrom or role")
-        if self.token_from is not None and self.role is not None:
-            raise ValueError("a subject has either tokenFrom or role, not both")
+        given = [self.token_from is not None, self.oidc is not None, self.role is not None]
+        if not any(given):
+            raise ValueError("a subject needs tokenFrom, oidc or role")
+        if sum(given) > 1:
+            raise ValueError("a subject has one of tokenFrom, oidc or role, not several")
         return self
 
 

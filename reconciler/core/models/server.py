@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import posixpath
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from .base import Name, NamedValue, Resource, ResourceStatus, Strict
+from .base import (
+    Name,
+    NamedValue,
+    Resource,
+    ResourceStatus,
+    Strict,
+    ValueSource,
+    is_loopback_host,
+    reject_inline_secret,
+)
 from .globs import Glob, glob_match
 
 Transport = Literal["stdio", "streamable-http", "sse"]
@@ -155,6 +165,44 @@ class Sandbox(Strict):
         return self
 
 
+class OAuth2ClientCredentials(Strict):
+    """The OAuth 2.0 client-credentials grant: a token fetched from `tokenUrl`, cached, and
+    refreshed before it expires; sent to the remote server as `Authorization: Bearer`."""
+
+    token_url: str = Field(pattern=r"^https?://")
+    """The authorization server's token endpoint (plain http only on loopback)."""
+    client_id: str = Field(min_length=1)
+    """The client's id at the authorization server."""
+    client_secret: ValueSource
+    """Where the client secret is kept; never written here."""
+    scopes: list[str] = Field(default_factory=list)
+    """Scopes asked for (`scope`, space-separated)."""
+    audience: str | None = Field(default=None, min_length=1)
+    """Sent as `audience` and `resource` (RFC 8707) when set."""
+
+    @field_validator("client_secret", mode="before")
+    @classmethod
+    def _no_inline_secret(cls, value: Any) -> Any:
+        return reject_inline_secret(value)
+
+    @field_validator("token_url")
+    @classmethod
+    def _loopback_http(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+            raise ValueError(
+                f"tokenUrl {value!r} uses plain http on a non-loopback host; use https://"
+            )
+        return value
+
+
+class RemoteAuth(Strict):
+    """How the gateway authenticates to a remote server."""
+
+    oauth2: OAuth2ClientCredentials | None = None
+    """An OAuth 2.0 client-credentials grant."""
+
+
 class MCPServerSpec(Strict):
     """Desired state of one MCP server."""
 
@@ -174,6 +222,8 @@ class MCPServerSpec(Strict):
     """URL of a remote server."""
     headers: list[NamedValue] = Field(default_factory=list)
     """HTTP headers sent to a remote server (secrets through valueFrom)."""
+    auth: RemoteAuth | None = None
+    """Authentication to a remote server beyond static headers (OAuth 2.0)."""
     image: str | None = Field(default=None, min_length=1)
     """Container image (Kubernetes)."""
     port: int | None = Field(default=None, ge=1, le=65535)
@@ -208,6 +258,8 @@ class MCPServerSpec(Strict):
                 raise ValueError("transport stdio needs command (or image in Kubernetes)")
             if self.url is not None:
                 raise ValueError("url is for streamable-http or sse servers, not stdio")
+            if self.auth is not None:
+                raise ValueError("auth is for streamable-http or sse servers, not stdio")
         elif self.sandbox is not None and self.image is None:
             raise ValueError(f"sandbox is for stdio servers (or images), not {self.transport}")
         if self.transport != "stdio":
