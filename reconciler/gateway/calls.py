@@ -86,6 +86,7 @@ async def call_tool(ctx: RequestContext, params: dict[str, Any]) -> Message:
     server, tool = (route.server, route.tool) if route else ("", str(name)[:200])
     with Recorded(ctx, server, tool, arguments) as call:
         if route is None:
+            _rate_limit(ctx, call, ctx.suite.access_for(ctx.session.subject), "", "", tool)
             raise call.refuse(
                 "unknown_tool", RpcError(INVALID_PARAMS, f"Unknown tool: {str(name)[:200]}")
             )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -28,6 +29,7 @@ from .router import SUPPORTED_VERSIONS
 from .rpc import (
     INVALID_REQUEST,
     PARSE_ERROR,
+    RATE_LIMITED,
     UNAUTHORIZED,
     Message,
     RpcError,
@@ -252,7 +254,9 @@ async def post_mcp(request: Request) -> Response:
         check_version(request)
         kind, message = parse_message(await read_json(request, gateway.max_body_bytes))
         if kind == "request" and message["method"] == "initialize":
-            return initialize(gateway, suite, subject, message)
+            return initialize(
+                gateway, suite, subject, message, caller=caller_of(request, suite, subject)
+            )
         session = session_of(gateway, suite, subject, request.headers.get(SESSION_HEADER))
     except Refusal as refusal:
         return refusal.response()
@@ -277,12 +281,51 @@ async def post_mcp(request: Request) -> Response:
     )
 
 
-def initialize(gateway: Gateway, suite: SuiteConfig, subject: str, message: Message) -> Response:
-    session = gateway.sessions.create(suite.name, subject)
-    if session is None:
+def caller_of(request: Request, suite: SuiteConfig, subject: str) -> str:
+    """Who a new session counts against: the token's subject, else the client's address."""
+    if suite.secured:
+        return subject
+    return f"address {request.client.host if request.client else 'unknown'}"
+
+
+def open_session(
+    gateway: Gateway,
+    suite: SuiteConfig,
+    subject: str,
+    *,
+    caller: str,
+    request_id: Any = None,
+    legacy: bool = False,
+) -> ClientSession:
+    """A new session within the suite's limits; 429 (too many initialize) or 503 (full)."""
+    created = gateway.sessions.create(
+        suite.name, subject, caller=caller, limits=suite.sessions, legacy=legacy
+    )
+    if isinstance(created, ClientSession):
+        return created
+    gateway.metrics.sessions_refused.labels(suite.name, created.reason).inc()
+    retry = str(max(1, math.ceil(created.retry_after)))
+    if created.reason == "rate":
         raise Refusal(
-            503, INVALID_REQUEST, "too many open sessions; retry later", request_id=message["id"]
+            429,
+            RATE_LIMITED,
+            f"too many new sessions from this caller; retry in {retry} s",
+            request_id=request_id,
+            headers={"retry-after": retry},
         )
+    raise Refusal(
+        503,
+        INVALID_REQUEST,
+        "too many open sessions; retry later",
+        request_id=request_id,
+        headers={"retry-after": retry},
+    )
+
+
+def initialize(
+    gateway: Gateway, suite: SuiteConfig, subject: str, message: Message, *, caller: str
+) -> Response:
+    session = open_session(gateway, suite, subject, caller=caller, request_id=message["id"])
     answer = gateway.router.initialize(session, suite, message.get("params"))
     gateway.metrics.requests.labels(suite.name, "initialize").inc()
     return json_response(result(message["id"], answer), headers={SESSION_HEADER: session.id})

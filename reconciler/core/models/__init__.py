@@ -19,7 +19,7 @@ from .base import (
 from .permission import RateLimit, Rule, Subject, ToolPermission, ToolPermissionSpec
 from .provider import LLMProvider, LLMProviderSpec
 from .server import DiscoveredTool, MCPServer, MCPServerSpec, MCPServerStatus
-from .suite import MCPSuite, MCPSuiteSpec, SuiteMember
+from .suite import MCPSuite, MCPSuiteSpec, SessionLimits, SuiteMember
 from .workflow import Step, Workflow, WorkflowSpec
 
 KINDS: dict[str, type[Resource]] = {
@@ -50,6 +50,7 @@ __all__ = [
     "ResourceStatus",
     "Rule",
     "SecretKeyRef",
+    "SessionLimits",
     "Step",
     "Subject",
     "SuiteMember",
