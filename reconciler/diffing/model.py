@@ -28,6 +28,8 @@ AccessKind = Literal[
     "tools-callable",
     "tools-not-callable",
     "rate-limit",
+    "credential-added",
+    "credential-removed",
 ]
 
 

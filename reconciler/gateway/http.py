@@ -18,7 +18,7 @@ import math
 from collections.abc import AsyncIterator
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from .auth import bearer_token
@@ -183,11 +183,14 @@ async def read_json(request: Request, limit: int) -> Any:
         raise Refusal(413, INVALID_REQUEST, f"request body larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Refusal(413, INVALID_REQUEST, f"request body larger than {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise Refusal(413, INVALID_REQUEST, f"request body larger than {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:  # gone, or cut off by the body deadline (connections.py)
+        raise Refusal(400, INVALID_REQUEST, "the request body did not arrive") from None
     try:
         return json.loads(b"".join(chunks))
     except (ValueError, RecursionError):
