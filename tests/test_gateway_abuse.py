@@ -160,7 +160,8 @@ async def test_a_caller_at_its_cap_loses_its_least_recently_used_idle_session(
     await call(http, url, "bot-dev-token", sessions[0], "everything_echo", {"message": "a"})
     newest = await open_session(http, url, authorization="Bearer bot-dev-token")
     alive = {s.id for s in served.gateway.sessions if s.subject == "bot"}
-    assert sessions[0] in alive and newest in alive
+    assert sessions[0] in alive
+    assert newest in alive
     assert sessions[1] not in alive
 
 
@@ -180,7 +181,8 @@ async def test_unknown_tool_names_never_become_metric_labels_and_count_against_t
         codes.append(answer["error"]["code"])  # type: ignore[index]
     assert -32029 in codes, codes
     metrics = (await http.get(f"{served.server.url}/metrics")).text
-    assert "junk" not in metrics and "not" + "': " not in metrics
+    assert "junk" not in metrics
+    assert "not" + "': " not in metrics
     assert 'tool="unknown"' in metrics
 
 
@@ -234,7 +236,8 @@ async def test_every_endpoint_refuses_a_foreign_host_or_origin(
     url = f"{served.server.url}{path}"
     foreign = await http.get(url, headers={"host": "rebound.example.com"})
     assert foreign.status_code == 421
-    assert "everything" not in foreign.text and "dev" not in foreign.text
+    assert "everything" not in foreign.text
+    assert "dev" not in foreign.text
     origin = await http.get(url, headers={"origin": "http://rebound.example.com"})
     assert origin.status_code == 403
     if path in ("/metrics", "/healthz"):

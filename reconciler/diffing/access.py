@@ -155,6 +155,15 @@ def index_access_changes(
 def _suite_changes(
     key: ResourceKey, before: _SuiteAccess, after: _SuiteAccess
 ) -> list[AccessChange]:
+    changes = _rule_changes(key, before, after)
+    if before.declared and after.declared and not before.open and not after.open:
+        changes.extend(_credential_changes(key, before, after))
+    return changes
+
+
+def _rule_changes(
+    key: ResourceKey, before: _SuiteAccess, after: _SuiteAccess
+) -> list[AccessChange]:
     suite = suite_label(key)
     if after.open and not before.open:
         cause = (
@@ -195,7 +204,6 @@ def _suite_changes(
     changes: list[AccessChange] = []
     for label in sorted(set(before.rules) | set(after.rules)):
         changes.extend(_subject_changes(key, label, before, after))
-    changes.extend(_credential_changes(key, before, after))
     return changes
 
 
