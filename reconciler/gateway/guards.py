@@ -32,7 +32,8 @@ def _bad_string(value: str) -> bool:
 
 def params_problem(params: Any) -> RpcError | None:
     """The error to answer for `params`, or None when they may be handled."""
-    if not isinstance(params, dict | list):
+    kind = type(params)
+    if kind is not dict and kind is not list:
         return None
     stack: list[tuple[Any, int]] = [(params, 1)]
     while stack:
@@ -42,14 +43,19 @@ def params_problem(params: Any) -> RpcError | None:
                 INVALID_PARAMS,
                 f"Invalid params: nested deeper than {MAX_DEPTH} levels of objects and arrays",
             )
-        items = value.items() if isinstance(value, dict) else enumerate(value)
-        for key, item in items:
-            if isinstance(key, str) and _bad_string(key):
-                return _surrogate()
-            if isinstance(item, str):
-                if _bad_string(item):
+        if type(value) is dict:
+            for key in value:
+                if type(key) is str and not key.isascii() and _bad_string(key):
                     return _surrogate()
-            elif isinstance(item, dict | list):
+            items = value.values()
+        else:
+            items = value
+        for item in items:
+            kind = type(item)
+            if kind is str:
+                if not item.isascii() and _bad_string(item):
+                    return _surrogate()
+            elif kind is dict or kind is list:
                 stack.append((item, depth + 1))
     return None
 
