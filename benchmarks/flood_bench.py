@@ -238,7 +238,7 @@ def metric(text: str, name: str) -> float:
     )
 
 
-async def run(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "config").mkdir()
@@ -253,15 +253,15 @@ async def run(args: argparse.Namespace) -> None:
         try:
             base = wait_url(root / "state")
             url = f"{base}/suites/dev/mcp"
-            quiet = await clients(url, args.clients, args.seconds)
+            quiet = asyncio.run(clients(url, args.clients, args.seconds))
             flooder = subprocess.Popen(
                 [sys.executable, __file__, "--flood", url, "--seconds", str(args.seconds + 2)],
                 start_new_session=True,
                 stdout=subprocess.PIPE,
                 text=True,
             )
-            await asyncio.sleep(1.0)  # the flood is under way
-            flooded = await clients(url, args.clients, args.seconds)
+            time.sleep(1.0)  # the flood is under way
+            flooded = asyncio.run(clients(url, args.clients, args.seconds))
             flood_seen = json.loads(flooder.communicate(timeout=60)[0] or "{}")
             metrics = httpx2.get(f"{base}/metrics", timeout=10).text
         finally:
@@ -296,7 +296,7 @@ def main() -> None:
     if args.flood:
         asyncio.run(flood(args.flood, args.seconds))
     else:
-        asyncio.run(run(args))
+        run(args)
 
 
 if __name__ == "__main__":

@@ -105,7 +105,7 @@ def test_diff_refuses_a_revision_with_inline_credentials_without_printing_them(
         assert value not in done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("value", list(SECRETS.values())[:5] + [SECRETS["header"]])
+@pytest.mark.parametrize("value", [*list(SECRETS.values())[:5], SECRETS["header"]])
 def test_redaction_masks_every_credential_shape_in_text(value: str) -> None:
     text = f"connecting with {value} now"
     assert value not in redact(text)
