@@ -133,13 +133,12 @@ async def test_one_caller_flooding_initialize_is_rate_limited_and_evicts_only_it
 ) -> None:
     url = served.url("dev")
     alice = await open_session(http, url, authorization="Bearer alice-token")
-    statuses = []
-    for _ in range(60):
-        response = await http.post(url, json=INITIALIZE, headers=bearer("flood-token"))
-        statuses.append(response.status_code)
-    assert statuses.count(200) <= 30
-    assert 429 in statuses
-    limited = response
+    responses = await asyncio.gather(
+        *(http.post(url, json=INITIALIZE, headers=bearer("flood-token")) for _ in range(90))
+    )
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(200) < 60  # a burst of 30, then 30 a minute
+    limited = next(r for r in responses if r.status_code == 429)
     assert int(limited.headers["retry-after"]) >= 1
     assert limited.json()["error"]["code"] == -32029
     held = [s for s in served.gateway.sessions if s.subject == "flood"]
