@@ -47,7 +47,9 @@ class EmbeddedHttpServer:
         unix_socket: Path | None = None,
         name: str = "http",
         shutdown_seconds: int = 5,
+        **config: Any,
     ) -> None:
+        """`config`: more uvicorn settings (the gateway's protocol with its limits)."""
         self.host = host
         self.unix_socket = unix_socket
         self.name = name
@@ -59,6 +61,7 @@ class EmbeddedHttpServer:
                 log_level="warning",
                 access_log=False,
                 timeout_graceful_shutdown=shutdown_seconds,
+                **config,
             )
         )
         self._socket: socket.socket | None = None

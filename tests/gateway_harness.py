@@ -19,6 +19,7 @@ from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from reconciler.core.desired import DesiredState
 from reconciler.gateway import CallRecord, Gateway, GatewayServer, build_gateway_config
 from reconciler.gateway.config import GatewayConfig
+from reconciler.gateway.connections import ConnectionLimits
 from reconciler.loading.loader import load_documents
 from reconciler.secrets import SecretResolver
 from reconciler.upstream import UpstreamConnection, stdio_transport
@@ -144,11 +145,13 @@ async def serving(
     tools: dict[str, list[dict[str, Any]]],
     *,
     environ: dict[str, str] | None = None,
+    limits: ConnectionLimits | None = None,
     **options: Any,
 ) -> AsyncIterator[Served]:
     records: list[CallRecord] = []
     gateway = Gateway(registry, recorder=records.append, **options)
-    served = Served(gateway, GatewayServer(gateway, "127.0.0.1", 0), records, environ or {}, tools)
+    server = GatewayServer(gateway, "127.0.0.1", 0, limits=limits)
+    served = Served(gateway, server, records, environ or {}, tools)
     gateway.update(served.config(yaml))
     async with served.server:
         yield served

@@ -18,6 +18,7 @@ import typer
 
 from ..core.desired import DesiredState
 from ..core.errors import Problem, SourceError, StateError
+from ..core.redaction import redact
 from ..diffing import diff_states
 from ..loading.loader import LoadResult, load_documents, load_paths
 from ..render import render
@@ -107,7 +108,7 @@ def diff(
         for warning in new.warnings:
             typer.echo(str(warning), err=True)
     labelled = replace(result, before_revision=before_label, after_revision=after_label)
-    typer.echo(render(labelled, output.value, color=_color()), nl=False)
+    typer.echo(redact(render(labelled, output.value, color=_color())), nl=False)
     raise typer.Exit(EXIT_CHANGES if labelled.has_changes else EXIT_NO_CHANGES)
 
 

@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Literal
+from collections.abc import MutableMapping
+from typing import Any, Literal
 
 import structlog
 
+from ..core.redaction import redact, redact_value
+
 LogFormat = Literal["auto", "json", "console"]
+
+
+def _redacted(
+    logger: object, method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Every string of a log line passed through the one redaction (no credential is logged)."""
+    for key, value in event.items():
+        if isinstance(value, str):
+            event[key] = redact(value)
+        elif isinstance(value, dict | list | tuple):
+            event[key] = redact_value(value)
+    return event
 
 
 def configure_logging(*, fmt: LogFormat = "auto", level: str = "info") -> None:
@@ -23,6 +38,7 @@ def configure_logging(*, fmt: LogFormat = "auto", level: str = "info") -> None:
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _redacted,
     ]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

@@ -84,6 +84,14 @@ def run(
             help="Apply a revision even if it removes every server or more than half of them.",
         ),
     ] = False,
+    allow_open_suites: Annotated[
+        bool,
+        typer.Option(
+            "--allow-open-suites",
+            help="Apply a revision even if a suite loses its last ToolPermission "
+            "(open to anyone) without spec.public: true.",
+        ),
+    ] = False,
     secrets_dir: Annotated[
         Path | None,
         typer.Option(help="Where secretKeyRef {name, key} resolves: DIR/name/key."),
@@ -139,6 +147,7 @@ def run(
         listen_port=port,
         resync_seconds=interval,
         allow_mass_prune=allow_mass_prune,
+        allow_open_suites=allow_open_suites,
         secrets_dir=secrets_dir,
         allowed_hosts=tuple(allowed_host or ()),
         usage_retention_days=usage_retention_days,

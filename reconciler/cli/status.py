@@ -56,8 +56,15 @@ def status(output: OutputOpt = Output.text, state_dir: StateDir = None) -> None:
         return
     console = Console()
     ctl = report["controller"]
-    state = f"running (pid {ctl['pid']}, gateway {ctl['gateway']})" if ctl["running"] else "down"
-    typer.echo(f"controller: {state}")
+    if ctl["running"]:
+        typer.echo(f"controller: running (pid {ctl['pid']}, gateway {ctl['gateway']})")
+    else:
+        seen = ctl.get("lastSeenSeconds")
+        when = f", last seen {_uptime(seen)} ago" if seen is not None else ""
+        typer.secho(
+            f"controller: not running{when}; server states below are as last seen, not current",
+            fg="yellow",
+        )
     revs = report["revisions"]
     applied = revs["applied"]["revision"] if revs["applied"] else "none"
     typer.echo(f"applied:    {applied}")
@@ -69,9 +76,12 @@ def status(output: OutputOpt = Output.text, state_dir: StateDir = None) -> None:
         )
     servers = Table("SERVER", "PHASE", "PID", "UPTIME", "RESTARTS", "TOOLS", "MESSAGE")
     for server in report["servers"]:
+        phase = server["phase"] or "-"
+        if server.get("asLastSeen"):
+            phase = f"{phase} (last seen {_uptime(server['ageSeconds'])} ago)"
         servers.add_row(
             server["name"],
-            server["phase"] or "-",
+            phase,
             str(server["pid"] or "-"),
             _uptime(server["uptimeSeconds"]),
             str(server["restarts"]),

@@ -1,7 +1,10 @@
 """The standalone reconcile pipeline: one pass from a snapshot to a converged, recorded state.
 
-    load ─► record attempt ─► plan ─► guard mass prune ─► carry out ─► configure gateway
-         ─► record applied ─► write status
+    load ─► record attempt ─► plan ─► guard mass prune ─► guard suites turned open
+         ─► carry out ─► configure gateway ─► record applied ─► write status
+
+An unchanged revision (and every resync) still compares the secret values the gateway
+depends on (`credentials.py`): a rotated token reconfigures the gateway at once.
 
 It is the only place that sequences side effects. The plan comes from the shared planner
 (`reconciler.core.planning`); this module only decides how each action is carried out locally:
@@ -23,6 +26,7 @@ from ..core.conditions import Phase
 from ..core.desired import DesiredState
 from ..core.errors import Problem
 from ..core.models import MCPServer, Resource, ResourceKey
+from ..core.open_suites import opened_suites
 from ..core.planning import (
     Action,
     ActionKind,
@@ -37,6 +41,7 @@ from ..core.spec_changes import spec_hash
 from ..gateway import ServerState
 from ..loading.loader import LoadResult
 from ..toollock import ServerVerdict, ToolVerdict, judge_state
+from .credentials import fingerprints, rotated
 from .runner import RunnerContext, ServerRunner, server_id
 from .statuses import ServerFacts, not_running, status_of
 from .store import Store
@@ -71,6 +76,7 @@ class Reconciler:
         gateway: GatewaySink | None = None,
         server_state: Callable[[str, ServerState], None] | None = None,
         allow_mass_prune: bool = False,
+        allow_open_suites: bool = False,
     ) -> None:
         self.store = store
         self.context = context
@@ -78,6 +84,9 @@ class Reconciler:
         self.server_state = server_state
         """Told each server's state (up, starting, down, failed): the gateway's /readyz."""
         self.allow_mass_prune = allow_mass_prune
+        self.allow_open_suites = allow_open_suites
+        """Apply a revision that leaves a suite that had ToolPermissions without any."""
+        self._credentials: dict[str, str] = {}
         self.applied: DesiredState | None = None
         self.runners: dict[ResourceKey, ServerRunner] = {}
         self._servers: dict[ResourceKey, tuple[MCPServer, str]] = {}
@@ -117,7 +126,15 @@ class Reconciler:
         the_plan = plan(desired, observed)
         if mass_prune(the_plan, observed) and not self.allow_mass_prune:
             return self._refuse_mass_prune(revision, the_plan)
+        opened = opened_suites(self.applied, desired) if self.applied is not None else []
+        if opened and not self.allow_open_suites:
+            return self._refuse_open_suites(revision, opened, the_plan)
         if the_plan.is_noop and self.applied is not None and revision == self.applied.revision:
+            if self._credentials_rotated():
+                self._configure_gateway()
+                return Outcome(
+                    revision, True, "CredentialsRotated", "tokens changed", plan=the_plan
+                )
             return Outcome(revision, True, "Unchanged", "no changes", plan=the_plan)
         self._remember_origins(desired, the_plan, root)
         await self._carry_out(the_plan)
@@ -125,6 +142,7 @@ class Reconciler:
         with self.store.batch():
             self.store.record_applied(revision, _documents(desired))
             self._event("info", "source", "Applied", f"applied {revision}: {_summary(the_plan)}")
+            self._credentials_rotated()
             self.write_status([a.key for a in the_plan.changes])
         self._configure_gateway()
         return Outcome(revision, True, "Succeeded", _summary(the_plan), plan=the_plan)
@@ -135,10 +153,13 @@ class Reconciler:
             return None
         async with self._lock:
             the_plan = plan(self.applied, self.observed())
+            rotated = self._credentials_rotated()
             if not the_plan.is_noop:
                 await self._carry_out(the_plan)
                 self._configure_gateway()
                 self.write_status()
+            elif rotated:
+                self._configure_gateway()
             return Outcome(self.applied.revision or "", True, "Resynced", plan=the_plan)
 
     def observed(self) -> ObservedState:
@@ -255,6 +276,35 @@ class Reconciler:
         self.store.record_attempt(revision, outcome="MassPruneRefused", message=message)
         self._event("error", "prune", "MassPruneRefused", message)
         return Outcome(revision, False, "MassPruneRefused", message, plan=the_plan)
+
+    def _refuse_open_suites(self, revision: str, suites: list[str], the_plan: Plan) -> Outcome:
+        names = ", ".join(suites)
+        message = (
+            f"refusing to apply: suite {names} would lose its last ToolPermission and be open "
+            "to anyone without a token; set spec.public: true on the suite if that is "
+            "intended, or restart the controller with --allow-open-suites"
+        )
+        self.store.record_attempt(revision, outcome="OpenSuiteRefused", message=message)
+        for suite in self.applied.suites if self.applied is not None else ():
+            if suite.name in suites:
+                self._event("error", "access", "OpenSuiteRefused", message, resource=suite.key)
+        return Outcome(revision, False, "OpenSuiteRefused", message, plan=the_plan)
+
+    def _credentials_rotated(self) -> bool:
+        """Compare the applied state's token values with the last seen; an event per change."""
+        if self.applied is None:
+            return False
+        current = fingerprints(self.applied, self.context.resolver)
+        changed = rotated(self._credentials, current)
+        self._credentials = current
+        for where in changed:
+            self._event(
+                "info",
+                "access",
+                "CredentialRotated",
+                f"{where}: the token changed; the previous token no longer logs in",
+            )
+        return bool(changed)
 
     # -- gateway and status ---------------------------------------------------------------
 

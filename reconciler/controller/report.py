@@ -1,4 +1,7 @@
-"""What `status` and `events` show: read from the state store, the controller up or down."""
+"""What `status` and `events` show: read from the state store, the controller up or down.
+
+Every value passes through `reconciler.core.redaction` before it is shown.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from ..core.conditions import condition
+from ..core.redaction import redact_value
 from .control import request_control
+from .processes import verify
 from .store import Store
 
 
@@ -25,6 +30,12 @@ def status_report(state_dir: Path) -> dict[str, Any]:
             )
         health = store.latest_health()
         now = time.time()
+        last_write = max(
+            [r.updated_at for r in instances.values()]
+            + [r.updated_at for r in store.statuses()]
+            + [h.ts for h in health.values()],
+            default=0.0,
+        )
         resources = []
         servers = []
         for record in store.statuses():
@@ -51,15 +62,30 @@ def status_report(state_dir: Path) -> dict[str, Any]:
             instance = instances.get(server_id)
             server_tools = tools.get(server_id, [])
             last_check = health.get(server_id)
+            pid = instance.pid if instance else None
+            # With the controller gone, a pid is shown only while that very process runs.
+            if (
+                live is None
+                and instance is not None
+                and pid is not None
+                and (
+                    instance.start_time is None
+                    or not verify(pid, instance.start_time, boot=instance.boot_id)
+                )
+            ):
+                pid = None
+            seen = instance.updated_at if instance else record.updated_at
             servers.append(
                 {
                     "name": record.key.name,
                     "namespace": record.key.namespace,
                     "phase": instance.phase if instance else record.phase,
-                    "pid": instance.pid if instance else None,
+                    "asLastSeen": live is None,
+                    "ageSeconds": round(now - seen) if seen else None,
+                    "pid": pid,
                     "uptimeSeconds": (
                         round(now - instance.started_at)
-                        if instance and instance.started_at and instance.pid
+                        if instance and instance.started_at and pid
                         else None
                     ),
                     "restarts": instance.restarts if instance else 0,
@@ -79,20 +105,25 @@ def status_report(state_dir: Path) -> dict[str, Any]:
                     ),
                 }
             )
-    return {
-        "controller": {
-            "running": live is not None,
-            "pid": live.get("pid") if live else None,
-            "gateway": live.get("gateway") if live else None,
-            "stateDir": str(state_dir),
-        },
-        "revisions": {
-            "attempted": asdict(revisions.attempted) if revisions.attempted else None,
-            "applied": asdict(revisions.applied) if revisions.applied else None,
-        },
-        "resources": resources,
-        "servers": servers,
-    }
+    return redact_value(
+        {
+            "controller": {
+                "running": live is not None,
+                "lastSeenSeconds": (
+                    round(now - last_write) if live is None and last_write else None
+                ),
+                "pid": live.get("pid") if live else None,
+                "gateway": live.get("gateway") if live else None,
+                "stateDir": str(state_dir),
+            },
+            "revisions": {
+                "attempted": asdict(revisions.attempted) if revisions.attempted else None,
+                "applied": asdict(revisions.applied) if revisions.applied else None,
+            },
+            "resources": resources,
+            "servers": servers,
+        }
+    )
 
 
 def events_report(
@@ -106,7 +137,7 @@ def events_report(
     """The newest events, oldest first; `after_id` gives only those recorded after it."""
     with Store.open_readonly(state_dir) as store:
         return [
-            asdict(event)
+            redact_value(asdict(event))
             for event in store.events(
                 resource=resource, limit=limit, since=since, after_id=after_id
             )

@@ -52,6 +52,9 @@ class RunOptions:
     """Re-plan the applied state this often, correcting drift."""
     allow_mass_prune: bool = False
     """Apply a revision even when it removes every server or more than half of them."""
+    allow_open_suites: bool = False
+    """Apply a revision even when a suite loses its last ToolPermission (and becomes open
+    to anyone) without saying `spec.public: true`."""
     secrets_dir: Path | None = None
     """Where `secretKeyRef`s resolve (default `<state-dir>/secrets`)."""
     allowed_hosts: tuple[str, ...] = ()
@@ -161,6 +164,7 @@ class StandaloneController:
             gateway=configure,
             server_state=gateway.set_server_state,
             allow_mass_prune=self.options.allow_mass_prune,
+            allow_open_suites=self.options.allow_open_suites,
         )
         http = GatewayServer(
             gateway,

@@ -13,6 +13,10 @@ with the rules of its own permission (labelled `<name>@<permission>` when its na
 on the suite, as the gateway keys it). Who an OIDC subject admits is an access change too
 (`identity_changes`): a subject added or removed, its issuer or audience changed, a claim
 dropped (more tokens match: widened) or added (fewer match: narrowed).
+
+Every credential that logs in on a suite (a `tokenFrom` of a permission applying to the
+suite, or of a subject holding a role such a permission names) is compared too, by its
+reference (never a value): a token added to or removed from a suite is one line each.
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ class _SuiteAccess:
     """Subject label -> merged rules, for every subject the permissions name."""
     tools: frozenset[str] = frozenset()
     """`server.tool` the suite serves (when discovered tools are known)."""
+    credentials: frozenset[tuple[str, str, str]] = frozenset()
+    """(subject, ToolPermission, token reference) of every credential logging in here."""
 
     @property
     def open(self) -> bool:
@@ -95,7 +101,23 @@ def _suite_access(
     served: frozenset[str] = frozenset()
     if tools is not None:
         served = frozenset(_served(index, key, tools))
-    return _SuiteAccess(True, permissions, rules, served)
+    return _SuiteAccess(True, permissions, rules, served, _credentials(index, key, permissions))
+
+
+def _credentials(
+    index: StateIndex, key: ResourceKey, permissions: list[ToolPermission]
+) -> frozenset[tuple[str, str, str]]:
+    """The credentials that log in on the suite (the gateway's rule, `gateway/config.py`)."""
+    applying = {p.name for p in permissions}
+    roles = {s.role for p in permissions for s in p.spec.subjects if s.role is not None}
+    found: set[tuple[str, str, str]] = set()
+    for permission in index.state.of_kind(ToolPermission, key.namespace):
+        for subject in permission.spec.subjects:
+            if subject.token_from is None:
+                continue
+            if permission.name in applying or roles & set(subject.roles):
+                found.add((subject.name, str(permission.key), subject.token_from.describe()))
+    return frozenset(found)
 
 
 def _oidc_labels(
@@ -251,6 +273,15 @@ def _identity_moves(
 def _suite_changes(
     key: ResourceKey, before: _SuiteAccess, after: _SuiteAccess
 ) -> list[AccessChange]:
+    changes = _rule_changes(key, before, after)
+    if before.declared and after.declared and not before.open and not after.open:
+        changes.extend(_credential_changes(key, before, after))
+    return changes
+
+
+def _rule_changes(
+    key: ResourceKey, before: _SuiteAccess, after: _SuiteAccess
+) -> list[AccessChange]:
     suite = suite_label(key)
     if after.open and not before.open:
         cause = (
@@ -291,6 +322,29 @@ def _suite_changes(
     changes: list[AccessChange] = []
     for label in sorted(set(before.rules) | set(after.rules)):
         changes.extend(_subject_changes(key, label, before, after))
+    return changes
+
+
+def _credential_changes(
+    key: ResourceKey, before: _SuiteAccess, after: _SuiteAccess
+) -> list[AccessChange]:
+    suite = suite_label(key)
+    changes: list[AccessChange] = []
+    for subject, permission, source in sorted(after.credentials - before.credentials):
+        message = (
+            f"{subject} can log in to suite {suite} with the token from {source} ({permission})"
+        )
+        changes.append(
+            AccessChange("widened", "credential-added", message, suite=key, subject=subject)
+        )
+    for subject, permission, source in sorted(before.credentials - after.credentials):
+        message = (
+            f"{subject} can no longer log in to suite {suite} with the token from {source} "
+            f"({permission})"
+        )
+        changes.append(
+            AccessChange("narrowed", "credential-removed", message, suite=key, subject=subject)
+        )
     return changes
 
 

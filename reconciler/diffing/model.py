@@ -37,6 +37,8 @@ AccessKind = Literal[
     "identity-added",
     "identity-removed",
     "identity-changed",
+    "credential-added",
+    "credential-removed",
 ]
 
 

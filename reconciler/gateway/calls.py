@@ -91,6 +91,7 @@ async def call_tool(ctx: RequestContext, params: dict[str, Any]) -> Message:
                 withheld.server, withheld.tool
             ):
                 raise call.refuse("withheld", RpcError(INVALID_PARAMS, withheld.message()))
+            _rate_limit(ctx, call, ctx.suite.access_for(ctx.session.subject), "", "", tool)
             raise call.refuse(
                 "unknown_tool", RpcError(INVALID_PARAMS, f"Unknown tool: {str(name)[:200]}")
             )

@@ -25,7 +25,15 @@ from typing import Any
 from ..core.access import RuleSet, oidc_rules, rules_for
 from ..core.desired import DesiredState
 from ..core.errors import Problem, ReconcilerError, Severity
-from ..core.models import MCPServer, MCPSuite, RateLimit, Resource, ToolPermission, Workflow
+from ..core.models import (
+    MCPServer,
+    MCPSuite,
+    RateLimit,
+    Resource,
+    SessionLimits,
+    ToolPermission,
+    Workflow,
+)
 from ..core.models.globs import glob_match
 from ..core.models.workflow import WORKFLOW_SERVER
 from ..secrets import SecretResolver
@@ -149,6 +157,8 @@ class SuiteConfig:
     """(LLMProvider, model) whose embeddings are fused into the ranking of `find_tools`."""
     withheld: Mapping[str, WithheldTool] = field(default_factory=dict)
     """Exposed name -> a tool withheld by its server's ToolLock or the scan."""
+    sessions: SessionLimits = field(default_factory=SessionLimits)
+    """Limits on the suite's client sessions (`spec.sessions`)."""
 
     @property
     def servers(self) -> tuple[str, ...]:
@@ -223,16 +233,6 @@ def _workflow_tool(exposed: str, workflow: Workflow) -> dict[str, Any]:
     }
 
 
-@dataclass
-class _TokenSubject:
-    """A caller declared with a token, merged over every permission of a namespace."""
-
-    name: str
-    roles: set[str] = field(default_factory=set)
-    sources: list[tuple[ToolPermission, int]] = field(default_factory=list)
-    """(permission, index of the subject in it) for each `tokenFrom` declared."""
-
-
 class _Builder:
     """Holds the inputs and the problems found while building one configuration."""
 
@@ -254,6 +254,7 @@ class _Builder:
         self.withheld: dict[str, WithheldTool] = {}
         self.problems: list[Problem] = []
         self._hashes: dict[tuple[str, str, int], bytes | None] = {}
+        self._credentials: dict[str, dict[bytes, list[tuple[ToolPermission, int]]]] = {}
 
     def problem(
         self,
@@ -312,6 +313,7 @@ class _Builder:
                 else None
             ),
             withheld=MappingProxyType(self.withheld),
+            sessions=suite.spec.sessions,
         )
 
     def routes(self, suite: MCPSuite, members: tuple[Member, ...]) -> dict[str, ToolRoute]:
@@ -467,43 +469,41 @@ class _Builder:
     def access(
         self, suite: MCPSuite, permissions: list[ToolPermission]
     ) -> tuple[list[tuple[bytes, str]], dict[str, Access]]:
-        """Token hashes and access of every caller known on the suite."""
-        callers = self.token_subjects(suite.metadata.ns)
-        named = {s.name for p in permissions for s in p.spec.subjects if s.oidc is None}
-        roles = {s.role for p in permissions for s in p.spec.subjects if s.role is not None}
+        """Token hashes and access of every credential that logs in on the suite.
+
+        A credential (one `tokenFrom`) grants what the ToolPermission declaring it grants,
+        plus what permissions naming one of that subject entry's `roles` grant, and nothing
+        else: a subject of the same name with another token in another permission is
+        another credential. A credential granting nothing on this suite does not log in
+        here. Callers are keyed by subject name; when one name holds credentials with
+        different grants on a suite, each grant is its own key, `name@permission,...`.
+        """
+        applying = {p.name: p for p in permissions}
+        grants: dict[bytes, tuple[str, tuple[ToolPermission, ...], frozenset[str]]] = {}
+        for digest, sources in self.credentials(suite.metadata.ns).items():
+            name = sources[0][0].spec.subjects[sources[0][1]].name
+            roles = frozenset(role for p, i in sources for role in p.spec.subjects[i].roles)
+            by_name = {p.name: p for p, _ in sources if p.name in applying}
+            for permission in permissions:
+                if any(s.role is not None and s.role in roles for s in permission.spec.subjects):
+                    by_name.setdefault(permission.name, permission)
+            if by_name:
+                grants[digest] = (name, tuple(by_name[n] for n in sorted(by_name)), roles)
+        keys_of: dict[str, set[tuple[str, ...]]] = {}
+        for name, granting, _ in grants.values():
+            keys_of.setdefault(name, set()).add(tuple(p.name for p in granting))
         tokens: list[tuple[bytes, str]] = []
-        owner: dict[bytes, str] = {}
         access: dict[str, Access] = {}
-        for caller in sorted(callers.values(), key=lambda c: c.name):
-            if caller.name not in named and not caller.roles & roles:
-                continue
-            for permission, index in caller.sources:
-                digest = self.token_of(permission, index)
-                if digest is None:
-                    continue
-                if owner.setdefault(digest, caller.name) != caller.name:
-                    self.problem(
-                        permission,
-                        f"spec.subjects.{index}.tokenFrom",
-                        f"subject {caller.name} has the same token as subject "
-                        f"{owner[digest]}; the token authenticates only {owner[digest]}",
-                    )
-                    continue
-                tokens.append((digest, caller.name))
-            applying = [
-                p
-                for p in permissions
-                if any(
-                    (s.name == caller.name and s.oidc is None)
-                    or (s.role is not None and s.role in caller.roles)
-                    for s in p.spec.subjects
+        for digest, (name, granting, roles) in sorted(grants.items(), key=lambda g: g[1][0]):
+            names = tuple(p.name for p in granting)
+            key = name if len(keys_of[name]) == 1 else f"{name}@{','.join(names)}"
+            tokens.append((digest, key))
+            if key not in access:
+                access[key] = Access(
+                    key,
+                    rules_for(granting, suite=suite.name, subject=name, roles=roles),
+                    Limits.strictest(p.spec.rate_limit for p in granting if p.spec.rate_limit),
                 )
-            ]
-            access[caller.name] = Access(
-                caller.name,
-                rules_for(permissions, suite=suite.name, subject=caller.name, roles=caller.roles),
-                Limits.strictest(p.spec.rate_limit for p in applying if p.spec.rate_limit),
-            )
         return tokens, access
 
     def oidc_grants(
@@ -548,16 +548,36 @@ class _Builder:
             )
         return tuple(grants)
 
-    def token_subjects(self, ns: str) -> dict[str, _TokenSubject]:
-        callers: dict[str, _TokenSubject] = {}
+    def credentials(self, ns: str) -> dict[bytes, list[tuple[ToolPermission, int]]]:
+        """Every readable token of the namespace -> the subject entries declaring it.
+
+        The same token declared for two different subject names authenticates only the
+        first (by permission name); the other declarations are reported.
+        """
+        cached = self._credentials.get(ns)
+        if cached is not None:
+            return cached
+        found: dict[bytes, list[tuple[ToolPermission, int]]] = {}
+        self._credentials[ns] = found
         for permission in sorted(self.desired.of_kind(ToolPermission, ns), key=lambda p: p.name):
             for index, subject in enumerate(permission.spec.subjects):
                 if subject.token_from is None:
                     continue
-                caller = callers.setdefault(subject.name, _TokenSubject(subject.name))
-                caller.roles.update(subject.roles)
-                caller.sources.append((permission, index))
-        return callers
+                digest = self.token_of(permission, index)
+                if digest is None:
+                    continue
+                sources = found.setdefault(digest, [])
+                owner = sources[0][0].spec.subjects[sources[0][1]].name if sources else None
+                if owner is not None and owner != subject.name:
+                    self.problem(
+                        permission,
+                        f"spec.subjects.{index}.tokenFrom",
+                        f"subject {subject.name} has the same token as subject {owner}; "
+                        f"the token authenticates only {owner}",
+                    )
+                    continue
+                sources.append((permission, index))
+        return found
 
     def token_of(self, permission: ToolPermission, index: int) -> bytes | None:
         """The hash of a subject's token, resolved once per build; None when unreadable."""

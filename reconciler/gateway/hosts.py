@@ -4,12 +4,18 @@ A web page on an attacker's domain that re-points its DNS name at 127.0.0.1 can 
 browser send requests to the gateway; they carry the attacker's name in `Host` and its
 origin in `Origin`. Only local names are allowed unless more are configured (`*` turns the
 check off, for a gateway behind a proxy that already checks them).
+
+`guarded` applies the policy to every HTTP request the app receives (suite endpoints,
+`/healthz`, `/readyz`, `/metrics`, and any path added later): a rebinding page can read
+nothing, not even suite and tool names from the metrics.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -51,3 +57,39 @@ class HostPolicy:
             if not parts.scheme or not parts.hostname or not self._allows(parts.hostname.lower()):
                 return 403, "Origin is not allowed to call this gateway"
         return None
+
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers") or ():
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+def guarded(app: App, policy: HostPolicy) -> App:
+    """`app` behind the policy: a refused request gets its status and a JSON-RPC error body."""
+
+    async def check(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "*" not in policy.allowed:
+            refusal = policy.refusal(_header(scope, b"host"), _header(scope, b"origin"))
+            if refusal is not None:
+                status, reason = refusal
+                body = json.dumps(
+                    {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": reason}}
+                ).encode()
+                headers = [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", b"%d" % len(body)),
+                ]
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await app(scope, receive, send)
+
+    return check

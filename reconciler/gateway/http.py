@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from collections.abc import AsyncIterator
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from .auth import Unauthenticated, authenticate, bearer_token
@@ -28,6 +29,7 @@ from .router import SUPPORTED_VERSIONS
 from .rpc import (
     INVALID_REQUEST,
     PARSE_ERROR,
+    RATE_LIMITED,
     UNAUTHORIZED,
     Message,
     RpcError,
@@ -244,11 +246,14 @@ async def read_json(request: Request, limit: int) -> Any:
         raise Refusal(413, INVALID_REQUEST, f"request body larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Refusal(413, INVALID_REQUEST, f"request body larger than {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise Refusal(413, INVALID_REQUEST, f"request body larger than {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:  # gone, or cut off by the body deadline (connections.py)
+        raise Refusal(400, INVALID_REQUEST, "the request body did not arrive") from None
     try:
         return json.loads(b"".join(chunks))
     except (ValueError, RecursionError):
@@ -315,7 +320,14 @@ async def post_mcp(request: Request) -> Response:
         check_version(request)
         kind, message = parse_message(await read_json(request, gateway.max_body_bytes))
         if kind == "request" and message["method"] == "initialize":
-            return initialize(gateway, suite, subject, message, sub=_token_sub(request))
+            return initialize(
+                gateway,
+                suite,
+                subject,
+                message,
+                caller=caller_of(request, suite, subject),
+                sub=_token_sub(request),
+            )
         session = session_of(gateway, suite, subject, request.headers.get(SESSION_HEADER))
     except Refusal as refusal:
         return refusal.response()
@@ -345,14 +357,57 @@ def _token_sub(request: Request) -> str | None:
     return sub if isinstance(sub, str) else None
 
 
-def initialize(
-    gateway: Gateway, suite: SuiteConfig, subject: str, message: Message, *, sub: str | None
-) -> Response:
-    session = gateway.sessions.create(suite.name, subject)
-    if session is None:
+def caller_of(request: Request, suite: SuiteConfig, subject: str) -> str:
+    """Who a new session counts against: the token's subject, else the client's address."""
+    if suite.secured:
+        return subject
+    return f"address {request.client.host if request.client else 'unknown'}"
+
+
+def open_session(
+    gateway: Gateway,
+    suite: SuiteConfig,
+    subject: str,
+    *,
+    caller: str,
+    request_id: Any = None,
+    legacy: bool = False,
+) -> ClientSession:
+    """A new session within the suite's limits; 429 (too many initialize) or 503 (full)."""
+    created = gateway.sessions.create(
+        suite.name, subject, caller=caller, limits=suite.sessions, legacy=legacy
+    )
+    if isinstance(created, ClientSession):
+        return created
+    gateway.metrics.sessions_refused.labels(suite.name, created.reason).inc()
+    retry = str(max(1, math.ceil(created.retry_after)))
+    if created.reason == "rate":
         raise Refusal(
-            503, INVALID_REQUEST, "too many open sessions; retry later", request_id=message["id"]
+            429,
+            RATE_LIMITED,
+            f"too many new sessions from this caller; retry in {retry} s",
+            request_id=request_id,
+            headers={"retry-after": retry},
         )
+    raise Refusal(
+        503,
+        INVALID_REQUEST,
+        "too many open sessions; retry later",
+        request_id=request_id,
+        headers={"retry-after": retry},
+    )
+
+
+def initialize(
+    gateway: Gateway,
+    suite: SuiteConfig,
+    subject: str,
+    message: Message,
+    *,
+    caller: str,
+    sub: str | None = None,
+) -> Response:
+    session = open_session(gateway, suite, subject, caller=caller, request_id=message["id"])
     if sub is not None:
         logger.info(
             "session of subject %s (token sub %s) opened on suite %s",

@@ -19,6 +19,8 @@ from .http import (
     Refusal,
     accepts,
     admit,
+    caller_of,
+    open_session,
     parse_message,
     read_json,
     session_of,
@@ -35,9 +37,8 @@ async def legacy_stream(request: Request) -> Response:
         gateway, suite, subject = await admit(request)
         if not accepts(request)[1]:
             raise Refusal(406, INVALID_REQUEST, "Not Acceptable: accept text/event-stream")
-        session = gateway.sessions.create(suite.name, subject, legacy=True)
-        if session is None:
-            raise Refusal(503, INVALID_REQUEST, "too many open sessions; retry later")
+        caller = caller_of(request, suite, subject)
+        session = open_session(gateway, suite, subject, caller=caller, legacy=True)
     except Refusal as refusal:
         return refusal.response()
     endpoint = f"/suites/{suite.name}/messages?session_id={session.id}"

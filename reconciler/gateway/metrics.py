@@ -2,6 +2,10 @@
 
 Served on `/metrics`. The controller reports reconciles and server states through the
 same object (`observe_reconcile`, `set_server_state`), so one endpoint shows everything.
+
+Label values come only from the configuration (suites, servers, the tools they expose,
+known methods), never from what a client sends: a call to a tool the suite does not
+expose is counted under `server=""`, `tool="unknown"`, so a client cannot grow the metrics.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from prometheus_client import (
 
 CALL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 RECONCILE_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+UNKNOWN_TOOL = "unknown"
+"""The tool label of every call to a tool the suite does not expose."""
 
 
 class GatewayMetrics:
@@ -59,6 +65,12 @@ class GatewayMetrics:
         self.sessions = Gauge(
             "mcp_gateway_sessions", "Open client sessions.", ["suite"], registry=r
         )
+        self.sessions_refused = Counter(
+            "mcp_gateway_sessions_refused_total",
+            "New sessions refused: rate (too many initialize from one caller) or full.",
+            ["suite", "reason"],
+            registry=r,
+        )
         self.server_up = Gauge(
             "mcp_server_up", "1 when the server is connected, else 0.", ["server"], registry=r
         )
@@ -94,7 +106,8 @@ class GatewayMetrics:
         seconds: float,
         code: int | None,
     ) -> None:
-        self.calls.labels(suite, server, tool, outcome).inc()
+        """One call; `server` empty means the tool is unknown (its name is not a label)."""
+        self.calls.labels(suite, server, tool if server else UNKNOWN_TOOL, outcome).inc()
         self.latency.labels(suite, server).observe(seconds)
         if code is not None:
             self.errors.labels(suite, server, str(code)).inc()

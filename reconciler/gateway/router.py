@@ -19,6 +19,7 @@ from .config import SuiteConfig
 from .context import RequestContext, Services
 from .discovery_tools import SearchMode
 from .forwarding import LOG_LEVELS, forward, log_wanted
+from .guards import params_problem
 from .listings import Catalog
 from .rpc import (
     INTERNAL_ERROR,
@@ -125,6 +126,8 @@ class Router:
                 raise RpcError(METHOD_NOT_FOUND, f"Method not found: {method[:100]}")
             if params is not None and not isinstance(params, dict):
                 raise RpcError(INVALID_PARAMS, "params must be an object")
+            if (refused := params_problem(params)) is not None:
+                raise refused
             return result(ctx.request_id, await handler(ctx, params or {}))
         except RpcError as err:
             return error(ctx.request_id, err)

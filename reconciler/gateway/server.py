@@ -1,8 +1,9 @@
 """The gateway's ASGI app and how it is served in the controller's event loop.
 
 `create_app` routes the MCP endpoints of every suite (streamable HTTP and legacy SSE),
-`/healthz`, `/readyz` and `/metrics`. `GatewayServer` serves it on a TCP port inside the
-caller's event loop (`reconciler.embedded_http`).
+`/healthz`, `/readyz` and `/metrics`, every one of them behind the Host/Origin check
+(`hosts.py`). `GatewayServer` serves it on a TCP port inside the caller's event loop
+(`reconciler.embedded_http`), with the connection limits of `connections.py`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from starlette.routing import Route
 
 from ..core.errors import ServerError
 from ..embedded_http import EmbeddedHttpServer
+from .connections import ConnectionGuard, ConnectionLimits
+from .hosts import App, guarded
 from .http import (
     METADATA_PREFIX,
     delete_mcp,
@@ -61,7 +64,7 @@ def _fixed_suite(endpoint: Endpoint, suite: str) -> Endpoint:
     return serve_suite
 
 
-def create_app(gateway: Gateway, *, root_suite: str | None = None) -> Starlette:
+def create_app(gateway: Gateway, *, root_suite: str | None = None) -> App:
     """The ASGI app serving `gateway`; with `root_suite`, that suite is also served at `/mcp`
     (the bridge of a single stdio server)."""
     root = (
@@ -88,7 +91,7 @@ def create_app(gateway: Gateway, *, root_suite: str | None = None) -> Starlette:
         ]
     )
     app.state.gateway = gateway
-    return app
+    return guarded(app, gateway.hosts)
 
 
 class GatewayServer:
@@ -106,15 +109,20 @@ class GatewayServer:
         *,
         shutdown_seconds: int = 5,
         root_suite: str | None = None,
+        limits: ConnectionLimits | None = None,
     ) -> None:
         self.gateway = gateway
         self.host = host
+        self.connections = ConnectionGuard(limits or ConnectionLimits())
+        """Open connections per client address, and how many were refused or timed out."""
         self._server = EmbeddedHttpServer(
             create_app(gateway, root_suite=root_suite),
             host=host,
             port=port,
             name="mcp-gateway",
             shutdown_seconds=shutdown_seconds,
+            http=self.connections.protocol,
+            timeout_keep_alive=int(max(1, self.connections.limits.idle_seconds)),
         )
 
     @property

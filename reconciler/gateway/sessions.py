@@ -16,6 +16,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.models import SessionLimits
+from ..tokenbucket import TokenBucket
+
 Message = dict[str, Any]
 RequestId = str | int
 
@@ -31,6 +34,9 @@ class ClientSession:
     suite: str
     subject: str
     legacy: bool = False
+    caller: str = ""
+    """Who holds the session for its limits: the subject, or the client address on a suite
+    without ToolPermissions."""
     """Opened over the legacy HTTP+SSE transport: every message, answers too, goes to the stream."""
     protocol_version: str = "2025-03-26"
     capabilities: dict[str, Any] = field(default_factory=dict)
@@ -56,6 +62,11 @@ class ClientSession:
     """Generation of the stream currently taking the outbox; 0 when none is open."""
     _streams: int = 0
     _next_id: int = 0
+
+    @property
+    def evictable(self) -> bool:
+        """Idle: no open stream and no call in flight (ending it loses nothing running)."""
+        return not self._stream and not self.in_flight and not self.pending
 
     def touch(self) -> None:
         self.last_active = time.monotonic()
@@ -119,8 +130,24 @@ class ClientSession:
         self.pending.clear()
 
 
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Why no session was created: `rate` (too many initialize) or `full`; when to retry."""
+
+    reason: str
+    retry_after: float
+
+
 class SessionStore:
-    """Every open session, with a cap on their number and expiry of idle ones."""
+    """Every open session, with limits per caller, per suite and overall.
+
+    `create` takes the suite's `SessionLimits`: a caller (token subject, or client address)
+    may open `initialize_per_minute` sessions a minute and hold `max_sessions_per_caller`;
+    the suite holds `max_sessions`, the store `limit`. At a cap, the least recently active
+    idle session (no stream, no call in flight) of the caller itself, or of the suite's
+    busiest caller, is ended to make room: a caller flooding `initialize` only ever evicts
+    its own sessions while it is the one holding most.
+    """
 
     def __init__(
         self,
@@ -128,24 +155,90 @@ class SessionStore:
         limit: int = 10000,
         idle_seconds: float = 3600.0,
         on_remove: Callable[[ClientSession], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.limit = limit
         self.idle_seconds = idle_seconds
         self.on_remove = on_remove
-        """Called for every session removed (ended, expired, or its suite gone)."""
+        """Called for every session removed (ended, expired, evicted, or its suite gone)."""
+        self.evicted = 0
+        """Sessions ended to make room for new ones."""
+        self._clock = clock
         self._sessions: dict[str, ClientSession] = {}
-        self._last_sweep = time.monotonic()
+        self._callers: dict[tuple[str, str], dict[str, ClientSession]] = {}
+        """(suite, caller) -> that caller's sessions on the suite."""
+        self._per_suite: dict[str, int] = {}
+        self._idle: dict[str, float] = {}
+        """Suite -> its idle timeout, as last given to `create`."""
+        self._opened: dict[tuple[str, str], TokenBucket] = {}
+        """(suite, caller) -> the bucket of its initialize requests."""
+        self._last_sweep = clock()
 
-    def create(self, suite: str, subject: str, *, legacy: bool = False) -> ClientSession | None:
-        """A new session, or None when the store is full even after expiring idle sessions."""
+    def create(
+        self,
+        suite: str,
+        subject: str,
+        *,
+        caller: str = "",
+        limits: SessionLimits | None = None,
+        legacy: bool = False,
+    ) -> ClientSession | Refused:
+        """A new session, or why none was created."""
+        limits = limits or DEFAULT_LIMITS
+        now = self._clock()
+        self._idle[suite] = float(limits.idle_seconds)
         self.sweep()
+        key = (suite, caller or subject)
+        wait = self._take_initialize(key, limits, now)
+        if wait > 0:
+            return Refused("rate", wait)
+        mine = self._callers.get(key, {})
+        if len(mine) >= limits.max_sessions_per_caller and not self._evict_from(key):
+            return Refused("full", 1.0)
+        if self._per_suite.get(suite, 0) >= limits.max_sessions and not self._evict_busiest(suite):
+            return Refused("full", 1.0)
         if len(self._sessions) >= self.limit:
             self.sweep(force=True)
-            if len(self._sessions) >= self.limit:
-                return None
-        session = ClientSession(secrets.token_urlsafe(24), suite, subject, legacy=legacy)
+            if len(self._sessions) >= self.limit and not self._evict_busiest(None):
+                return Refused("full", 1.0)
+        session = ClientSession(
+            secrets.token_urlsafe(24), suite, subject, legacy=legacy, caller=key[1]
+        )
         self._sessions[session.id] = session
+        self._callers.setdefault(key, {})[session.id] = session
+        self._per_suite[suite] = self._per_suite.get(suite, 0) + 1
         return session
+
+    def _take_initialize(self, key: tuple[str, str], limits: SessionLimits, now: float) -> float:
+        per_minute = limits.initialize_per_minute
+        bucket = self._opened.get(key)
+        if bucket is None:
+            bucket = TokenBucket.full(per_minute=per_minute, capacity=per_minute, now=now)
+            self._opened[key] = bucket
+        else:
+            bucket.reshape(per_minute=per_minute, capacity=per_minute)
+        wait = bucket.wait(now)
+        if wait == 0:
+            bucket.take()
+        return wait
+
+    def _evict_from(self, key: tuple[str, str]) -> bool:
+        """End the caller's least recently active idle session; False when it has none."""
+        idle = [s for s in self._callers.get(key, {}).values() if s.evictable]
+        if not idle:
+            return False
+        self.remove(min(idle, key=lambda s: s.last_active).id)
+        self.evicted += 1
+        return True
+
+    def _evict_busiest(self, suite: str | None) -> bool:
+        """Evict from the caller holding most sessions (on `suite`, or anywhere)."""
+        callers = sorted(
+            (k for k in self._callers if suite is None or k[0] == suite),
+            key=lambda k: len(self._callers[k]),
+            reverse=True,
+        )
+        return any(self._evict_from(k) for k in callers)
 
     def get(self, session_id: str | None) -> ClientSession | None:
         if not session_id:
@@ -155,6 +248,13 @@ class SessionStore:
     def remove(self, session_id: str) -> ClientSession | None:
         session = self._sessions.pop(session_id, None)
         if session is not None:
+            key = (session.suite, session.caller)
+            mine = self._callers.get(key)
+            if mine is not None:
+                mine.pop(session_id, None)
+                if not mine:
+                    del self._callers[key]
+            self._per_suite[session.suite] = self._per_suite.get(session.suite, 1) - 1
             session.close()
             if self.on_remove is not None:
                 self.on_remove(session)
@@ -167,19 +267,30 @@ class SessionStore:
         return len(self._sessions)
 
     def count(self, suite: str) -> int:
-        return sum(1 for s in self._sessions.values() if s.suite == suite)
+        return self._per_suite.get(suite, 0)
+
+    def callers(self, suite: str) -> int:
+        """How many callers hold sessions on the suite."""
+        return sum(1 for k in self._callers if k[0] == suite)
 
     def sweep(self, *, force: bool = False) -> None:
-        """Drop sessions idle longer than `idle_seconds` (no stream, no call in flight)."""
-        now = time.monotonic()
+        """Drop sessions idle longer than their suite's idle timeout (no stream, no call in
+        flight), and forget initialize buckets that refilled."""
+        now = self._clock()
         if not force and now - self._last_sweep < min(60.0, self.idle_seconds):
             return
         self._last_sweep = now
         for session in list(self._sessions.values()):
-            idle = now - session.last_active
-            if idle > self.idle_seconds and not session.streaming and not session.in_flight:
+            limit = self._idle.get(session.suite, self.idle_seconds)
+            if now - session.last_active > limit and session.evictable:
                 self.remove(session.id)
+        for key, bucket in list(self._opened.items()):
+            if bucket.wait(now) == 0 and bucket.tokens >= bucket.capacity:
+                del self._opened[key]
 
     def close_all(self) -> None:
         for session_id in list(self._sessions):
             self.remove(session_id)
+
+
+DEFAULT_LIMITS = SessionLimits()

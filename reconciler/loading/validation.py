@@ -30,7 +30,9 @@ from ..core.models import (
 from ..core.models.globs import glob_match
 from ..core.models.provider import EMBEDDING_TYPES
 from ..core.models.workflow import WORKFLOW_SERVER
+from ..core.redaction import credential_kind
 from ..workflows.templating import TemplateError, step_references, strings_of
+from .inline_secrets import inline_credentials, inline_message
 
 _GLOB_CHARS = frozenset("*?[")
 
@@ -142,6 +144,8 @@ class _Checker:
     # -- one kind at a time --------------------------------------------------------
 
     def _server(self, server: MCPServer) -> None:
+        for path, message in inline_credentials(server):
+            self._report(server, path, message)
         enhancement = server.spec.enhancement
         if enhancement is None:
             return
@@ -271,6 +275,9 @@ class _Checker:
                 )
 
     def _provider(self, provider: LLMProvider) -> None:
+        endpoint = provider.spec.endpoint
+        if endpoint is not None and credential_kind(endpoint) is not None:
+            self._report(provider, "spec.endpoint", inline_message(credential_kind(endpoint)))
         fallback = provider.spec.fallback_ref
         namespace = provider.metadata.ns
         if fallback is not None and not self._exists(LLMProvider.kind_name, namespace, fallback):

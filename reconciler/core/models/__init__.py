@@ -33,7 +33,7 @@ from .server import (
     OAuth2ClientCredentials,
     RemoteAuth,
 )
-from .suite import MCPSuite, MCPSuiteSpec, SuiteMember
+from .suite import MCPSuite, MCPSuiteSpec, SessionLimits, SuiteMember
 from .toollock import AcceptedFinding, LockedParameter, LockedTool, ToolLock, ToolLockSpec
 from .workflow import Step, Workflow, WorkflowSpec
 
@@ -79,6 +79,7 @@ __all__ = [
     "ResourceStatus",
     "Rule",
     "SecretKeyRef",
+    "SessionLimits",
     "Step",
     "Subject",
     "SuiteMember",

@@ -56,6 +56,26 @@ class Discovery(Strict):
     the lexical ranking. Without it, ranking is lexical only (no network)."""
 
 
+class SessionLimits(Strict):
+    """How many client sessions the gateway keeps for a suite, and how fast they may open.
+
+    A caller is the subject a bearer token authenticates, or, on a suite without
+    ToolPermissions, the client's address. Under pressure the caller's (or the busiest
+    caller's) least recently active session that has no open stream and no call in
+    flight is ended to make room; when none can be, `initialize` is answered 503.
+    """
+
+    max_sessions: int = Field(default=2000, ge=1, le=1000000)
+    """Sessions open at once on the suite, over every caller."""
+    max_sessions_per_caller: int = Field(default=64, ge=1, le=1000000)
+    """Sessions open at once on the suite for one caller."""
+    initialize_per_minute: int = Field(default=120, ge=1, le=1000000)
+    """`initialize` requests (new sessions) one caller may send per minute, with bursts
+    of the same number; past it the answer is 429 with `Retry-After`."""
+    idle_seconds: int = Field(default=3600, ge=10, le=604800)
+    """A session with no request, no open stream and no call in flight for this long ends."""
+
+
 class MCPSuiteSpec(Strict):
     """Desired state of a suite."""
 
@@ -69,6 +89,13 @@ class MCPSuiteSpec(Strict):
     """`prefix`: tools as `<server>_<tool>`; `priority`: bare names, higher priority wins."""
     discovery: Discovery = Field(default_factory=Discovery)
     """`search` serves a large suite through a search tool instead of every definition."""
+    public: bool = False
+    """The suite is meant to be served without a token when no ToolPermission applies to
+    it. Without it, a revision that removes the last ToolPermission of a suite that had
+    one (turning it open to anyone who can reach the gateway) is refused, unless the
+    controller runs with `--allow-open-suites`."""
+    sessions: SessionLimits = Field(default_factory=SessionLimits)
+    """Limits on the suite's client sessions."""
 
 
 class MCPSuiteStatus(ResourceStatus):
