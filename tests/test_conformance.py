@@ -1,12 +1,13 @@
 """The official MCP conformance suite, run through the gateway as users run it.
 
 `@modelcontextprotocol/conformance` (pinned in tests/conformance/ with the Node 22 it needs)
-is first pointed at the conformance fixture server directly, over HTTP: that run is the
-baseline. Then at suite endpoints of a real `mcp-reconciler run` serving the same fixture
-over stdio: alone, beside server-everything, and behind a required bearer token (through
-`tests/conformance/bearer_front.py`, since the suite cannot send headers). Every scenario
-that passes directly must pass through the gateway, and no check may warn or fail through
-the gateway that does not directly.
+is first pointed at the project's own conformance fixture server
+(`tests/conformance/fixture_server.py`) directly, over HTTP: that run is the baseline, and
+every scenario passes in it. Then at suite endpoints of a real `mcp-reconciler run` serving
+the same fixture over stdio: alone, beside server-everything, and behind a required bearer
+token (through `tests/conformance/bearer_front.py`, since the suite cannot send headers).
+Every scenario that passes directly must pass through the gateway, and no check may warn or
+fail through the gateway that does not directly.
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ CONFORMANCE = Path(__file__).parent / "conformance"
 NODE_BIN = CONFORMANCE / "node_modules" / ".bin"
 CLI = CONFORMANCE / "node_modules" / "@modelcontextprotocol" / "conformance" / "dist" / "index.js"
 FRONT = CONFORMANCE / "bearer_front.py"
-FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "fixture_server.py"
+FIXTURE = CONFORMANCE / "fixture_server.py"
 SUITES = ("active", "pending")
+SCENARIOS = {"active": 30, "pending": 2}
+"""How many scenarios each suite of the pinned conformance package runs."""
 ENDPOINTS = ("one-server", "two-servers", "bearer-token")
 TOKEN_ENV = "CONFORMANCE_BEARER_TOKEN"
 SUMMARY = re.compile(r"^([✓✗]) (\S+): (\d+) passed, (\d+) failed", re.MULTILINE)
@@ -60,15 +63,6 @@ class Scenario:
 
 
 Run = dict[str, Scenario]
-
-
-def fixture_server() -> Path:
-    if not FIXTURE.is_file():
-        pytest.fail(
-            f"conformance fixture server missing: {FIXTURE}. CI checks out the shared/ "
-            "folder beside the repository clone; put shared/conformance/fixture_server.py there."
-        )
-    return FIXTURE
 
 
 def conformance_cli() -> list[str]:
@@ -207,7 +201,7 @@ def baseline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
     work = tmp_path_factory.mktemp("direct")
     port = free_port()
     log = work / "fixture.log"
-    process = start([sys.executable, str(fixture_server()), "http", str(port)], log)
+    process = start([sys.executable, str(FIXTURE), "http", str(port)], log)
     try:
         wait_for(lambda: running(process, log) and accepting(port), what="the fixture server")
         url = f"http://localhost:{port}/mcp"
@@ -225,7 +219,7 @@ class Endpoints:
 
 
 def resources() -> list[dict[str, Any]]:
-    fixture = server_doc("fixture", [sys.executable, str(fixture_server()), "stdio"])
+    fixture = server_doc("fixture", [sys.executable, str(FIXTURE), "stdio"])
     everything = server_doc("everything", [*node_server("mcp-server-everything"), "stdio"])
     permission = {
         "apiVersion": "mcp.reconciler.dev/v1alpha1",
@@ -290,6 +284,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
         if front is not None:
             stop(front)
         controller.terminate()
+
+
+@pytest.mark.parametrize("suite", SUITES)
+def test_the_fixture_passes_every_scenario_directly(suite: str, baseline: dict[str, Run]) -> None:
+    direct = baseline[suite]
+    failing = [name for name, scenario in direct.items() if not scenario.passed]
+    assert not failing, f"{suite} scenarios failing against the fixture itself: {failing}"
+    assert len(direct) == SCENARIOS[suite], f"{suite} suite ran {sorted(direct)}"
 
 
 @pytest.mark.parametrize("suite", SUITES)

@@ -1,22 +1,47 @@
-"""Command line: `mcp-reconciler` (also `python -m reconciler`). One module per command."""
+"""Command line: `mcp-reconciler` (also `python -m reconciler`). One module per command.
+
+How a command is registered
+---------------------------
+1. Write the command in a module of this package: a function decorated with
+   `@app.command()` (`app` from `.app`), or a group added with `app.add_typer(...)` (as
+   `export` and `enhancements` are). One module may define several commands.
+2. Add one line to `COMMANDS` below: the name users type, and the module defining it.
+
+Nothing else imports the command modules: the root group imports a module when its command
+is looked up (`LazyCommands` in `.app`), so `validate` and `diff` start without loading
+the gateway, the operator or the LLM adapters. Keep a command module's top-level imports
+to what building its options needs (typer, `.app`, `.options`, the standard library);
+import the rest inside the command function. `tests/test_cli_startup.py` checks that
+`validate` and `diff` import none of the heavy libraries. `--help` lists `COMMANDS` in
+this order.
+"""
 
 from __future__ import annotations
 
-from . import diff as _diff  # noqa: F401  (registers commands)
-from . import enhance as _enhance  # noqa: F401  (registers commands)
-from . import export as _export  # noqa: F401  (registers commands)
-from . import operator as _operator  # noqa: F401  (registers commands)
-from . import run as _run  # noqa: F401  (registers commands)
-from . import serve as _serve  # noqa: F401  (registers commands)
-from . import stats as _stats  # noqa: F401  (registers commands)
-from . import status as _status  # noqa: F401  (registers commands)
-from . import toollock as _toollock  # noqa: F401  (registers commands)
-from . import validate as _validate  # noqa: F401  (registers commands)
-from .app import app
+COMMANDS: dict[str, str] = {
+    "validate": "validate",
+    "diff": "diff",
+    "run": "run",
+    "status": "status",
+    "events": "status",
+    "reconcile": "status",
+    "stats": "stats",
+    "export": "export",
+    "enhance": "enhance",
+    "enhancements": "enhance",
+    "operator": "operator",
+    "gateway": "serve",
+    "bridge": "serve",
+    "lock": "toollock",
+    "scan": "toollock",
+}
+"""Every command of `mcp-reconciler`: its name, and the module of this package defining it."""
+
+from .app import app  # noqa: E402  (COMMANDS first: the lazy group reads it)
 
 
 def main() -> None:
     app()
 
 
-__all__ = ["app", "main"]
+__all__ = ["COMMANDS", "app", "main"]

@@ -23,7 +23,6 @@ from ..diffing import diff_states
 from ..loading.loader import LoadResult, load_documents, load_paths
 from ..render import render
 from ..render.json import FORMAT
-from ..sources.gitrefs import read_tree_files, revision_of
 from .app import app
 from .options import Output, OutputOpt, StateDir, resolve_state_dir
 
@@ -83,6 +82,8 @@ def diff(
         elif Path(against).is_dir():
             old, before_label = load_paths([Path(against)]), against
         else:
+            from ..sources.gitrefs import read_tree_files, revision_of  # imports GitPython
+
             files = [file for path in paths for file in read_tree_files(path, against)]
             before_label = revision_of(paths[0], against)
             # The paths did not exist at the ref: everything in them is new.

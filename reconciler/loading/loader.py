@@ -241,6 +241,7 @@ class _Load:
         try:
             for document in read_documents(text):
                 count += 1
+                lines.starts[document.index] = document.line
                 self._add_document(name, document, lines)
         except YamlSyntaxError as exc:
             self.problems.append(Problem(exc.message, file=name, line=exc.line))

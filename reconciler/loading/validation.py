@@ -31,7 +31,6 @@ from ..core.models.globs import glob_match
 from ..core.models.provider import EMBEDDING_TYPES
 from ..core.models.workflow import WORKFLOW_SERVER
 from ..core.redaction import credential_kind
-from ..workflows.templating import TemplateError, step_references, strings_of
 from .inline_secrets import inline_credentials, inline_message
 
 _GLOB_CHARS = frozenset("*?[")
@@ -61,6 +60,8 @@ class _Checker:
     """Suite -> names of existing member servers (listed or selected)."""
     selected: dict[tuple[str, frozenset[tuple[str, str]]], set[str]] = field(default_factory=dict)
     """(namespace, matchLabels) -> servers selected."""
+    chained: dict[str, set[str]] | None = None
+    """Namespace -> suites serving a workflow with steps (found on first use)."""
 
     def run(self) -> list[Problem]:
         for key in sorted(self.invalid):
@@ -257,11 +258,8 @@ class _Checker:
             return
         names = ", ".join(key.name for key in suites)
         suite_names = {key.name for key in suites}
-        if any(
-            w.spec.steps and suite_names.intersection(w.spec.suites)
-            for w in self.state.of_kind(Workflow, permission.metadata.ns)
-        ):  # a workflow served in these suites is addressed as `workflow.<name>`
-            members = members | {WORKFLOW_SERVER}
+        if suite_names & self._chained_suites(permission.metadata.ns):
+            members = members | {WORKFLOW_SERVER}  # its tools are `workflow.<name>`
         for i, rule in enumerate(permission.spec.rules):
             for j, pattern in enumerate(rule.tools):
                 server_part = pattern.split(".", 1)[0]
@@ -273,6 +271,16 @@ class _Checker:
                     f"spec.rules.{i}.tools.{j}",
                     f"pattern '{pattern}' matches no server of suite(s) {names} (servers: {shown})",
                 )
+
+    def _chained_suites(self, namespace: str) -> set[str]:
+        """The suites of the namespace serving a workflow with steps (a tool chain)."""
+        if self.chained is None:
+            self.chained = {}
+            for workflow in self.state.workflows:
+                if workflow.spec.steps:
+                    chained = self.chained.setdefault(workflow.metadata.ns, set())
+                    chained.update(workflow.spec.suites)
+        return self.chained.get(namespace, set())
 
     def _provider(self, provider: LLMProvider) -> None:
         endpoint = provider.spec.endpoint
@@ -311,6 +319,9 @@ class _Checker:
                 state[key] = 2
 
     def _workflow(self, workflow: Workflow) -> None:
+        # Imported here: the template language is needed only when there are workflows.
+        from ..workflows.templating import TemplateError, step_references, strings_of
+
         namespace = workflow.metadata.ns
         suites = self._suites_of(workflow, workflow.spec.suites)
         members = self._members_of_all(suites)

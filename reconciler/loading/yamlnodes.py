@@ -139,27 +139,64 @@ def read_documents(text: str, *, lines: bool = False) -> Iterator[Document]:
 
 
 class FieldLines:
-    """The field lines of every document of one YAML text, found when first asked for.
+    """The field lines of the documents of one YAML text, found when first asked for.
 
-    Implements `desired.FieldLineSource`: the text is read a second time, once, for the
-    first origin of the file whose lines are needed.
+    Implements `desired.FieldLineSource`. A document whose first line was noted (`starts`)
+    is read again alone, from that line to the next noted one, and its lines shifted to
+    those of the whole text. Otherwise, or when the excerpt does not read back as a
+    document starting on its first line, the whole text is read again, once.
     """
 
     def __init__(self, text: str) -> None:
         self._text = text
-        self._found: dict[int, dict[str, int]] | None = None
+        self._found: dict[int, dict[str, int]] = {}
+        self._whole_read = False
+        self.starts: dict[int, int] = {}
+        """Position of a document in the stream -> 1-based line where its content starts."""
+        self._ends: dict[int, int] = {}
+        self._lines: list[str] | None = None
+        self._directives = "\n%" in f"\n{text}"
 
     def field_lines(self, document: int) -> dict[str, int]:
         """Dotted field path -> line, for the document at this position of the stream."""
-        if self._found is None:
-            found: dict[int, dict[str, int]] = {}
-            try:
-                for read in read_documents(self._text, lines=True):
-                    found[read.index] = read.field_lines or {}
-            except YamlSyntaxError:
-                pass  # the documents before the broken one have their lines
-            self._found = found
+        if document not in self._found and not self._whole_read:
+            alone = self._read_alone(document)
+            if alone is not None:
+                self._found[document] = alone
+            else:
+                self._read_whole()
         return self._found.get(document, {})
+
+    def _read_whole(self) -> None:
+        try:
+            for read in read_documents(self._text, lines=True):
+                self._found.setdefault(read.index, read.field_lines or {})
+        except YamlSyntaxError:
+            pass  # the documents before the broken one have their lines
+        self._whole_read = True
+
+    def _read_alone(self, document: int) -> dict[str, int] | None:
+        first = self.starts.get(document)
+        if first is None or self._directives:  # a directive may define the tags it uses
+            return None
+        if len(self._ends) != len(self.starts):  # documents noted since: find the ends again
+            ordered = sorted(self.starts.items())
+            last = self._text.count("\n") + 1
+            self._ends = {
+                index: (ordered[n + 1][1] - 1 if n + 1 < len(ordered) else last)
+                for n, (index, _) in enumerate(ordered)
+            }
+        if self._lines is None:
+            self._lines = self._text.splitlines(keepends=True)
+        excerpt = "".join(self._lines[first - 1 : self._ends[document]])
+        try:
+            read = next(read_documents(excerpt, lines=True), None)
+        except YamlSyntaxError:
+            return None
+        if read is None or read.line != 1:
+            return None
+        shift = first - 1
+        return {path: line + shift for path, line in (read.field_lines or {}).items()}
 
 
 def _loader_class(text: str) -> type[yaml.SafeLoader]:

@@ -29,7 +29,7 @@ class Strict(BaseModel):
         populate_by_name=True,
         extra="forbid",
         frozen=False,
-        use_attribute_docstrings=True,
+        defer_build=True,
     )
 
 

@@ -1,0 +1,106 @@
+"""`validate` and `diff` run in pre-commit hooks and CI: they import only what they use.
+
+Each command runs in a fresh interpreter, exactly as the console script runs it, and
+reports the modules it imported; the libraries of the controller, gateway, operator and
+LLM adapters must not be among them (each costs start-up time on every push).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from reconciler.cli import COMMANDS
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICKSTART = ROOT / "examples" / "quickstart"
+
+PROBE = """
+import json, sys
+from reconciler.cli import main
+sys.argv = ["mcp-reconciler", *json.loads(sys.argv[1])]
+try:
+    main()
+except SystemExit as exit:
+    status = exit.code
+print("MODULES " + json.dumps(sorted(sys.modules)), file=sys.stderr)
+sys.exit(status)
+"""
+
+NOT_FOR_OFFLINE_COMMANDS = (
+    "kopf",
+    "kubernetes",
+    "mcp",
+    "mcp_types",
+    "starlette",
+    "uvicorn",
+    "httpx",
+    "httpx2",
+    "rich",
+    "git",
+    "watchfiles",
+    "prometheus_client",
+    "structlog",
+    "jsonschema",
+    "reconciler.llm",
+    "reconciler.gateway",
+    "reconciler.upstream",
+    "reconciler.controller",
+    "reconciler.operator",
+    "reconciler.enhancement",
+    "reconciler.sources",
+    "reconciler.workflows",
+)
+
+
+def run_cli(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    marker = done.stderr.rpartition("MODULES ")[2]
+    return done, set(json.loads(marker))
+
+
+def heavy(modules: set[str]) -> list[str]:
+    return sorted(
+        name
+        for name in modules
+        if any(name == top or name.startswith(f"{top}.") for top in NOT_FOR_OFFLINE_COMMANDS)
+    )
+
+
+def test_validate_imports_none_of_the_servers_libraries_nor_other_commands() -> None:
+    done, modules = run_cli("validate", str(QUICKSTART))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("valid: 4 resources")
+    assert heavy(modules) == []
+    commands = {f"reconciler.cli.{module}" for module in COMMANDS.values()}
+    assert sorted(commands & modules) == ["reconciler.cli.validate"]
+
+
+def test_diff_of_two_directories_imports_none_of_the_servers_libraries(tmp_path: Path) -> None:
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    for source in QUICKSTART.glob("*.yaml"):
+        (edited / source.name).write_text(source.read_text().replace("UTC", "Europe/Paris"))
+    done, modules = run_cli("diff", str(edited), "--against", str(QUICKSTART))
+    assert done.returncode == 2, done.stderr
+    assert "MCPServer/time changed" in done.stdout
+    assert heavy(modules) == []
+
+
+def test_root_help_lists_every_registered_command() -> None:
+    done, _ = run_cli("--help")
+    assert done.returncode == 0, done.stderr
+    listed = [
+        line.split()[0]
+        for line in done.stdout.partition("Commands:")[2].splitlines()
+        if line.startswith("  ")
+    ]
+    assert listed == list(COMMANDS)
