@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from typing import Any
 
@@ -26,8 +27,11 @@ from .enhancing import ClusterEnhancer
 from .handlers import KopfCatalog, build_registry, post_event
 from .kube import Kube, bearer_token, load_configuration
 from .namespaces import Descriptions, Namespaces
+from .peering import peering_problem
 from .servers import Servers
 from .settings import OperatorSettings
+
+log = logging.getLogger(__name__)
 
 FINALIZER = "mcp.reconciler.dev/finalizer"
 
@@ -119,6 +123,10 @@ class Operator:
     ) -> None:
         """Run until kopf stops (a signal, `stop`) or the task is cancelled."""
         settings = self.settings
+        problem = await peering_problem(self.kube, settings)
+        if problem is not None:
+            log.warning("%s; running without peering: start only one replica", problem)
+            settings = dataclasses.replace(settings, standalone=True)
         scope: dict[str, Any] = (
             {"clusterwide": True}
             if settings.all_namespaces
