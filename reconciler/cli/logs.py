@@ -40,7 +40,7 @@ def logs(
     (logs/NAMESPACE/SERVER.log), with the controller up or down. In Kubernetes the
     server's pod has it: `kubectl logs deploy/mcp-server-SERVER`.
     """
-    from ..controller.serverlogs import follow_lines, log_path, read_lines
+    from ..controller.serverlogs import follow_lines, log_path, log_position, read_lines
 
     state = resolve_state_dir(state_dir)
     try:
@@ -50,6 +50,7 @@ def logs(
     namespace, name = _locate(state, server)
     path = log_path(state, namespace, name)
     as_json = output == Output.json
+    start = log_position(path)  # before reading: a line written meanwhile is not lost
     lines = read_lines(path, since=cutoff, tail=tail)
     if as_json and not follow:
         typer.echo(json.dumps([line.as_json(name) for line in lines], indent=2))
@@ -59,7 +60,7 @@ def logs(
             _print(line.as_json(name), as_json=as_json)
         if follow:
             sys.stdout.flush()
-            for line in follow_lines(path):
+            for line in follow_lines(path, start=start):
                 _print(line.as_json(name), as_json=as_json)
                 sys.stdout.flush()
     except KeyboardInterrupt:

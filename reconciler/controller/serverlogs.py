@@ -119,7 +119,8 @@ class ServerLog:
     def _open(self) -> IO[str]:
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._file = self.path.open("a", encoding="utf-8", errors="replace")
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            self._file = os.fdopen(fd, "a", encoding="utf-8", errors="replace")
             self._size = self._file.tell()
         return self._file
 
@@ -210,10 +211,21 @@ def read_lines(path: Path, *, since: float | None = None, tail: int | None = Non
     return lines
 
 
-def follow_lines(path: Path, *, poll: float = 0.2) -> Iterator[LogLine]:
-    """New lines as they are written, forever; follows the file across rotations."""
-    position = path.stat().st_size if path.exists() else 0
-    inode = path.stat().st_ino if path.exists() else None
+def log_position(path: Path) -> tuple[int | None, int]:
+    """(inode, size) of the current log file now: where `follow_lines` starts."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None, 0
+    return stat.st_ino, stat.st_size
+
+
+def follow_lines(
+    path: Path, *, start: tuple[int | None, int] | None = None, poll: float = 0.2
+) -> Iterator[LogLine]:
+    """Lines written after `start` (default: now), forever; follows the file across
+    rotations."""
+    inode, position = start if start is not None else log_position(path)
     pending = ""
     while True:
         try:
