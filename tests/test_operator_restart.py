@@ -106,3 +106,35 @@ async def test_operator_without_the_peering_crd_says_how_to_fix_it_and_runs(
     (warning,) = [r.getMessage() for r in caplog.records if "peering" in r.getMessage()]
     assert "kubectl apply -f manifests/crds/kopf-peering.yaml" in warning
     assert "--standalone" in warning
+
+
+PROVIDERS = """
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: LLMProvider
+metadata: {name: local}
+spec: {type: builtin}
+---
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: LLMProvider
+metadata: {name: down}
+spec: {type: ollama, endpoint: "http://127.0.0.1:PORT", model: llama3.2}
+"""
+
+
+async def test_operator_reports_a_provider_ready_only_after_its_probe(
+    cluster: EmulatedCluster,
+) -> None:
+    from tests.test_llm_probe import closed_port
+
+    async with running_operator(cluster, settings_for(cluster)):
+        await cluster.apply_yaml(PROVIDERS.replace("PORT", str(closed_port())))
+        local = await eventually(
+            lambda: (s := status(cluster, "LLMProvider", "local")).get("phase") == "Ready" and s
+        )
+        assert condition(local, "Ready")["reason"] == "ProbeSucceeded"
+        down = await eventually(
+            lambda: (s := status(cluster, "LLMProvider", "down")).get("phase") == "NotReady" and s
+        )
+        assert condition(down, "Ready")["status"] == "False"
+        assert condition(down, "Ready")["reason"] == "Unreachable"
+        assert "cannot reach" in down["message"]

@@ -7,10 +7,11 @@ One runner (one asyncio task) per server that should run. Its life:
                 └──── BackOff (capped exponential) ◄── failures < restart.maxFailures ◄┘
                                                         failures ≥ maxFailures ──► Stalled
 
-A Stalled runner does nothing more: only a spec change (a new runner) starts the server
-again. stdio servers are spawned by the supervisor in their own process group; remote
-servers are connected, never spawned. Every step lands in the store (inventory, tools,
-health, events) so `status` works with the controller down and a restart can clean up.
+A Stalled runner does nothing more: only a spec change or `mcp-reconciler restart` (each a
+new runner) starts the server again. stdio servers are spawned by the supervisor in their
+own process group; remote servers are connected, never spawned. Every step lands in the
+store (inventory, tools, health, events) so `status` works with the controller down and a
+restart can clean up.
 """
 
 from __future__ import annotations
@@ -201,7 +202,8 @@ class ServerRunner:
                 await self._stall(
                     "RestartsExhausted",
                     f"gave up after {self.failures} consecutive failures: {self.last_error}; "
-                    "fix the server and change its spec to try again",
+                    "fix the server, then `mcp-reconciler restart "
+                    f"{self.server.name}` (or change its spec) to try again",
                 )
                 return
             delay = Backoff.from_policy(policy.backoff).delay(self.failures)

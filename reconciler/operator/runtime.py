@@ -28,6 +28,7 @@ from .handlers import KopfCatalog, build_registry, post_event
 from .kube import Kube, bearer_token, load_configuration
 from .namespaces import Descriptions, Namespaces
 from .peering import peering_problem
+from .providerprobes import ClusterProviderProbes
 from .servers import Servers
 from .settings import OperatorSettings
 
@@ -93,6 +94,8 @@ class Operator:
         self.catalog = KopfCatalog()
         self.servers = Servers(self.kube, settings, lister=lister)
         self.namespaces = Namespaces(self.kube, settings, catalog=self._catalog, post=post_event)
+        self.probes = ClusterProviderProbes(self.kube, on_change=self.namespaces.touch)
+        self.namespaces.probes = self.probes
         self.enhancer: ClusterEnhancer | None = None
         if descriptions is not None:
             self.namespaces.descriptions = descriptions
@@ -145,6 +148,7 @@ class Operator:
             await self.aclose()
 
     async def aclose(self) -> None:
+        await self.probes.aclose()
         await self.namespaces.aclose()
         if self.enhancer is not None:
             await self.enhancer.aclose()
