@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -234,6 +235,7 @@ async def test_audit_lists_allowed_denied_and_unauthenticated_calls_and_logs_eac
 
     controller, _, _ = running
     url = suite_url(controller, "locked")
+    started = time.time()
     async with mcp_client(url, token=TOKEN) as client:
         await client.call_tool("everything_echo", {"message": "audit-me"})
         with pytest.raises(MCPError):
@@ -247,24 +249,35 @@ async def test_audit_lists_allowed_denied_and_unauthenticated_calls_and_logs_eac
         rows: list[dict[str, Any]] = json.loads(shown)
         return rows
 
+    digest = hashlib.sha256(b'{"message":"audit-me"}').hexdigest()
+    mine = wait_for(  # this test's calls are in the store (written within about a second)
+        lambda: [
+            r for r in audit("--subject", "ci-bot", "--tool", "everything.e*")
+            if r["argsSha256"] == digest
+        ],
+        what="this test's echo call",
+    )  # fmt: skip
+    assert [(r["tool"], r["outcome"]) for r in mine] == [("echo", "ok")]
+    assert {r["tool"] for r in audit("--tool", "everything.e*")} <= {"echo"}  # a glob
     denied = wait_for(
-        lambda: audit("--outcome", "denied", "--suite", "locked"), what="the denied call"
+        lambda: [
+            r for r in audit("--outcome", "denied", "--suite", "locked") if r["ts"] >= started
+        ],
+        what="this test's denied call",
     )
     assert ("ci-bot", "everything", "get-env") in [
         (r["subject"], r["server"], r["tool"]) for r in denied
     ]
     assert {r["outcome"] for r in denied} == {"denied"}
     anonymous = wait_for(
-        lambda: audit("--outcome", "unauthenticated", "--since", "10m"), what="the 401"
+        lambda: [
+            r for r in audit("--outcome", "unauthenticated", "--since", "10m") if r["ts"] >= started
+        ],
+        what="this test's unauthenticated attempt",
     )
     assert anonymous[-1]["suite"] == "locked"
     assert anonymous[-1]["subject"] is None
-    (echo,) = [
-        r for r in audit("--subject", "ci-bot", "--tool", "everything.e*") if r["tool"] == "echo"
-    ]
-    digest = hashlib.sha256(b'{"message":"audit-me"}').hexdigest()
-    assert echo["outcome"] == "ok"
-    assert echo["argsSha256"] == digest
+
     table = in_process("audit", "--outcome", "denied", state_dir=controller.state_dir)
     assert "SUBJECT" in table
     assert "ci-bot" in table
@@ -276,7 +289,9 @@ async def test_audit_lists_allowed_denied_and_unauthenticated_calls_and_logs_eac
             if line.startswith("{")
         ]
         return [
-            line for line in lines if line.get("event") == "call" and line.get("tool") == "echo"
+            line
+            for line in lines
+            if line.get("event") == "call" and line.get("argsSha256") == digest
         ]
 
     (line,) = wait_for(logged, what="the call's JSON log line")
