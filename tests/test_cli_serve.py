@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -68,7 +69,8 @@ async def test_bridge_serves_a_stdio_server_over_http_at_slash_mcp(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     args = [sys.executable, "-m", "reconciler", "bridge", "--listen", f"127.0.0.1:{port}"]
-    with process([*args, "--state-dir", str(tmp_path), "--", *everything_cmd]) as bridge:
+    talking = ["sh", "-c", f"echo server says hi >&2; exec {shlex.join(everything_cmd)}"]
+    with process([*args, "--state-dir", str(tmp_path), "--", *talking]) as bridge:
         wait_for(lambda: ready(base), what="the bridge ready")
         async with mcp_client(f"{base}/mcp") as client:
             names = {tool.name for tool in (await client.list_tools()).tools}
@@ -80,7 +82,9 @@ async def test_bridge_serves_a_stdio_server_over_http_at_slash_mcp(
         os.killpg(bridge.pid, signal.SIGTERM)
         assert bridge.wait(timeout=20) == 0
     assert not is_alive(server_pid)
-    assert b"Traceback" not in (bridge.stderr.read() if bridge.stderr else b"")
+    printed = (bridge.stderr.read() if bridge.stderr else b"").decode().splitlines()
+    assert "Traceback" not in "\n".join(printed)
+    assert "server says hi" in printed  # the server's stderr, passed through as it is
 
 
 async def test_gateway_serves_the_operators_configuration_with_its_descriptions(

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -214,3 +215,112 @@ async def test_tools_of_a_server_that_never_notifies_are_refreshed_on_health_che
             assert result.content[0].text == "late"  # type: ignore[union-attr]
     finally:
         controller.terminate()
+
+
+def in_process(*args: str, state_dir: Path) -> str:
+    """A read-only command run in this process (the real command, no interpreter start)."""
+    from typer.testing import CliRunner
+
+    from reconciler.cli import app
+
+    result = CliRunner().invoke(app, [*args, "--state-dir", str(state_dir)])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+async def test_audit_lists_allowed_denied_and_unauthenticated_calls_and_logs_each(
+    running: tuple[Controller, Path, list[dict[str, Any]]],
+) -> None:
+    import hashlib
+
+    controller, _, _ = running
+    url = suite_url(controller, "locked")
+    started = time.time()
+    async with mcp_client(url, token=TOKEN) as client:
+        await client.call_tool("everything_echo", {"message": "audit-me"})
+        with pytest.raises(MCPError):
+            await client.call_tool("everything_get-env", {})
+    async with httpx2.AsyncClient() as http:
+        refused = await http.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+        assert refused.status_code == 401
+
+    def audit(*filters: str) -> list[dict[str, Any]]:
+        shown = in_process("audit", *filters, "-o", "json", state_dir=controller.state_dir)
+        rows: list[dict[str, Any]] = json.loads(shown)
+        return rows
+
+    digest = hashlib.sha256(b'{"message":"audit-me"}').hexdigest()
+    mine = wait_for(  # this test's calls are in the store (written within about a second)
+        lambda: [
+            r for r in audit("--subject", "ci-bot", "--tool", "everything.e*")
+            if r["argsSha256"] == digest
+        ],
+        what="this test's echo call",
+    )  # fmt: skip
+    assert [(r["tool"], r["outcome"]) for r in mine] == [("echo", "ok")]
+    assert {r["tool"] for r in audit("--tool", "everything.e*")} <= {"echo"}  # a glob
+    denied = wait_for(
+        lambda: [
+            r for r in audit("--outcome", "denied", "--suite", "locked") if r["ts"] >= started
+        ],
+        what="this test's denied call",
+    )
+    assert ("ci-bot", "everything", "get-env") in [
+        (r["subject"], r["server"], r["tool"]) for r in denied
+    ]
+    assert {r["outcome"] for r in denied} == {"denied"}
+    anonymous = wait_for(
+        lambda: [
+            r for r in audit("--outcome", "unauthenticated", "--since", "10m") if r["ts"] >= started
+        ],
+        what="this test's unauthenticated attempt",
+    )
+    assert anonymous[-1]["suite"] == "locked"
+    assert anonymous[-1]["subject"] is None
+
+    table = in_process("audit", "--outcome", "denied", state_dir=controller.state_dir)
+    assert "SUBJECT" in table
+    assert "ci-bot" in table
+
+    def logged() -> list[dict[str, Any]]:
+        lines = [
+            json.loads(line)
+            for line in controller.log.read_text().splitlines()
+            if line.startswith("{")
+        ]
+        return [
+            line
+            for line in lines
+            if line.get("event") == "call" and line.get("argsSha256") == digest
+        ]
+
+    (line,) = wait_for(logged, what="the call's JSON log line")
+    assert line["argsSha256"] == digest
+    assert line["subject"] == "ci-bot"
+    assert "audit-me" not in controller.log.read_text()
+
+
+async def test_llm_usage_is_shown_by_costs_and_on_metrics(
+    running: tuple[Controller, Path, list[dict[str, Any]]],
+) -> None:
+    controller, _, _ = running
+
+    def by_server() -> list[dict[str, Any]] | None:
+        shown = in_process("costs", "--by", "server", "--window", "24h", "-o", "json",
+                           state_dir=controller.state_dir)  # fmt: skip
+        rows: list[dict[str, Any]] = json.loads(shown)["rows"]
+        return rows or None
+
+    (row,) = wait_for(by_server, what="the enhancement's LLM usage")
+    assert row["server"] == "time"
+    assert row["calls"] >= 1
+    assert row["inputTokens"] > 0
+    table = in_process("costs", "--by", "provider", state_dir=controller.state_dir)
+    assert "local" in table
+    assert "total" in table
+    metrics = httpx2.get(f"{controller.gateway_url()}/metrics").text
+    assert (
+        f'mcp_reconciler_llm_tokens_total{{provider="local",server="time",type="input"}} '
+        f"{float(row['inputTokens'])}"
+    ) in metrics
+    assert 'mcp_reconciler_llm_cost_usd_total{provider="local",server="time"} 0.0' in metrics

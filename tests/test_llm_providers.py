@@ -155,6 +155,90 @@ REPLIES: dict[str, Callable[[dict[str, Any], str, bool], dict[str, Any]]] = {
 }
 
 
+SERVED_MODELS = frozenset(
+    {
+        "test-model",
+        "gpt-4o-mini",
+        "qwen2.5-7b",
+        "prod-gpt4o",
+        "claude-3-5-haiku-latest",
+        "gemini-2.0-flash",
+        "llama3.2",
+    }
+)
+"""Models (Azure deployments) the local provider knows: its model list answers with them."""
+
+
+def model_answer(
+    wire: str, path: str, headers: dict[str, str], *, models: frozenset[str], key: str | None
+) -> tuple[int, Any]:
+    """(status, body) of a provider's model endpoints, in its own format (zero-token probes)."""
+    sent = {
+        "anthropic": headers.get("x-api-key"),
+        "google": headers.get("x-goog-api-key"),
+    }.get(wire)
+    if wire in ("openai", "ollama"):
+        bearer = headers.get("authorization", "")
+        sent = headers.get("api-key") or (bearer[7:] if bearer.startswith("Bearer ") else None)
+    if key is not None and sent != key:
+        if wire == "google":
+            message = "API key not valid. Please pass a valid API key."
+            return 400, {"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}
+        if wire == "anthropic":
+            error = {"type": "authentication_error", "message": "invalid x-api-key"}
+            return 401, {"type": "error", "error": error}
+        message = f"Incorrect API key provided: {str(sent)[:3]}***."
+        return 401, {
+            "error": {
+                "message": message,
+                "type": "invalid_request_error",
+                "code": "invalid_api_key",
+            }
+        }
+    if wire == "ollama" and path == "/api/tags":
+        listed = [
+            {"name": f"{m}:latest", "model": f"{m}:latest", "size": 2019393189}
+            for m in sorted(models)
+        ]
+        return 200, {"models": listed}
+    if wire == "openai" and path.startswith("/openai/deployments/"):
+        deployment = path.rsplit("/", 1)[1]
+        if deployment not in models:
+            message = "The API deployment for this resource does not exist."
+            return 404, {"error": {"code": "DeploymentNotFound", "message": message}}
+        return 200, {
+            "id": deployment,
+            "model": "gpt-4o",
+            "status": "succeeded",
+            "object": "deployment",
+        }
+    if wire == "openai" and path.endswith("/models"):
+        data = [
+            {"id": m, "object": "model", "created": 1_700_000_000, "owned_by": "system"}
+            for m in sorted(models)
+        ]
+        return 200, {"object": "list", "data": data}
+    name = path.rsplit("/", 1)[1]
+    if wire == "anthropic" and path.startswith("/v1/models/"):
+        if name not in models:
+            return 404, {
+                "type": "error",
+                "error": {"type": "not_found_error", "message": f"model: {name}"},
+            }
+        return 200, {
+            "type": "model",
+            "id": name,
+            "display_name": name,
+            "created_at": "2024-10-22T00:00:00Z",
+        }
+    if wire == "google" and path.startswith("/v1beta/models/"):
+        if name not in models:
+            message = f"models/{name} is not found for API version v1beta"
+            return 404, {"error": {"code": 404, "message": message, "status": "NOT_FOUND"}}
+        return 200, {"name": f"models/{name}", "version": "001", "displayName": name}
+    return 404, {"error": {"message": f"no route {path}"}}
+
+
 @dataclass
 class Reply:
     """A scripted answer: status, JSON body (or raw text), headers, delay."""
@@ -177,8 +261,19 @@ class Recorded:
 class WireServer:
     """A local LLM provider: real HTTP on 127.0.0.1, a given wire format, a request log."""
 
-    def __init__(self, wire: str = "openai", *, latency: float = 0.0, usage: bool = True) -> None:
+    def __init__(
+        self,
+        wire: str = "openai",
+        *,
+        latency: float = 0.0,
+        usage: bool = True,
+        models: frozenset[str] = SERVED_MODELS,
+        key: str | None = None,
+    ) -> None:
         self.wire = wire
+        self.models = models
+        self.key = key
+        """The API key the model endpoints require (None: any)."""
         self.latency = latency
         self.usage = usage
         self.requests: list[Recorded] = []
@@ -206,8 +301,22 @@ class WireServer:
             reply.body = REPLIES[self.wire](body, answer, self.usage)
         return JSONResponse(reply.body, reply.status, headers=reply.headers)
 
+    async def _models(self, request: Request) -> Response:
+        self.requests.append(
+            Recorded(request.url.path, dict(request.query_params), dict(request.headers), None)
+        )
+        status, body = model_answer(
+            self.wire, request.url.path, dict(request.headers), models=self.models, key=self.key
+        )
+        return JSONResponse(body, status)
+
     async def __aenter__(self) -> WireServer:
-        app = Starlette(routes=[Route("/{path:path}", self._handle, methods=["POST"])])
+        app = Starlette(
+            routes=[
+                Route("/{path:path}", self._handle, methods=["POST"]),
+                Route("/{path:path}", self._models, methods=["GET"]),
+            ]
+        )
         config = uvicorn.Config(
             app, log_level="warning", lifespan="off", timeout_graceful_shutdown=2
         )

@@ -34,6 +34,11 @@ COMMANDS: dict[str, str] = {
     "bridge": "serve",
     "lock": "toollock",
     "scan": "toollock",
+    "restart": "restart",
+    "logs": "logs",
+    "import": "importing",
+    "audit": "audit",
+    "costs": "costs",
 }
 """Every command of `mcp-reconciler`: its name, and the module of this package defining it."""
 

@@ -24,6 +24,7 @@ class Client(enum.StrEnum):
     claude_code = "claude-code"
     cursor = "cursor"
     vscode = "vscode"
+    windsurf = "windsurf"
 
 
 def client_config(
@@ -42,6 +43,11 @@ def client_config(
         if token_env:
             server["headers"] = {"Authorization": f"Bearer ${{env:{token_env}}}"}
         return {"servers": {name: server}}
+    if client is Client.windsurf:
+        remote: dict[str, Any] = {"serverUrl": url}
+        if token_env:
+            remote["headers"] = {"Authorization": f"Bearer ${{env:{token_env}}}"}
+        return {"mcpServers": {name: remote}}
     if client is Client.cursor:
         entry: dict[str, Any] = {"url": url}
         if header:
@@ -63,7 +69,14 @@ def client_config(
 def export_client_config(
     suite: Annotated[str, typer.Option(help="Suite to connect to.")],
     client: Annotated[Client, typer.Option(help="Client to configure.")] = Client.claude_code,
-    gateway: Annotated[str, typer.Option(help="Gateway base URL.")] = "http://127.0.0.1:8765",
+    gateway: Annotated[
+        str | None,
+        typer.Option(
+            help="Gateway base URL [default: the running controller's (STATE_DIR/gateway.url), "
+            f"else {DEFAULT_GATEWAY}].",
+            show_default=False,
+        ),
+    ] = None,
     token_env: Annotated[
         str | None,
         typer.Option(

@@ -103,6 +103,7 @@ def bridge(
 
     The server gets this process's environment (by reference: values are never written to
     the state store), is restarted with backoff when it exits, and is stopped on SIGTERM.
+    Its stderr is passed through to this process's stderr (`kubectl logs` shows it).
     """
     from ..controller.standalone import RunOptions
     from ..sources.static import StaticSource
@@ -137,6 +138,7 @@ def bridge(
         allowed_hosts=tuple(allowed_host or ("*",)),
         root_suite=BRIDGED_SUITE,
         descriptions={},
+        echo_server_stderr=True,
     )
     serve_until_signalled(
         StaticSource([("bridge.yaml", text)], root=Path.cwd(), label=" ".join(command)), options

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import sys
 import time
@@ -15,6 +16,12 @@ from rich.table import Table
 from ..core.errors import StateError
 from .app import app
 from .options import Output, OutputOpt, StateDir, resolve_state_dir
+
+
+class EventSeverityChoice(enum.StrEnum):
+    info = "info"
+    warning = "warning"
+    error = "error"
 
 
 def _uptime(seconds: int | None) -> str:
@@ -107,6 +114,17 @@ def events(
     resource: Annotated[
         str | None, typer.Option(help="Only events of this resource, e.g. MCPServer/time.")
     ] = None,
+    severity: Annotated[
+        EventSeverityChoice | None, typer.Option(help="Only events of this severity.")
+    ] = None,
+    type_: Annotated[
+        str | None,
+        typer.Option(
+            "--type",
+            help="Only events of this type: a category (server, server-stderr, source,"
+            " validation, prune, enhancement, provider) or a reason (Restarted, BackOff, ...).",
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option(help="How many of the newest events.")] = 50,
     since: Annotated[float | None, typer.Option(help="Only events of the last N seconds.")] = None,
     follow: Annotated[
@@ -124,11 +142,16 @@ def events(
 
     state = resolve_state_dir(state_dir)
     try:
+        filters: dict[str, Any] = {
+            "resource": resource,
+            "severity": severity.value if severity else None,
+            "type_": type_,
+        }
         rows = events_report(
             state,
-            resource=resource,
             limit=limit,
             since=time.time() - since if since is not None else None,
+            **filters,
         )
         if not follow:
             _print_events(rows, output, table=True)
@@ -137,7 +160,7 @@ def events(
         last = rows[-1]["id"] if rows else 0
         while True:
             time.sleep(0.5)
-            rows = events_report(state, resource=resource, limit=1000, after_id=last)
+            rows = events_report(state, limit=1000, after_id=last, **filters)
             _print_events(rows, output, table=False)
             last = rows[-1]["id"] if rows else last
     except StateError as error:

@@ -1,4 +1,5 @@
-"""The local control API: a unix socket in the state dir, for `reconcile` (and `status`).
+"""The local control API: a unix socket in the state dir, for `reconcile`, `restart` (and
+`status`).
 
 Only processes that can open `<state-dir>/control.sock` (mode 0600) reach it. Reads go to
 the state store, which the controller keeps current, so `status` and `events` work the
@@ -16,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from ..core.errors import InvalidInput
 from ..embedded_http import EmbeddedHttpServer
 
 if TYPE_CHECKING:
@@ -40,6 +42,23 @@ def control_app(controller: StandaloneController) -> Starlette:
             }
         )
 
+    async def restart(request: Request) -> JSONResponse:
+        from .restarts import restart_servers, restartable
+
+        reconciler = controller.reconciler
+        if reconciler is None:
+            return JSONResponse({"error": "the controller has not applied a revision yet"}, 409)
+        body = await request.json()
+        try:
+            keys = restartable(
+                reconciler, [str(n) for n in body.get("servers") or []], every=bool(body.get("all"))
+            )
+        except InvalidInput as error:
+            return JSONResponse({"error": error.message}, 404)
+        wait = min(float(body.get("waitSeconds", 30.0)), 600.0)
+        results = await restart_servers(reconciler, keys, wait_seconds=wait)
+        return JSONResponse({"restarted": [r.as_json() for r in results]})
+
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"pid": os.getpid(), "gateway": controller.gateway_url})
 
@@ -51,6 +70,7 @@ def control_app(controller: StandaloneController) -> Starlette:
     return Starlette(
         routes=[
             Route("/reconcile", reconcile, methods=["POST"]),
+            Route("/restart", restart, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
             Route("/tools", tools, methods=["GET"]),
         ]
@@ -62,8 +82,22 @@ def control_server(controller: StandaloneController, path: Path) -> EmbeddedHttp
     return EmbeddedHttpServer(control_app(controller), unix_socket=path, name="control")
 
 
-def request_control(state_dir: Path, method: str, path: str) -> dict[str, Any] | None:
-    """Call the running controller's control API; None when no controller listens."""
+class ControlRefused(Exception):
+    """The controller answered a control request with an error (its message)."""
+
+
+def request_control(
+    state_dir: Path,
+    method: str,
+    path: str,
+    *,
+    body: dict[str, Any] | None = None,
+    timeout: float = 120,
+) -> dict[str, Any] | None:
+    """Call the running controller's control API; None when no controller listens.
+
+    An answer with an error status raises `ControlRefused` with the controller's message.
+    """
     import httpx
 
     socket_path = state_dir / "control.sock"
@@ -71,9 +105,16 @@ def request_control(state_dir: Path, method: str, path: str) -> dict[str, Any] |
         return None
     transport = httpx.HTTPTransport(uds=str(socket_path))
     try:
-        with httpx.Client(transport=transport, base_url="http://controller", timeout=120) as client:
-            response = client.request(method, path)
-            response.raise_for_status()
+        with httpx.Client(
+            transport=transport, base_url="http://controller", timeout=timeout
+        ) as client:
+            response = client.request(method, path, json=body)
+            if response.status_code >= 400:
+                try:
+                    message = str(response.json().get("error"))
+                except ValueError:
+                    message = response.text
+                raise ControlRefused(message)
             result: dict[str, Any] = response.json()
             return result
     except httpx.TransportError:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,7 @@ from ..loading.loader import LoadResult
 from ..toollock import ServerVerdict, ToolVerdict, judge_state
 from .credentials import fingerprints, rotated
 from .runner import RunnerContext, ServerRunner, server_id
-from .statuses import ServerFacts, not_running, status_of
+from .statuses import ProviderFacts, ServerFacts, not_running, status_of
 from .store import Store
 
 log = structlog.get_logger("reconciler.controller")
@@ -77,6 +77,7 @@ class Reconciler:
         server_state: Callable[[str, ServerState], None] | None = None,
         allow_mass_prune: bool = False,
         allow_open_suites: bool = False,
+        provider_facts: Callable[[], Mapping[ResourceKey, ProviderFacts]] | None = None,
     ) -> None:
         self.store = store
         self.context = context
@@ -87,6 +88,8 @@ class Reconciler:
         self.allow_open_suites = allow_open_suites
         """Apply a revision that leaves a suite that had ToolPermissions without any."""
         self._credentials: dict[str, str] = {}
+        self.provider_facts = provider_facts
+        """Each LLMProvider's probe (None: providers are Ready once applied)."""
         self.applied: DesiredState | None = None
         self.runners: dict[ResourceKey, ServerRunner] = {}
         self._servers: dict[ResourceKey, tuple[MCPServer, str]] = {}
@@ -96,6 +99,11 @@ class Reconciler:
         """(namespace, server) -> the ToolLock and scan verdict on its running tools."""
         self._lock = asyncio.Lock()
         context.on_change = self._runner_changed
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        """Held while runners are replaced (a reconcile, a resync, a restart)."""
+        return self._lock
 
     # -- the pipeline ---------------------------------------------------------------------
 
@@ -406,8 +414,9 @@ class Reconciler:
             )
             for key, runner in self.runners.items()
         }
+        providers = self.provider_facts() if self.provider_facts is not None else None
         for resource in resources:
-            view = status_of(resource, desired, facts)
+            view = status_of(resource, desired, facts, providers)
             self.store.put_status(
                 resource.key,
                 phase=view.phase,

@@ -15,6 +15,7 @@ from ..core.redaction import redact_value
 from .control import request_control
 from .processes import verify
 from .store import Store
+from .store_records import EventSeverity
 
 
 def status_report(state_dir: Path) -> dict[str, Any]:
@@ -130,15 +131,26 @@ def events_report(
     state_dir: Path,
     *,
     resource: str | None = None,
+    severity: EventSeverity | None = None,
+    type_: str | None = None,
     limit: int = 50,
     since: float | None = None,
     after_id: int | None = None,
 ) -> list[dict[str, Any]]:
-    """The newest events, oldest first; `after_id` gives only those recorded after it."""
+    """The newest events, oldest first; `after_id` gives only those recorded after it.
+
+    `type_` matches an event's category (`server`, `source`, ...) or its reason
+    (`Restarted`, ...).
+    """
     with Store.open_readonly(state_dir) as store:
-        return [
-            redact_value(asdict(event))
-            for event in store.events(
-                resource=resource, limit=limit, since=since, after_id=after_id
-            )
-        ]
+        if type_ is not None and type_ not in store.event_categories():
+            found = store.events(
+                resource=resource, severity=severity, reason=type_, limit=limit, since=since,
+                after_id=after_id,
+            )  # fmt: skip
+        else:
+            found = store.events(
+                resource=resource, severity=severity, category=type_, limit=limit, since=since,
+                after_id=after_id,
+            )  # fmt: skip
+        return [redact_value(asdict(event)) for event in found]

@@ -7,10 +7,11 @@ One runner (one asyncio task) per server that should run. Its life:
                 └──── BackOff (capped exponential) ◄── failures < restart.maxFailures ◄┘
                                                         failures ≥ maxFailures ──► Stalled
 
-A Stalled runner does nothing more: only a spec change (a new runner) starts the server
-again. stdio servers are spawned by the supervisor in their own process group; remote
-servers are connected, never spawned. Every step lands in the store (inventory, tools,
-health, events) so `status` works with the controller down and a restart can clean up.
+A Stalled runner does nothing more: only a spec change or `mcp-reconciler restart` (each a
+new runner) starts the server again. stdio servers are spawned by the supervisor in their
+own process group; remote servers are connected, never spawned. Every step lands in the
+store (inventory, tools, health, events) so `status` works with the controller down and a
+restart can clean up.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from ..upstream.remote import sse_transport, streamable_http_transport
 from ..upstream.sinks import MessageSink
 from ..upstream.transport import Transport, stdio_transport
 from .confinement import Confinement
+from .serverlogs import ServerLog, ServerLogs
 from .store import Store
 from .store_records import Capability, InventoryRecord
 from .supervisor import Backoff, LaunchSpec, ManagedProcess, spawn
@@ -77,6 +79,8 @@ class RunnerContext:
     """Receives what a server (by name) sends outside any call: the gateway's sink."""
     confinement: Confinement = field(default_factory=Confinement)
     """Wraps the launch of servers that declare `sandbox` (bubblewrap)."""
+    logs: ServerLogs | None = None
+    """Where each stdio server's stderr is kept (`mcp-reconciler logs`)."""
 
 
 def _notifies_tool_changes(connection: UpstreamConnection) -> bool:
@@ -113,6 +117,8 @@ class ServerRunner:
         self._refresh: asyncio.Task[None] | None = None
         self._credentials: ClientCredentials | None = None
         """The OAuth client of a remote server with `auth.oauth2`, kept across reconnects."""
+        self._log: ServerLog | None = None
+        self._settled = asyncio.Event()
 
     # -- control, from the reconciler --------------------------------------------------
 
@@ -141,6 +147,15 @@ class ServerRunner:
         try:
             async with asyncio.timeout(timeout):
                 await self._ready.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def wait_settled(self, timeout: float) -> bool:
+        """Until the server is Ready, backing off or Stalled (it started, or failed to)."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._settled.wait()
         except TimeoutError:
             return False
         return True
@@ -187,7 +202,8 @@ class ServerRunner:
                 await self._stall(
                     "RestartsExhausted",
                     f"gave up after {self.failures} consecutive failures: {self.last_error}; "
-                    "fix the server and change its spec to try again",
+                    "fix the server, then `mcp-reconciler restart "
+                    f"{self.server.name}` (or change its spec) to try again",
                 )
                 return
             delay = Backoff.from_policy(policy.backoff).delay(self.failures)
@@ -236,7 +252,12 @@ class ServerRunner:
             launch = self._launch_spec()
             if spec.sandbox is not None:
                 launch = await self.context.confinement.confine(launch, spec.sandbox)
-            self.process = await spawn(launch, on_stderr=self._stderr)
+            log = self._server_log()
+            self.process = await spawn(
+                launch,
+                on_stderr=self._stderr,
+                stderr_log=log.write if log is not None else None,
+            )
             self._persist()
             return stdio_transport(self.process.stdout, self.process.stdin)
         headers = {h.name: self._value(h.value, h.value_from) for h in spec.headers}
@@ -349,7 +370,14 @@ class ServerRunner:
             await connection.close()
         if process is not None:
             await process.stop(grace=STOP_GRACE)
+        if self._log is not None:
+            self._log.close()
         self._persist()
+
+    def _server_log(self) -> ServerLog | None:
+        if self._log is None and self.context.logs is not None:
+            self._log = self.context.logs.open(self.server.metadata.ns, self.server.name)
+        return self._log
 
     # -- discovery ------------------------------------------------------------------------
 
@@ -463,6 +491,8 @@ class ServerRunner:
         )
 
     async def _changed(self) -> None:
+        if self.phase in (Phase.READY, Phase.STALLED, Phase.BACKOFF):
+            self._settled.set()
         listener = self.context.on_change
         if listener is None:
             return

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,8 @@ import structlog
 
 from ..core.desired import DesiredState
 from ..core.errors import ReconcilerError, SourceError
+from ..core.models import ResourceKey
+from ..enhancement.costs import usage_totals
 from ..gateway import Gateway, GatewayServer, HostPolicy, build_gateway_config
 from ..identity import JwtVerifier
 from ..llm.embeddings import ProviderEmbedders
@@ -28,10 +31,12 @@ from ..sources import Snapshot, Source
 from .confinement import DEFAULT_BWRAP, Confinement
 from .control import control_server
 from .enhancing import EnhancementStep
+from .providerprobes import ProviderProbes
 from .reconcile import Outcome, Reconciler
 from .recovery import cleanup_leftovers
 from .registry import UpstreamsOf
 from .runner import RunnerContext
+from .serverlogs import ServerLogs
 from .store import Store, acquire_controller_lock
 from .usage import UsageRecorder
 
@@ -73,6 +78,11 @@ class RunOptions:
     public_url: str | None = None
     """The gateway's external base URL (behind a proxy or ingress): the suites' resource
     URLs, the default audience of OIDC tokens and the resource metadata are built on it."""
+    log_calls: bool = True
+    """Write each gateway call as one log line (`event: call`) besides the store."""
+    echo_server_stderr: bool = False
+    """Also write every server's stderr to this process's stderr (the stdio bridge, so
+    `kubectl logs` shows it)."""
 
 
 class StandaloneController:
@@ -118,9 +128,12 @@ class StandaloneController:
         confinement = Confinement(
             bwrap=self.options.bwrap, hidden=(self.options.state_dir, secrets_dir)
         )
-        context = RunnerContext(store=store, resolver=resolver, confinement=confinement)
+        logs = ServerLogs(
+            self.options.state_dir, echo=sys.stderr if self.options.echo_server_stderr else None
+        )
+        context = RunnerContext(store=store, resolver=resolver, confinement=confinement, logs=logs)
         registry = UpstreamsOf(lambda: self.reconciler)
-        self.usage = UsageRecorder(store)
+        self.usage = UsageRecorder(store, log_calls=self.options.log_calls)
         embedders = ProviderEmbedders(resolver)
         verifier = JwtVerifier()
         self.gateway = gateway = Gateway(
@@ -150,8 +163,19 @@ class StandaloneController:
         self.enhancer = EnhancementStep(
             store=store, resolver=resolver, pins_dir=self.options.pins_dir, on_served=serve_enhanced
         )
+        cache = self.enhancer.cache
+        gateway.metrics.watch_llm_usage(lambda: usage_totals(cache))
+
+        def provider_changed(key: ResourceKey) -> None:
+            if self.reconciler is not None:
+                self.reconciler.write_status([key])
+
+        self.probes = probes = ProviderProbes(
+            store=store, resolver=resolver, on_change=provider_changed
+        )
 
         def configure(desired: DesiredState, tools: dict[str, list[dict[str, Any]]]) -> None:
+            probes.update(desired)
             last[:] = [(desired, tools)]
             embedders.update(desired.providers)
             serve_enhanced()
@@ -165,6 +189,7 @@ class StandaloneController:
             server_state=gateway.set_server_state,
             allow_mass_prune=self.options.allow_mass_prune,
             allow_open_suites=self.options.allow_open_suites,
+            provider_facts=probes.facts,
         )
         http = GatewayServer(
             gateway,
@@ -191,6 +216,7 @@ class StandaloneController:
                     with contextlib.suppress(asyncio.CancelledError, ReconcilerError):
                         await task
                 self.usage.flush()
+                await self.probes.close()
                 await self.enhancer.close()
                 await verifier.aclose()
 

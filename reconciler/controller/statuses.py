@@ -2,7 +2,7 @@
 
 A server's status follows its runner (phase, last error, tool count) and the verdict of
 its ToolLock and the scan (the `ToolsLocked` condition, withheld tools); a suite's follows
-its members; every other kind is Ready once applied.
+its members; a provider's its probe; every other kind is Ready once applied.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ..core.conditions import Phase, set_condition, summarize
 from ..core.desired import DesiredState
-from ..core.models import Condition, MCPServer, MCPSuite, Resource, ResourceKey
+from ..core.models import Condition, LLMProvider, MCPServer, MCPSuite, Resource, ResourceKey
 from ..toollock import ServerVerdict
 
 
@@ -30,6 +30,16 @@ class ServerFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderFacts:
+    """Where a provider's probe stands (`ok` None while the first probe runs)."""
+
+    ok: bool | None
+    reason: str
+    message: str
+    attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class StatusView:
     """One resource's phase, conditions and message."""
 
@@ -41,13 +51,32 @@ class StatusView:
 
 
 def status_of(
-    resource: Resource, desired: DesiredState, servers: Mapping[ResourceKey, ServerFacts]
+    resource: Resource,
+    desired: DesiredState,
+    servers: Mapping[ResourceKey, ServerFacts],
+    providers: Mapping[ResourceKey, ProviderFacts] | None = None,
 ) -> StatusView:
     if isinstance(resource, MCPServer):
         return server_status(resource, servers.get(resource.key))
     if isinstance(resource, MCPSuite):
         return suite_status(resource, desired, servers)
+    if isinstance(resource, LLMProvider) and providers is not None:
+        return provider_status(providers.get(resource.key))
     return StatusView("Ready", _conditions(True, False, False, "Applied", "applied"), "applied")
+
+
+def provider_status(facts: ProviderFacts | None) -> StatusView:
+    """Ready once a probe succeeded; else not Ready with the probe's reason (retrying)."""
+    if facts is None or facts.ok is None:
+        message = facts.message if facts else "probing the provider"
+        return StatusView("Pending", _conditions(False, True, False, "Probing", message), message)
+    if facts.ok:
+        return StatusView(
+            "Ready", _conditions(True, False, False, facts.reason, facts.message), facts.message
+        )
+    return StatusView(
+        "NotReady", _conditions(False, True, False, facts.reason, facts.message), facts.message
+    )
 
 
 def server_status(server: MCPServer, facts: ServerFacts | None) -> StatusView:

@@ -330,6 +330,7 @@ class Store(CallTables):
         after_id: int | None = None,
         severity: EventSeverity | None = None,
         category: str | None = None,
+        reason: str | None = None,
         limit: int = 100,
     ) -> list[Event]:
         """The newest `limit` matching events, oldest first (`after_id`: to follow)."""
@@ -338,12 +339,17 @@ class Store(CallTables):
             resource=resource,
             severity=severity,
             category=category,
+            reason=reason,
             since=since,
             after_id=after_id,
             order="id DESC",
         )
         rows = self._read(query + " LIMIT ?", (*args, limit))
         return [event_from_row(row) for row in reversed(rows)]
+
+    def event_categories(self) -> set[str]:
+        """Every category the stored events have."""
+        return {row[0] for row in self._read("SELECT DISTINCT category FROM events")}
 
     def prune_events(self, *, keep: int) -> int:
         """Keep only the newest `keep` events; how many were deleted."""

@@ -8,7 +8,7 @@ from dataclasses import fields
 from typing import Final, Literal
 
 from .store_base import StoreBase
-from .store_records import CallRecord, CallStats
+from .store_records import AuditOutcome, CallRecord, CallStats
 
 CallGroup = Literal["suite", "server", "tool", "subject", "outcome"]
 """Columns calls can be grouped by."""
@@ -35,6 +35,46 @@ class CallTables(StoreBase):
         """Delete calls before the time `older_than`; how many."""
         with self._transaction() as db:
             return db.execute("DELETE FROM calls WHERE ts < ?", (older_than,)).rowcount
+
+    def audit_calls(
+        self,
+        *,
+        subject: str | None = None,
+        suite: str | None = None,
+        tool: str | None = None,
+        outcome: AuditOutcome | None = None,
+        since: float | None = None,
+        limit: int = 100,
+    ) -> list[CallRecord]:
+        """The newest `limit` calls matching every filter given, oldest first.
+
+        `tool` is a glob over the tool's name, or over `server.tool` when it has a dot;
+        `outcome` `error` means any failure other than `denied` and `unauthenticated`.
+        """
+        clauses: list[str] = []
+        args: list[object] = []
+        for column, value in (("subject", subject), ("suite", suite)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        if tool is not None:
+            clauses.append("(server || '.' || tool) GLOB ?" if "." in tool else "tool GLOB ?")
+            args.append(tool)
+        if outcome == "error":
+            clauses.append("outcome NOT IN ('ok', 'denied', 'unauthenticated')")
+        elif outcome is not None:
+            clauses.append("outcome = ?")
+            args.append(outcome)
+        if since is not None:
+            clauses.append("ts >= ?")
+            args.append(since)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._read(
+            "SELECT ts, suite, server, tool, duration_ms, outcome, subject, error_code, args_hash"
+            f" FROM calls{where} ORDER BY id DESC LIMIT ?",
+            (*args, limit),
+        )
+        return [CallRecord(**dict(row)) for row in reversed(rows)]
 
     def call_stats(
         self,

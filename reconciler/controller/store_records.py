@@ -14,6 +14,8 @@ from ..gateway.records import CallRecord as CallRecord
 
 EventSeverity = Literal["info", "warning", "error"]
 CapabilityKind = Literal["tool", "resource", "resource_template", "prompt"]
+AuditOutcome = Literal["ok", "error", "denied", "unauthenticated"]
+"""What `audit --outcome` filters by: `error` is every failure but a refusal."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -155,6 +155,7 @@ class ManagedProcess:
         start_time: int,
         stderr_sink: StderrSink | None,
         stderr_per_second: int,
+        stderr_log: StderrSink | None = None,
     ) -> None:
         self._process = process
         self.spec = spec
@@ -175,6 +176,7 @@ class ManagedProcess:
                 _guarded(stderr_sink, pid=self.pid),
                 self._tail,
                 StderrThrottle(per_second=stderr_per_second),
+                log=_guarded(stderr_log, pid=self.pid) if stderr_log else None,
             ),
             name=f"stderr of pid {self.pid}",
         )
@@ -249,8 +251,12 @@ async def spawn(
     *,
     on_stderr: StderrSink | None = None,
     stderr_per_second: int = 20,
+    stderr_log: StderrSink | None = None,
 ) -> ManagedProcess:
     """Start a server in its own session and process group; raises ServerError if it cannot.
+
+    `on_stderr` gets stderr lines rate limited (for events); `stderr_log` gets every line
+    (the server's log files, which cap themselves).
 
     The parent-death signal is tied to the thread that forks: spawn from the event loop's
     thread, which lives as long as the controller.
@@ -299,6 +305,7 @@ async def spawn(
         start_time=stat.start_time if stat is not None else 0,
         stderr_sink=on_stderr,
         stderr_per_second=stderr_per_second,
+        stderr_log=stderr_log,
     )
 
 
@@ -345,8 +352,11 @@ async def _pump_stderr(
     sink: StderrSink,
     tail: deque[str],
     throttle: StderrThrottle,
+    *,
+    log: StderrSink | None = None,
 ) -> None:
-    """Read stderr to its end, line by line: all into `tail`, rate limited into `sink`."""
+    """Read stderr to its end, line by line: all into `tail` and `log`, rate limited into
+    `sink`."""
     loop = asyncio.get_running_loop()
 
     def report(count: int) -> None:
@@ -356,6 +366,8 @@ async def _pump_stderr(
     def line(raw: bytes) -> None:
         text = raw.decode(errors="replace").rstrip("\r")
         tail.append(text)
+        if log is not None:
+            log(text)
         suppressed, passed = throttle.offer(loop.time())
         report(suppressed)
         if passed:

@@ -1,8 +1,11 @@
-"""Usage analytics: the gateway's call records, written to the store in batches.
+"""Usage analytics and audit: the gateway's call records, written to the store in batches.
 
 The gateway reports every call synchronously on its hot path; this recorder only appends
 to a list and flushes it to SQLite at most once per `FLUSH_SECONDS` (or at `BATCH_SIZE`),
-so a burst of calls costs one transaction, not one per call.
+so a burst of calls costs one transaction, not one per call. With `log_calls`, the flush
+also writes each call as one log line (`event: call`; JSON with `--log-format json`), so a
+cluster's log collector keeps the audit trail of a gateway pod whose store is lost on
+restart. Arguments appear only as their hash.
 """
 
 from __future__ import annotations
@@ -10,8 +13,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import structlog
+
 from .store import Store
 from .store_records import CallRecord, CallStats
+
+call_log = structlog.get_logger("reconciler.gateway.calls")
 
 FLUSH_SECONDS = 1.0
 BATCH_SIZE = 500
@@ -20,8 +27,9 @@ BATCH_SIZE = 500
 class UsageRecorder:
     """Callable handed to the gateway as its recorder."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, log_calls: bool = False) -> None:
         self.store = store
+        self.log_calls = log_calls
         self._pending: list[CallRecord] = []
         self._timer: asyncio.TimerHandle | None = None
 
@@ -39,6 +47,25 @@ class UsageRecorder:
         pending, self._pending = self._pending, []
         if pending:
             self.store.record_calls(pending)
+            if self.log_calls:
+                for record in pending:
+                    log_call(record)
+
+
+def log_call(record: CallRecord) -> None:
+    """One call as one log line: `{"event": "call", "subject": ..., ...}`."""
+    call_log.info(
+        "call",
+        ts=record.ts,
+        subject=record.subject,
+        suite=record.suite,
+        server=record.server or None,
+        tool=record.tool or None,
+        outcome=record.outcome,
+        durationMs=round(record.duration_ms, 3),
+        errorCode=record.error_code,
+        argsSha256=record.args_hash or None,
+    )
 
 
 WINDOWS: dict[str, float] = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}

@@ -25,6 +25,7 @@ from .auth import Unauthenticated, authenticate, bearer_token
 from .config import ANONYMOUS, SuiteConfig
 from .context import RequestContext
 from .exchange import Exchange
+from .records import unauthenticated_attempt
 from .router import SUPPORTED_VERSIONS
 from .rpc import (
     INVALID_REQUEST,
@@ -138,6 +139,7 @@ async def admit(request: Request) -> tuple[Gateway, SuiteConfig, str]:
             default_audience=resource_url(public_base(request), suite.name) if suite.oidc else "",
         )
     except Unauthenticated as exc:
+        gateway.record(unauthenticated_attempt(suite.name))
         base = public_base(request)
         challenge = f'Bearer resource_metadata="{metadata_url(base, suite.name)}"'
         if exc.token_sent:

@@ -11,7 +11,7 @@ expose is counted under `server=""`, `tool="unknown"`, so a client cannot grow t
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -21,6 +21,11 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+LLMUsage = tuple[str, str, int, int, float]
+"""(provider, server, input tokens, output tokens, cost) in total so far."""
 
 CALL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 RECONCILE_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -135,5 +140,35 @@ class GatewayMetrics:
         self.reconciles.labels(outcome).inc()
         self.reconcile_duration.observe(seconds)
 
+    def watch_llm_usage(self, read: Callable[[], Iterable[LLMUsage]]) -> None:
+        """Serve the LLM usage totals `read` returns (read at each scrape)."""
+        self.registry.register(LLMUsageCollector(read))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class LLMUsageCollector(Collector):
+    """`mcp_reconciler_llm_tokens_total` and `mcp_reconciler_llm_cost_usd_total`, read from
+    the stored usage at each scrape (so they survive a restart of the controller)."""
+
+    def __init__(self, read: Callable[[], Iterable[LLMUsage]]) -> None:
+        self.read = read
+
+    def collect(self) -> Iterator[Metric]:
+        tokens = CounterMetricFamily(
+            "mcp_reconciler_llm_tokens",
+            "LLM tokens used by tool enhancements, by provider, server and type (input, output).",
+            labels=["provider", "server", "type"],
+        )
+        cost = CounterMetricFamily(
+            "mcp_reconciler_llm_cost_usd",
+            "LLM spend of tool enhancements (the providers' pricing), by provider and server.",
+            labels=["provider", "server"],
+        )
+        for provider, server, input_tokens, output_tokens, spent in self.read():
+            tokens.add_metric([provider, server, "input"], input_tokens)
+            tokens.add_metric([provider, server, "output"], output_tokens)
+            cost.add_metric([provider, server], spent)
+        yield tokens
+        yield cost

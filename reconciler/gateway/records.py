@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,7 +21,9 @@ CallOutcome = Literal[
     "unknown_tool",
     "withheld",
     "cancelled",
+    "unauthenticated",
 ]
+"""`unauthenticated`: a request to a secured suite without a valid token (HTTP 401)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,20 @@ class CallRecord:
     """The JSON-RPC error code the client got, if any."""
     args_hash: str | None = None
     """SHA-256 of the canonical JSON of the arguments (sorted keys, no spaces)."""
+
+
+def unauthenticated_attempt(suite: str) -> CallRecord:
+    """The record of a request refused for want of a valid token (HTTP 401), for audit: no
+    subject, no tool (the body is not read)."""
+    return CallRecord(
+        ts=time.time(),
+        suite=suite,
+        server="",
+        tool="",
+        duration_ms=0.0,
+        outcome="unauthenticated",
+        error_code=401,
+    )
 
 
 def arguments_digest(arguments: Any) -> str:

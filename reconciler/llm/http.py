@@ -83,6 +83,35 @@ class JsonEndpoint:
                 f"HTTP {response.status_code} answer is not JSON: {self._detail(response.text)!r}",
             ) from None
 
+    async def get(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> Any:
+        """GET a JSON document (a model list); the decoded answer, or `ProviderError`."""
+        try:
+            response = await self._client.get(
+                url, headers=dict(headers or {}), params=dict(params or {})
+            )
+        except httpx.TimeoutException:
+            raise provider_error(self.name, TIMED_OUT, "no answer in time") from None
+        except httpx.TransportError as error:
+            raise provider_error(
+                self.name, UNAVAILABLE, f"cannot reach {_origin(url)} ({type(error).__name__})"
+            ) from None
+        if response.status_code >= 400:
+            raise self._status_error(response)
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise provider_error(
+                self.name,
+                BAD_RESPONSE,
+                f"HTTP {response.status_code} answer is not JSON: {self._detail(response.text)!r}",
+            ) from None
+
     async def aclose(self) -> None:
         if self._owns_client:
             await self._client.aclose()

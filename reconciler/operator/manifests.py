@@ -40,6 +40,7 @@ from ..core.spec_changes import digest, runtime_hash, spec_hash
 from .naming import (
     ANNOTATION_CONFIG_HASH,
     ANNOTATION_PATH,
+    ANNOTATION_RESTARTED_AT,
     ANNOTATION_RUNTIME_HASH,
     ANNOTATION_SPEC_HASH,
     server_labels,
@@ -352,11 +353,12 @@ def _deployment(
     }
     if server.spec.sandbox is not None:
         pod.update(hostNetwork=False, hostPID=False, hostIPC=False, shareProcessNamespace=False)
+    template_annotations = {ANNOTATION_RUNTIME_HASH: runtime, ANNOTATION_CONFIG_HASH: config_hash}
+    restarted_at = server.metadata.annotations.get(ANNOTATION_RESTARTED_AT)
+    if restarted_at:
+        template_annotations[ANNOTATION_RESTARTED_AT] = restarted_at
     spec["template"] = {
-        "metadata": {
-            "labels": server_labels(server.name),
-            "annotations": {ANNOTATION_RUNTIME_HASH: runtime, ANNOTATION_CONFIG_HASH: config_hash},
-        },
+        "metadata": {"labels": server_labels(server.name), "annotations": template_annotations},
         "spec": pod,
     }
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec}

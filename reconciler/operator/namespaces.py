@@ -26,7 +26,9 @@ from ..core.desired import DesiredState
 from ..core.errors import Problem, ReconcilerError
 from ..core.membership import resolved_members
 from ..core.models import API_VERSION, MCPServer, MCPSuite, Resource, ResourceKey
+from ..core.models.provider import LLMProvider
 from ..core.planning import ActionKind, ObservedState, plan
+from ..llm.probe import ProbeResult
 from ..loading.validation import check_references
 from .bodies import Snapshot, problem_text
 from .catalog import Catalog, NamespaceState, namespace_state
@@ -35,6 +37,7 @@ from .kube import CONFIG_MAP, DEPLOYMENT, SERVICE, Kube
 from .manifests import Owner
 from .naming import GATEWAY_NAME
 from .observed import observed_resources
+from .providerprobes import ClusterProviderProbes
 from .servers import ACTION_REASONS, Event
 from .settings import OperatorSettings
 from .status import Outcome, status_changes, status_for
@@ -85,6 +88,8 @@ class Namespaces:
         self.catalog = catalog
         self.post = post
         self.descriptions = descriptions
+        self.probes: ClusterProviderProbes | None = None
+        """LLMProvider probes (None: providers are Ready once applied)."""
         self._dirty: set[str] = set()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._blocked: dict[str, str] = {}
@@ -267,6 +272,8 @@ class Namespaces:
         members: Mapping[str, int],
         warnings: str,
     ) -> Outcome:
+        if isinstance(resource, LLMProvider) and self.probes is not None:
+            return _provider_outcome(self.probes.result(resource))
         if not isinstance(resource, MCPSuite):
             return Outcome.ready_now("Applied", warnings or "applied")
         ns = resource.metadata.ns
@@ -284,3 +291,11 @@ class Namespaces:
             return Outcome("Pending", "ServersNotReady", message, reconciling=True, fields=fields)
         message = warnings or f"{len(members)} servers ready"
         return Outcome("Ready", "Succeeded", message, ready=True, fields=fields)
+
+
+def _provider_outcome(result: ProbeResult | None) -> Outcome:
+    if result is None:
+        return Outcome("Pending", "Probing", "probing the provider", reconciling=True)
+    if result.ok:
+        return Outcome.ready_now(result.reason, result.message)
+    return Outcome("NotReady", result.reason, result.message, reconciling=True)

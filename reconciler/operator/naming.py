@@ -35,6 +35,9 @@ ANNOTATION_CONFIG_HASH: Final = f"{API_GROUP}/config-hash"
 ANNOTATION_APPLIED: Final = f"{API_GROUP}/applied"
 """On the gateway ConfigMap: JSON `{"Kind/name": spec hash}` of every suite, permission,
 provider and workflow applied; what `planning.ObservedResource` is read back from."""
+ANNOTATION_RESTARTED_AT: Final = f"{API_GROUP}/restartedAt"
+"""Set on an MCPServer by `mcp-reconciler restart --kube` (a time): copied onto its pod
+template, which rolls the Deployment as `kubectl rollout restart` does."""
 ANNOTATION_PATH: Final = f"{API_GROUP}/path"
 """Set by users on an MCPServer with an image: the HTTP path of its MCP endpoint."""
 

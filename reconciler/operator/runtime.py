@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from typing import Any
 
@@ -26,8 +27,12 @@ from .enhancing import ClusterEnhancer
 from .handlers import KopfCatalog, build_registry, post_event
 from .kube import Kube, bearer_token, load_configuration
 from .namespaces import Descriptions, Namespaces
+from .peering import peering_problem
+from .providerprobes import ClusterProviderProbes
 from .servers import Servers
 from .settings import OperatorSettings
+
+log = logging.getLogger(__name__)
 
 FINALIZER = "mcp.reconciler.dev/finalizer"
 
@@ -89,6 +94,8 @@ class Operator:
         self.catalog = KopfCatalog()
         self.servers = Servers(self.kube, settings, lister=lister)
         self.namespaces = Namespaces(self.kube, settings, catalog=self._catalog, post=post_event)
+        self.probes = ClusterProviderProbes(self.kube, on_change=self.namespaces.touch)
+        self.namespaces.probes = self.probes
         self.enhancer: ClusterEnhancer | None = None
         if descriptions is not None:
             self.namespaces.descriptions = descriptions
@@ -119,6 +126,10 @@ class Operator:
     ) -> None:
         """Run until kopf stops (a signal, `stop`) or the task is cancelled."""
         settings = self.settings
+        problem = await peering_problem(self.kube, settings)
+        if problem is not None:
+            log.warning("%s; running without peering: start only one replica", problem)
+            settings = dataclasses.replace(settings, standalone=True)
         scope: dict[str, Any] = (
             {"clusterwide": True}
             if settings.all_namespaces
@@ -137,6 +148,7 @@ class Operator:
             await self.aclose()
 
     async def aclose(self) -> None:
+        await self.probes.aclose()
         await self.namespaces.aclose()
         if self.enhancer is not None:
             await self.enhancer.aclose()

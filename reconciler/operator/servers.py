@@ -30,7 +30,7 @@ from .bodies import Snapshot
 from .discovery import ToolLister
 from .kube import CONFIG_MAP, DEPLOYMENT, NETWORK_POLICY, SERVICE, Kube, KubeError
 from .manifests import UNSUPPORTED, Owner, deployed, discovery_url, render_server, unsupported
-from .naming import ANNOTATION_RUNTIME_HASH, server_object_name
+from .naming import ANNOTATION_RESTARTED_AT, ANNOTATION_RUNTIME_HASH, server_object_name
 from .observed import deployment_replicas, observed_from_deployment, observed_remote
 from .settings import DEFAULT_DISCOVERY_URL, OperatorSettings
 from .status import STALLED_INVALID, Outcome, tools_status
@@ -143,7 +143,10 @@ class Servers:
             for obj, (result, _) in zip(objects.all(), applied, strict=True)
             if result != "unchanged"
         ]
-        if action.is_change:
+        restart = _restart_requested(server, snap)
+        if restart is not None:
+            events.append(Event("Restarted", f"restart requested at {restart}: rolling the pods"))
+        elif action.is_change:
             message = action.reason + (f" ({', '.join(done)})" if done else "")
             events.append(Event(ACTION_REASONS[action.kind], message))
         elif done:
@@ -156,8 +159,12 @@ class Servers:
         url = discovery_url(
             server, template=DEFAULT_DISCOVERY_URL, settings=self.settings.manifests
         )
-        fields = {"specHash": runtime_hash(server), "url": url}
-        return Result(self._outcome(server, snap, action, fields), events, changed=True)
+        fields = {"specHash": runtime_hash(server), "url": url, **_restart_fields(server)}
+        return Result(
+            self._outcome(server, snap, action, fields, restarting=restart is not None),
+            events,
+            changed=True,
+        )
 
     async def _drop_network_policy(self, namespace: str, name: str) -> bool:
         """Remove the NetworkPolicy of a server's sandbox; whether there was one.
@@ -179,14 +186,28 @@ class Servers:
             observed.servers[server.key] = seen
         action = self._plan(server, context, observed)
         events = []
-        if action.is_change:
+        restart = _restart_requested(server, snap)
+        if restart is not None:
+            events.append(Event("Restarted", f"restart requested at {restart}: reconnecting"))
+        elif action.is_change:
             events.append(Event(ACTION_REASONS[action.kind], action.reason))
         assert server.spec.url is not None
-        fields = {"specHash": runtime_hash(server), "url": redacted_url(server.spec.url)}
-        return Result(self._outcome(server, snap, action, fields), events, changed=True)
+        fields = {
+            "specHash": runtime_hash(server),
+            "url": redacted_url(server.spec.url),
+            **_restart_fields(server),
+        }
+        outcome = self._outcome(server, snap, action, fields, restarting=restart is not None)
+        return Result(outcome, events, changed=True)
 
     def _outcome(
-        self, server: MCPServer, snap: Snapshot, action: Action, fields: Mapping[str, Any]
+        self,
+        server: MCPServer,
+        snap: Snapshot,
+        action: Action,
+        fields: Mapping[str, Any],
+        *,
+        restarting: bool = False,
     ) -> Outcome:
         if not action.run:
             self._tools.pop(server.key, None)
@@ -196,7 +217,9 @@ class Servers:
             return Outcome("Stopped", "NotNeeded", message, fields=fields)
         previous = snap.status
         keeps_running = action.kind in (ActionKind.UPDATE, ActionKind.UNCHANGED)
-        if keeps_running and previous.get("phase") in ("Ready", "Degraded"):
+        if restarting:
+            self._failures.pop(server.key, None)
+        elif keeps_running and previous.get("phase") in ("Ready", "Degraded"):
             ready = previous.get("phase") == "Ready"
             return Outcome(
                 str(previous["phase"]),
@@ -403,6 +426,20 @@ def _runtime_changed(live: Mapping[str, Any] | None, server: MCPServer) -> bool:
         return True
     annotations = live.get("metadata", {}).get("annotations") or {}
     return bool(annotations.get(ANNOTATION_RUNTIME_HASH) != runtime_hash(server))
+
+
+def _restart_requested(server: MCPServer, snap: Snapshot) -> str | None:
+    """The `restartedAt` annotation when it is newer than the restart last carried out (the
+    status's `restartedAt`); None when no restart is pending."""
+    requested = server.metadata.annotations.get(ANNOTATION_RESTARTED_AT)
+    if not requested or snap.status.get("restartedAt") == requested:
+        return None
+    return requested
+
+
+def _restart_fields(server: MCPServer) -> dict[str, Any]:
+    requested = server.metadata.annotations.get(ANNOTATION_RESTARTED_AT)
+    return {"restartedAt": requested} if requested else {}
 
 
 def _object_name(server: MCPServer) -> str:
