@@ -107,6 +107,14 @@ def run(
             help="Directory of reviewed enhancements (enhance --export); pinned text wins."
         ),
     ] = None,
+    admin_token_from: Annotated[
+        str | None,
+        typer.Option(
+            "--admin-token-from",
+            help="Admin token of the web console (/ui/), required when listening on a "
+            "non-loopback address: env:VAR or secret:NAME/KEY (read from the secrets dir).",
+        ),
+    ] = None,
     usage_retention_days: Annotated[
         float, typer.Option(help="Days of gateway call records kept for `stats`.")
     ] = 90.0,
@@ -155,15 +163,52 @@ def run(
         bwrap=bwrap,
         public_url=_public_url(public_url),
     )
-    serve_until_signalled(source, options)
+    token = _admin_token(admin_token_from, secrets_dir or state / "secrets")
+    serve_until_signalled(source, options, admin_token=token)
 
 
-def serve_until_signalled(source: Source, options: RunOptions) -> None:
+def _admin_token(reference: str | None, secrets_dir: Path) -> str | None:
+    """The console's admin token from `env:VAR` or `secret:NAME/KEY`; never echoed."""
+    if reference is None:
+        return None
+    from ..core.models import SecretKeyRef, ValueSource
+    from ..secrets import SecretResolver
+
+    scheme, _, rest = reference.partition(":")
+    name, _, key = rest.partition("/")
+    try:
+        if scheme == "env" and rest:
+            source = ValueSource(env=rest)
+        elif scheme == "secret" and name and key:
+            source = ValueSource(secret_key_ref=SecretKeyRef(name=name, key=key))
+        else:
+            raise ValueError
+    except ValueError:
+        raise typer.BadParameter(
+            f"expected env:VAR or secret:NAME/KEY, got {reference[:60]!r}",
+            param_hint="--admin-token-from",
+        ) from None
+    try:
+        token = SecretResolver(secrets_dir).resolve(source)
+    except ReconcilerError as error:
+        typer.echo(f"error: --admin-token-from: {error.message}", err=True)
+        raise typer.Exit(2) from None
+    if not token.strip():
+        typer.echo(f"error: --admin-token-from: {source.describe()} is empty", err=True)
+        raise typer.Exit(2)
+    return token.strip()
+
+
+def serve_until_signalled(
+    source: Source, options: RunOptions, *, admin_token: str | None = None
+) -> None:
     """Run a controller over `source` until SIGTERM/SIGINT; errors exit 1 with a message."""
+    from ..console import console_for
     from ..controller.standalone import StandaloneController, run_until_signalled
 
+    console = console_for(listen_host=options.listen_host, admin_token=admin_token)
     try:
-        asyncio.run(run_until_signalled(StandaloneController(source, options)))
+        asyncio.run(run_until_signalled(StandaloneController(source, options, routes=console)))
     except ReconcilerError as error:
         typer.echo(f"error: {error.message}", err=True)
         raise typer.Exit(1) from None

@@ -12,11 +12,13 @@ import contextlib
 import signal
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import structlog
+from starlette.routing import BaseRoute
 
 from ..core.desired import DesiredState
 from ..core.errors import ReconcilerError, SourceError
@@ -88,9 +90,17 @@ class RunOptions:
 class StandaloneController:
     """One controller: a source, a reconciler, a gateway, a control API."""
 
-    def __init__(self, source: Source, options: RunOptions) -> None:
+    def __init__(
+        self,
+        source: Source,
+        options: RunOptions,
+        *,
+        routes: Callable[[StandaloneController], Sequence[BaseRoute]] | None = None,
+    ) -> None:
         self.source = source
         self.options = options
+        # Extra routes on the gateway's listener (the web console), built once it exists.
+        self._routes = routes
         self.store: Store | None = None
         self.reconciler: Reconciler | None = None
         self.gateway: Gateway | None = None
@@ -196,6 +206,7 @@ class StandaloneController:
             self.options.listen_host,
             self.options.listen_port,
             root_suite=self.options.root_suite,
+            extra_routes=self._routes(self) if self._routes is not None else (),
         )
         control = control_server(self, self.options.state_dir / "control.sock")
         async with http, control:

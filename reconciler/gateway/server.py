@@ -9,13 +9,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from ..core.errors import ServerError
 from ..embedded_http import EmbeddedHttpServer
@@ -64,9 +64,12 @@ def _fixed_suite(endpoint: Endpoint, suite: str) -> Endpoint:
     return serve_suite
 
 
-def create_app(gateway: Gateway, *, root_suite: str | None = None) -> App:
+def create_app(
+    gateway: Gateway, *, root_suite: str | None = None, extra_routes: Sequence[BaseRoute] = ()
+) -> App:
     """The ASGI app serving `gateway`; with `root_suite`, that suite is also served at `/mcp`
-    (the bridge of a single stdio server)."""
+    (the bridge of a single stdio server). `extra_routes` (the web console) are served on
+    the same listener."""
     root = (
         [
             Route("/mcp", _fixed_suite(post_mcp, root_suite), methods=["POST"]),
@@ -88,6 +91,7 @@ def create_app(gateway: Gateway, *, root_suite: str | None = None) -> App:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            *extra_routes,
         ]
     )
     app.state.gateway = gateway
@@ -110,13 +114,14 @@ class GatewayServer:
         shutdown_seconds: int = 5,
         root_suite: str | None = None,
         limits: ConnectionLimits | None = None,
+        extra_routes: Sequence[BaseRoute] = (),
     ) -> None:
         self.gateway = gateway
         self.host = host
         self.connections = ConnectionGuard(limits or ConnectionLimits())
         """Open connections per client address, and how many were refused or timed out."""
         self._server = EmbeddedHttpServer(
-            create_app(gateway, root_suite=root_suite),
+            create_app(gateway, root_suite=root_suite, extra_routes=extra_routes),
             host=host,
             port=port,
             name="mcp-gateway",

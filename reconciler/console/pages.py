@@ -1,0 +1,198 @@
+"""The console's HTML, rendered on the server. Every value goes through `h()`.
+
+Tool descriptions, error messages and event texts come from servers and users: they are
+untrusted, so nothing is ever inserted unescaped. Pages have no inline script or style
+(the Content-Security-Policy forbids both); `console.js` and `console.css` do the rest.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from urllib.parse import quote
+
+from ..controller.store_records import Event, Revision
+from .snapshot import Overview, ServerDetail, ServerRow
+
+DASH = "\N{EN DASH}"
+PHASE_CLASS = {"Ready": "ok", "Running": "ok", "Starting": "busy", "Pending": "busy"}
+
+
+def h(value: object) -> str:
+    """Escaped text; None renders as a dash."""
+    return DASH if value is None else html.escape(str(value), quote=True)
+
+
+def document(title: str, content: str, *, stream: str) -> str:
+    """A whole page; `stream` is the fragment URL the live updates re-fetch."""
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{h(title)} · mcp-reconciler</title>"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="data:,">'
+        '<link rel="stylesheet" href="/ui/static/console.css">'
+        '<script src="/ui/static/console.js" defer></script></head><body>'
+        '<header><a href="/ui/" class="brand">mcp-reconciler</a>'
+        '<span id="live" class="live" title="live updates">●</span></header>'
+        f'<main id="content" data-fragment="{h(stream)}">{content}</main></body></html>'
+    )
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return DASH
+    seconds = int(seconds)
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+
+
+def _when(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+def _latency(ms: float | None) -> str:
+    return DASH if ms is None else f"{ms:.0f} ms"
+
+
+def _phase(phase: str) -> str:
+    return f'<span class="phase {PHASE_CLASS.get(phase, "bad")}">{h(phase)}</span>'
+
+
+def server_link(server: str) -> str:
+    namespace, _, name = server.partition("/")
+    return (
+        f'<a href="/ui/servers/{quote(namespace, safe="")}/{quote(name, safe="")}">{h(server)}</a>'
+    )
+
+
+def _server_cells(row: ServerRow) -> str:
+    return (
+        f'<tr data-server="{h(row.server)}"><td>{server_link(row.server)}</td>'
+        f'<td>{_phase(row.phase)}</td><td class="pid">{h(row.pid)}</td>'
+        f'<td>{_duration(row.uptime_seconds)}</td><td class="restarts">{row.restarts}</td>'
+        f'<td>{row.tool_count}</td><td class="error">{h(row.last_error)}</td></tr>'
+    )
+
+
+def _revision(label: str, revision: Revision | None) -> str:
+    if revision is None:
+        return f'<tr><th>{label}</th><td colspan="3">none yet</td></tr>'
+    message = f'<pre class="errors">{h(revision.message)}</pre>' if revision.message else ""
+    return (
+        f"<tr><th>{label}</th><td><code>{h(revision.revision[:19])}</code></td>"
+        f"<td>{h(revision.outcome)}</td><td>{_when(revision.ts)}</td></tr>"
+        + (f'<tr><td></td><td colspan="3">{message}</td></tr>' if message else "")
+    )
+
+
+def events_table(events: list[Event]) -> str:
+    if not events:
+        return "<p>No events yet.</p>"
+    rows = "".join(
+        f'<tr class="{h(e.severity)}"><td>{_when(e.ts)}</td><td>{h(e.severity)}</td>'
+        f"<td>{h(e.resource)}</td><td>{h(e.reason)}</td><td>{h(e.message)}</td></tr>"
+        for e in events
+    )
+    return (
+        '<table class="events"><thead><tr><th>When</th><th>Severity</th><th>Resource</th>'
+        f"<th>Reason</th><th>Message</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def action_form(action: str, label: str, csrf: str, *, target: str) -> str:
+    return (
+        f'<form method="post" action="{h(target)}" class="action">'
+        f'<input type="hidden" name="csrf" value="{h(csrf)}">'
+        f'<button type="submit">{h(label)}</button></form>'
+    )
+
+
+def overview_fragment(view: Overview, *, reconcile_csrf: str) -> str:
+    servers = "".join(_server_cells(row) for row in view.servers) or (
+        '<tr><td colspan="7">No servers.</td></tr>'
+    )
+    suites = (
+        "".join(
+            f'<tr><td>{h(s.name)}</td><td><code class="copy">{h(s.url)}</code></td>'
+            f"<td>{', '.join(server_link(m) for m in s.members) or DASH}</td>"
+            f"<td>{_phase(s.phase)}</td><td>{len(s.tools)}</td><td>{h(s.message)}</td></tr>"
+            for s in view.suites
+        )
+        or '<tr><td colspan="6">No suites.</td></tr>'
+    )
+    reconcile = action_form(
+        "reconcile", "Reconcile now", reconcile_csrf, target="/ui/actions/reconcile"
+    )
+    return (
+        '<section class="toolbar"><h1>Overview</h1>'
+        f"{reconcile}"
+        "</section>"
+        '<section><h2>Servers</h2><table id="servers"><thead><tr><th>Server</th><th>Phase</th>'
+        "<th>PID</th><th>Uptime</th><th>Restarts</th><th>Tools</th><th>Last error</th>"
+        f"</tr></thead><tbody>{servers}</tbody></table></section>"
+        '<section><h2>Suites</h2><table id="suites"><thead><tr><th>Suite</th><th>URL</th>'
+        "<th>Members</th><th>Readiness</th><th>Tools</th><th>Message</th></tr></thead>"
+        f"<tbody>{suites}</tbody></table></section>"
+        '<section><h2>Revisions</h2><table id="revisions">'
+        f"{_revision('Applied', view.revisions.applied)}"
+        f"{_revision('Attempted', view.revisions.attempted)}</table></section>"
+        f"<section><h2>Recent events</h2>{events_table(view.events)}</section>"
+    )
+
+
+def server_fragment(detail: ServerDetail) -> str:
+    row = detail.row
+    tools = (
+        "".join(
+            f"<tr><td><code>{h(t.name)}</code>{'' if t.exposed else ' <em>(hidden)</em>'}</td>"
+            f'<td class="desc upstream">{h(t.upstream)}</td>'
+            f'<td class="desc served">{h(t.served)}</td>'
+            f"<td>{'enhanced' if t.enhanced else 'upstream'}</td></tr>"
+            for t in detail.tools
+        )
+        or '<tr><td colspan="4">No tools discovered.</td></tr>'
+    )
+    health = (
+        "".join(
+            f"<tr><td>{_when(ts)}</td><td>{_phase('Ready' if ok else 'Failed')}</td>"
+            f"<td>{_latency(latency)}</td><td>{h(error)}</td></tr>"
+            for ts, ok, latency, error in detail.health
+        )
+        or '<tr><td colspan="4">No health checks yet.</td></tr>'
+    )
+    return (
+        f"<h1>Server {h(row.server)}</h1>"
+        '<table id="server" class="facts">'
+        f"<tr><th>Phase</th><td>{_phase(row.phase)}</td></tr>"
+        f'<tr><th>PID</th><td class="pid">{h(row.pid)}</td></tr>'
+        f"<tr><th>Uptime</th><td>{_duration(row.uptime_seconds)}</td></tr>"
+        f'<tr><th>Restarts</th><td class="restarts">{row.restarts}</td></tr>'
+        f'<tr><th>Last error</th><td class="error">{h(row.last_error)}</td></tr></table>'
+        '<section><h2>Tools</h2><table id="tools"><thead><tr><th>Tool</th>'
+        "<th>Upstream description</th><th>Served description</th><th>Source</th></tr></thead>"
+        f"<tbody>{tools}</tbody></table></section>"
+        '<section><h2>Health checks</h2><table id="health"><thead><tr><th>When</th>'
+        f"<th>Result</th><th>Latency</th><th>Error</th></tr></thead><tbody>{health}</tbody>"
+        "</table></section>"
+        f"<section><h2>Events</h2>{events_table(detail.events)}</section>"
+    )
+
+
+def refusal_page(status: int, reason: str, *, login: bool) -> str:
+    form = (
+        '<form method="post" action="/ui/login" class="login"><label>Admin token '
+        '<input type="password" name="token" autocomplete="current-password"></label>'
+        '<button type="submit">Sign in</button></form>'
+        if login
+        else ""
+    )
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{status} · mcp-reconciler</title>"
+        '<link rel="icon" href="data:,">'
+        '<link rel="stylesheet" href="/ui/static/console.css"></head><body><main>'
+        f"<h1>{status}</h1><p>{h(reason)}</p>{form}</main></body></html>"
+    )

@@ -1,0 +1,156 @@
+"""The console's Starlette routes under `/ui/`.
+
+    GET  /ui/                          overview (servers, suites, revisions, events)
+    GET  /ui/servers/{namespace}/{name} one server: tools side by side, health, events
+    GET  /ui/stream                    server-sent events: `change` when the state changes
+    POST /ui/actions/reconcile         re-read the source and re-plan now (CSRF-checked)
+    POST /ui/login                     exchange the admin token for a session cookie
+    GET  /ui/static/{file}             console.js, console.css
+
+A page fetched with `?fragment=1` is only its `<main>` content (what live updates swap in).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from importlib.resources import files
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from . import pages, snapshot
+from .guard import COOKIE, ConsoleGuard, Refused
+
+if TYPE_CHECKING:
+    from ..controller.standalone import StandaloneController
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+SECURITY_HEADERS = {
+    "content-security-policy": CSP,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "cache-control": "no-store",
+}
+STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+STREAM_POLL_SECONDS = 0.3
+KEEPALIVE_SECONDS = 15.0
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _html(body: str, status: int = 200) -> Response:
+    return HTMLResponse(body, status, headers=SECURITY_HEADERS)
+
+
+def console_routes(controller: StandaloneController, guard: ConsoleGuard) -> list[BaseRoute]:
+    """The console's routes, reading `controller`'s store and gateway while it runs."""
+
+    def guarded(handler: Handler) -> Handler:
+        async def checked(request: Request) -> Response:
+            try:
+                guard.admit(request)
+                return await handler(request)
+            except Refused as refused:
+                login = refused.status == 401 and request.method == "GET"
+                return _html(pages.refusal_page(refused.status, refused.reason, login=login),
+                             refused.status)  # fmt: skip
+
+        return checked
+
+    def page(request: Request, title: str, content: str) -> Response:
+        if request.query_params.get("fragment"):
+            return _html(content)
+        return _html(pages.document(title, content, stream=f"{request.url.path}?fragment=1"))
+
+    async def overview(request: Request) -> Response:
+        view = snapshot.overview(controller)
+        content = pages.overview_fragment(view, reconcile_csrf=guard.csrf_token("reconcile"))
+        return page(request, "Overview", content)
+
+    async def server(request: Request) -> Response:
+        name = f"{request.path_params['namespace']}/{request.path_params['name']}"
+        detail = snapshot.server_detail(controller, name)
+        if detail is None:
+            return _html(pages.refusal_page(404, f"no server named {name}", login=False), 404)
+        return page(request, f"Server {name}", pages.server_fragment(detail))
+
+    async def stream(request: Request) -> Response:
+        async def changes() -> AsyncIterator[bytes]:
+            last = snapshot.fingerprint(controller)
+            idle = 0.0
+            yield b"retry: 1000\n: stream open\n\n"
+            while True:
+                await asyncio.sleep(STREAM_POLL_SECONDS)
+                current = snapshot.fingerprint(controller)
+                if current != last:
+                    last, idle = current, 0.0
+                    yield b"event: change\ndata: state\n\n"
+                else:
+                    idle += STREAM_POLL_SECONDS
+                    if idle >= KEEPALIVE_SECONDS:
+                        idle = 0.0
+                        yield b": keep-alive\n\n"
+
+        return StreamingResponse(
+            changes(),
+            media_type="text/event-stream",
+            headers={**SECURITY_HEADERS, "x-accel-buffering": "no"},
+        )
+
+    async def reconcile(request: Request) -> Response:
+        form = await request.form()
+        guard.check_action(request, "reconcile", str(form.get("csrf", "")))
+        controller.trigger()
+        return RedirectResponse("/ui/", status_code=303, headers=SECURITY_HEADERS)
+
+    async def login(request: Request) -> Response:
+        try:
+            guard.hosts_only(request)
+        except Refused as refused:
+            return _html(pages.refusal_page(refused.status, refused.reason, login=False),
+                         refused.status)  # fmt: skip
+        form = await request.form()
+        if not guard.check_token(str(form.get("token", ""))):
+            return _html(pages.refusal_page(401, "wrong admin token", login=True), 401)
+        response = RedirectResponse("/ui/", status_code=303, headers=SECURITY_HEADERS)
+        response.set_cookie(
+            COOKIE, guard.session_value(), httponly=True, samesite="strict", path="/ui"
+        )
+        return response
+
+    async def static(request: Request) -> Response:
+        try:
+            guard.hosts_only(request)
+        except Refused as refused:
+            return Response(refused.reason, refused.status)
+        name = request.path_params["file"]
+        suffix = name[name.rfind(".") :] if "." in name else ""
+        if "/" in name or suffix not in STATIC_TYPES:
+            return Response("not found", 404)
+        resource = files(__package__).joinpath("static", name)
+        if not resource.is_file():
+            return Response("not found", 404)
+        return Response(
+            resource.read_bytes(),
+            media_type=STATIC_TYPES[suffix],
+            headers={**SECURITY_HEADERS, "cache-control": "max-age=300"},
+        )
+
+    async def to_console(request: Request) -> Response:
+        return RedirectResponse("/ui/", status_code=308)
+
+    return [
+        Route("/ui", to_console, methods=["GET"]),
+        Route("/ui/", guarded(overview), methods=["GET"]),
+        Route("/ui/servers/{namespace}/{name}", guarded(server), methods=["GET"]),
+        Route("/ui/stream", guarded(stream), methods=["GET"]),
+        Route("/ui/actions/reconcile", guarded(reconcile), methods=["POST"]),
+        Route("/ui/login", login, methods=["POST"]),
+        Route("/ui/static/{file}", static, methods=["GET"]),
+    ]
