@@ -47,7 +47,13 @@ def cli(*args: str, state_dir: Path, check: bool = True) -> subprocess.Completed
 class Controller:
     """A `mcp-reconciler run` process in its own process group."""
 
-    def __init__(self, state_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        listen: str = "127.0.0.1:0",
+    ) -> None:
         self.state_dir = state_dir
         self.log = state_dir.parent / f"{state_dir.name}-controller.log"
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -62,7 +68,7 @@ class Controller:
                 "--state-dir",
                 str(state_dir),
                 "--listen",
-                "127.0.0.1:0",
+                listen,
                 "--log-format",
                 "json",
             ],
