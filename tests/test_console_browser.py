@@ -12,6 +12,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -29,7 +30,31 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+BOT_TOKEN = "bot-token-for-console-tests"
 pytestmark = pytest.mark.slow
+
+
+def call_tool(url: str, token: str, tool: str, **arguments: str) -> dict[str, Any]:
+    """One tools/call through the gateway's streamable HTTP endpoint, as a client makes it."""
+    headers = {
+        "authorization": f"Bearer {token}",
+        "accept": "application/json, text/event-stream",
+    }
+    with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+        hello = {"protocolVersion": "2025-06-18", "capabilities": {},
+                 "clientInfo": {"name": "console-test", "version": "1"}}  # fmt: skip
+        opened = client.post("/suites/guarded/mcp",
+                             json={"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                                   "params": hello})  # fmt: skip
+        opened.raise_for_status()
+        client.headers["mcp-session-id"] = opened.headers["mcp-session-id"]
+        client.post("/suites/guarded/mcp",
+                    json={"jsonrpc": "2.0", "method": "notifications/initialized"})  # fmt: skip
+        called = client.post("/suites/guarded/mcp",
+                             json={"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                                   "params": {"name": tool, "arguments": arguments}})  # fmt: skip
+        answer: dict[str, Any] = called.json()
+        return answer
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +84,22 @@ def controller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Controller]
         server_doc("hostile", [sys.executable, str(TESTS / "servers" / "hostile.py")]),
         server_doc("clock", time_cmd),
         suite_doc("main", ["hostile", "clock"]),
+        suite_doc("guarded", ["clock"]),
+        {
+            "apiVersion": "mcp.reconciler.dev/v1alpha1",
+            "kind": "ToolPermission",
+            "metadata": {"name": "bot"},
+            "spec": {
+                "suites": ["guarded"],
+                "subjects": [{"name": "bot", "tokenFrom": {"env": "BOT_TOKEN"}}],
+                "rules": [
+                    {"action": "allow", "tools": ["clock.*"]},
+                    {"action": "deny", "tools": ["clock.convert_time"]},
+                ],
+            },
+        },
     )
-    running = Controller(root / "state", str(resources))
+    running = Controller(root / "state", str(resources), env={"BOT_TOKEN": BOT_TOKEN})
     try:
         running.wait_ready("hostile", "clock", timeout=60)
         yield running
@@ -134,6 +173,32 @@ def test_a_server_killed_from_outside_shows_its_restart_live(
     expect(row).to_contain_text("Ready", timeout=30_000)
     expect(row.locator("td.pid")).not_to_have_text(str(before["pid"]))
     assert tab.evaluate("window.__notReloaded") is True
+    assert problems == []
+
+
+def test_the_access_matrix_shows_what_the_gateway_enforces(
+    controller: Controller, page: tuple[Page, list[str]], artefacts: Path
+) -> None:
+    tab, problems = page
+    url = controller.gateway_url()
+    tab.goto(f"{url}/ui/suites/guarded")
+    expect(tab.locator("#suite")).to_contain_text(f"{url}/suites/guarded/mcp")
+    expect(tab.locator("#clients")).to_contain_text("claude mcp add --transport http")
+    row = tab.locator('#access tr[data-subject="bot"]')
+    allowed = row.locator('td[data-tool="clock_get_current_time"]')
+    denied = row.locator('td[data-tool="clock_convert_time"]')
+    expect(allowed).to_contain_text("allowed")
+    expect(allowed).to_contain_text("allow: clock.*")
+    expect(denied).to_contain_text("denied")
+    expect(denied).to_contain_text("deny: clock.convert_time")
+    tab.screenshot(path=artefacts / "suite.png", full_page=True)
+    allowed_call = call_tool(url, BOT_TOKEN, "clock_get_current_time", timezone="UTC")
+    assert allowed_call["result"].get("isError") is not True
+    refused = call_tool(url, BOT_TOKEN, "clock_convert_time")
+    assert "error" in refused or refused["result"].get("isError") is True
+    tab.goto(f"{url}/ui/usage")
+    expect(tab.locator('section[data-window="1h"]')).to_contain_text("get_current_time")
+    tab.screenshot(path=artefacts / "usage.png", full_page=True)
     assert problems == []
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import enum
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from ..clientconfig import Client, client_config
 from .app import app
 from .options import Output, OutputOpt, StateDir, resolve_state_dir
 
@@ -17,52 +17,6 @@ export_app = typer.Typer(
     help="Export configuration for other tools.", no_args_is_help=True, rich_markup_mode=None
 )
 app.add_typer(export_app, name="export")
-
-
-class Client(enum.StrEnum):
-    claude_desktop = "claude-desktop"
-    claude_code = "claude-code"
-    cursor = "cursor"
-    vscode = "vscode"
-    windsurf = "windsurf"
-
-
-def client_config(
-    client: Client, *, suite: str, url: str, token_env: str | None
-) -> dict[str, Any] | str:
-    """The client's own configuration format; the token stays in an environment variable."""
-    header = {"Authorization": f"Bearer ${{{token_env}}}"} if token_env else {}
-    name = f"mcp-{suite}"
-    if client is Client.claude_code:
-        parts = ["claude", "mcp", "add", "--transport", "http", name, url]
-        if token_env:
-            parts += ["--header", f'"Authorization: Bearer ${token_env}"']
-        return " ".join(parts)
-    if client is Client.vscode:
-        server: dict[str, Any] = {"type": "http", "url": url}
-        if token_env:
-            server["headers"] = {"Authorization": f"Bearer ${{env:{token_env}}}"}
-        return {"servers": {name: server}}
-    if client is Client.windsurf:
-        remote: dict[str, Any] = {"serverUrl": url}
-        if token_env:
-            remote["headers"] = {"Authorization": f"Bearer ${{env:{token_env}}}"}
-        return {"mcpServers": {name: remote}}
-    if client is Client.cursor:
-        entry: dict[str, Any] = {"url": url}
-        if header:
-            entry["headers"] = {"Authorization": f"Bearer ${{env:{token_env}}}"}
-        return {"mcpServers": {name: entry}}
-    # Claude Desktop speaks stdio to local servers: bridge with mcp-remote.
-    args = ["-y", "mcp-remote", url]
-    env: dict[str, str] = {}
-    if token_env:
-        args += ["--header", "Authorization:${AUTH_HEADER}"]
-        env["AUTH_HEADER"] = f"Bearer ${{{token_env}}}"
-    desktop: dict[str, Any] = {"command": "npx", "args": args}
-    if env:
-        desktop["env"] = env
-    return {"mcpServers": {name: desktop}}
 
 
 @export_app.command("client-config")

@@ -11,8 +11,8 @@ import html
 import time
 from urllib.parse import quote
 
-from ..controller.store_records import Event, Revision
-from .snapshot import Overview, ServerDetail, ServerRow
+from ..controller.store_records import CallStats, Event, Revision
+from .snapshot import Overview, ServerDetail, ServerRow, SuiteDetail, Usage
 
 DASH = "\N{EN DASH}"
 PHASE_CLASS = {"Ready": "ok", "Running": "ok", "Starting": "busy", "Pending": "busy"}
@@ -33,6 +33,7 @@ def document(title: str, content: str, *, stream: str) -> str:
         '<link rel="stylesheet" href="/ui/static/console.css">'
         '<script src="/ui/static/console.js" defer></script></head><body>'
         '<header><a href="/ui/" class="brand">mcp-reconciler</a>'
+        '<nav><a href="/ui/">Overview</a><a href="/ui/usage">Usage</a></nav>'
         '<span id="live" class="live" title="live updates">●</span></header>'
         f'<main id="content" data-fragment="{h(stream)}">{content}</main></body></html>'
     )
@@ -62,7 +63,8 @@ def _phase(phase: str) -> str:
 
 
 def server_link(server: str) -> str:
-    namespace, _, name = server.partition("/")
+    namespace, _, name = server.rpartition("/")
+    namespace = namespace or "default"  # the gateway names a suite's members without one
     return (
         f'<a href="/ui/servers/{quote(namespace, safe="")}/{quote(name, safe="")}">{h(server)}</a>'
     )
@@ -116,7 +118,8 @@ def overview_fragment(view: Overview, *, reconcile_csrf: str) -> str:
     )
     suites = (
         "".join(
-            f'<tr><td>{h(s.name)}</td><td><code class="copy">{h(s.url)}</code></td>'
+            f'<tr><td><a href="/ui/suites/{quote(s.name, safe="")}">{h(s.name)}</a></td>'
+            f'<td><code class="copy">{h(s.url)}</code></td>'
             f"<td>{', '.join(server_link(m) for m in s.members) or DASH}</td>"
             f"<td>{_phase(s.phase)}</td><td>{len(s.tools)}</td><td>{h(s.message)}</td></tr>"
             for s in view.suites
@@ -196,3 +199,98 @@ def refusal_page(status: int, reason: str, *, login: bool) -> str:
         '<link rel="stylesheet" href="/ui/static/console.css"></head><body><main>'
         f"<h1>{status}</h1><p>{h(reason)}</p>{form}</main></body></html>"
     )
+
+
+def suite_fragment(detail: SuiteDetail) -> str:
+    row = detail.row
+    clients = "".join(
+        f'<h3>{h(client)}</h3><pre class="config"><code class="copy">{h(text)}</code></pre>'
+        for client, text in detail.clients
+    )
+    tools = (
+        "".join(
+            f"<tr><td><code>{h(exposed)}</code></td><td>{server_link(server)}</td>"
+            f"<td><code>{h(tool)}</code></td></tr>"
+            for exposed, server, tool in detail.tools
+        )
+        or '<tr><td colspan="3">No tools exposed.</td></tr>'
+    )
+    return (
+        f"<h1>Suite {h(row.name)}</h1>"
+        '<table id="suite" class="facts">'
+        f'<tr><th>Endpoint</th><td><code class="copy">{h(row.url)}</code></td></tr>'
+        f"<tr><th>Readiness</th><td>{_phase(row.phase)} {h(row.message)}</td></tr>"
+        f"<tr><th>Members</th><td>{', '.join(server_link(m) for m in row.members) or DASH}"
+        "</td></tr></table>"
+        '<section><h2>Exposed tools</h2><table id="suite-tools"><thead><tr><th>Exposed as</th>'
+        f"<th>Server</th><th>Tool</th></tr></thead><tbody>{tools}</tbody></table></section>"
+        f'<section id="clients"><h2>Client configuration</h2>{clients}</section>'
+        f"<section><h2>Access</h2>{access_matrix(detail)}</section>"
+    )
+
+
+def access_matrix(detail: SuiteDetail) -> str:
+    """Subjects by tools: allowed or denied, and the rule that decided."""
+    if not detail.subjects:
+        return "<p>No subjects.</p>"
+    head = "".join(f"<th><code>{h(exposed)}</code></th>" for exposed, _, _ in detail.tools)
+    rows = []
+    for subject in detail.subjects:
+        cells = []
+        for exposed, _, _ in detail.tools:
+            decision = detail.matrix[(subject, exposed)]
+            verdict = "allowed" if decision.allowed else "denied"
+            cells.append(
+                f'<td class="{verdict}" data-tool="{h(exposed)}" title="{h(decision.rule)}">'
+                f"{verdict}<br><small>{h(decision.rule)}</small></td>"
+            )
+        rows.append(f'<tr data-subject="{h(subject)}"><th>{h(subject)}</th>{"".join(cells)}</tr>')
+    return (
+        f'<table id="access"><thead><tr><th>Subject</th>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _bars(stats: list[CallStats]) -> str:
+    """Server-rendered SVG: calls (and errors) per tool, one bar each."""
+    if not stats:
+        return "<p>No calls in this window.</p>"
+    top = max(s.count for s in stats) or 1
+    height = 18 * len(stats) + 4
+    bars = []
+    for index, s in enumerate(stats):
+        y = 18 * index + 2
+        width = max(1.0, 300 * s.count / top)
+        errors = 300 * s.errors / top
+        label = f"{s.group.get('server')}.{s.group.get('tool')}"
+        bars.append(
+            f'<text x="0" y="{y + 12}" font-size="12">{h(label)}</text>'
+            f'<rect x="260" y="{y}" width="{width:.1f}" height="14" fill="#0969da"></rect>'
+            f'<rect x="260" y="{y}" width="{errors:.1f}" height="14" fill="#cf222e"></rect>'
+            f'<text x="{266 + width:.1f}" y="{y + 12}" font-size="12">{s.count}</text>'
+        )
+    return (
+        f'<svg class="chart" width="640" height="{height}" viewBox="0 0 640 {height}" '
+        f'role="img" aria-label="calls per tool">{"".join(bars)}</svg>'
+    )
+
+
+def usage_fragment(view: Usage) -> str:
+    sections = []
+    for label, stats in view.windows.items():
+        rows = (
+            "".join(
+                f"<tr><td>{h(s.group.get('server'))}</td><td><code>{h(s.group.get('tool'))}</code>"
+                f"</td><td>{s.count}</td><td>{s.errors}</td><td>{s.p50_ms:.0f} ms</td>"
+                f"<td>{s.p95_ms:.0f} ms</td></tr>"
+                for s in stats
+            )
+            or '<tr><td colspan="6">No calls.</td></tr>'
+        )
+        sections.append(
+            f'<section class="usage" data-window="{h(label)}"><h2>Last {h(label)}</h2>'
+            f"{_bars(stats)}<table><thead><tr><th>Server</th><th>Tool</th><th>Calls</th>"
+            f"<th>Errors</th><th>p50</th><th>p95</th></tr></thead><tbody>{rows}</tbody>"
+            "</table></section>"
+        )
+    return "<h1>Usage</h1>" + "".join(sections)

@@ -2,6 +2,8 @@
 
     GET  /ui/                          overview (servers, suites, revisions, events)
     GET  /ui/servers/{namespace}/{name} one server: tools side by side, health, events
+    GET  /ui/suites/{name}             endpoint, client configurations, tools, access matrix
+    GET  /ui/usage                     calls, errors, p50/p95 per tool over 1h, 24h, 7d
     GET  /ui/stream                    server-sent events: `change` when the state changes
     POST /ui/actions/reconcile         re-read the source and re-plan now (CSRF-checked)
     POST /ui/login                     exchange the admin token for a session cookie
@@ -80,6 +82,16 @@ def console_routes(controller: StandaloneController, guard: ConsoleGuard) -> lis
             return _html(pages.refusal_page(404, f"no server named {name}", login=False), 404)
         return page(request, f"Server {name}", pages.server_fragment(detail))
 
+    async def suite(request: Request) -> Response:
+        name = request.path_params["name"]
+        detail = snapshot.suite_detail(controller, name)
+        if detail is None:
+            return _html(pages.refusal_page(404, f"no suite named {name}", login=False), 404)
+        return page(request, f"Suite {name}", pages.suite_fragment(detail))
+
+    async def usage(request: Request) -> Response:
+        return page(request, "Usage", pages.usage_fragment(snapshot.usage(controller)))
+
     async def stream(request: Request) -> Response:
         async def changes() -> AsyncIterator[bytes]:
             last = snapshot.fingerprint(controller)
@@ -149,6 +161,8 @@ def console_routes(controller: StandaloneController, guard: ConsoleGuard) -> lis
         Route("/ui", to_console, methods=["GET"]),
         Route("/ui/", guarded(overview), methods=["GET"]),
         Route("/ui/servers/{namespace}/{name}", guarded(server), methods=["GET"]),
+        Route("/ui/suites/{name}", guarded(suite), methods=["GET"]),
+        Route("/ui/usage", guarded(usage), methods=["GET"]),
         Route("/ui/stream", guarded(stream), methods=["GET"]),
         Route("/ui/actions/reconcile", guarded(reconcile), methods=["POST"]),
         Route("/ui/login", login, methods=["POST"]),

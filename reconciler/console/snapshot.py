@@ -6,14 +6,19 @@ watches: it changes whenever an event is written or a server's process row chang
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..clientconfig import Client, client_config
 from ..controller.store import Store
-from ..controller.store_records import Event, Revisions
+from ..controller.store_records import CallStats, Event, Revisions
+from ..core.access import qualified
 from ..core.conditions import condition
+from ..core.models.globs import glob_match
+from ..gateway.config import Access
 
 if TYPE_CHECKING:
     from ..controller.standalone import StandaloneController
@@ -148,9 +153,10 @@ def _served_descriptions(controller: StandaloneController, server: str) -> Mappi
     served: dict[str, Any] = {}
     if config is None:
         return served
+    names = {server, server.partition("/")[2]}  # suites name members without a namespace
     for suite in config.suites.values():
         for route in suite.tools.values():
-            if route.server == server and route.chain is None:
+            if route.server in names and route.chain is None:
                 served.setdefault(route.tool, route.definition)
     return served
 
@@ -178,3 +184,86 @@ def server_detail(controller: StandaloneController, server: str) -> ServerDetail
     events = list(reversed(store.events(resource=f"MCPServer/{name}", limit=30)))
     health = [(h.ts, h.ok, h.latency_ms, h.error) for h in store.health(server, limit=20)]
     return ServerDetail(row=row, tools=tools, events=events, health=health)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    rule: str
+    """The pattern that decided (`deny: x.*`, `allow: x.y`), or why nothing did."""
+
+
+@dataclass(frozen=True, slots=True)
+class SuiteDetail:
+    row: SuiteRow
+    clients: list[tuple[str, str]]
+    """(client, its configuration as text)."""
+    tools: list[tuple[str, str, str]]
+    """(exposed name, server, server's tool name)."""
+    subjects: list[str]
+    matrix: dict[tuple[str, str], Decision]
+    """(subject, exposed tool) -> decision, computed with the gateway's own `Access`."""
+
+
+def decide(access: Access, server: str, tool: str) -> Decision:
+    """The gateway's decision (`Access.allows`) and the pattern behind it."""
+    allowed = access.allows(server, tool)
+    rules = access.rules
+    if rules is None:
+        return Decision(allowed, "no ToolPermission: everything allowed")
+    name = qualified(server, tool)
+    deny = next((p for p in rules.deny if glob_match(p, name)), None)
+    allow = next((p for p in rules.allow if glob_match(p, name)), None)
+    if deny is not None:
+        return Decision(allowed, f"deny: {deny}")
+    if allow is not None:
+        return Decision(allowed, f"allow: {allow}")
+    return Decision(allowed, "no rule allows it")
+
+
+def suite_detail(controller: StandaloneController, name: str) -> SuiteDetail | None:
+    row = next((s for s in overview(controller, events=0).suites if s.name == name), None)
+    config = controller.gateway.config if controller.gateway is not None else None
+    suite = config.suites.get(name) if config is not None else None
+    if row is None:
+        return None
+    clients: list[tuple[str, str]] = []
+    if row.url:
+        token_env = "MCP_TOKEN" if suite is not None and suite.secured else None
+        for client in Client:
+            made = client_config(client, suite=name, url=row.url, token_env=token_env)
+            clients.append(
+                (client.value, made if isinstance(made, str) else json.dumps(made, indent=2))
+            )
+    if suite is None:
+        return SuiteDetail(row=row, clients=clients, tools=[], subjects=[], matrix={})
+    tools = [(exposed, r.server, r.tool) for exposed, r in suite.tools.items()]
+    subjects = sorted(suite.access)
+    matrix = {
+        (subject, exposed): decide(suite.access_for(subject), server, tool)
+        for subject in subjects
+        for exposed, server, tool in tools
+    }
+    return SuiteDetail(row=row, clients=clients, tools=tools, subjects=subjects, matrix=matrix)
+
+
+WINDOWS = (("1h", 3600.0), ("24h", 86400.0), ("7d", 7 * 86400.0))
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    windows: dict[str, list[CallStats]]
+    """Window label -> per (server, tool) calls, errors, p50 and p95."""
+
+
+def usage(controller: StandaloneController) -> Usage:
+    store = _store(controller)
+    if hasattr(controller, "usage"):
+        controller.usage.flush()
+    now = time.time()
+    return Usage(
+        windows={
+            label: store.call_stats(since=now - seconds, by=("server", "tool"))
+            for label, seconds in WINDOWS
+        }
+    )
