@@ -202,6 +202,20 @@ def test_the_access_matrix_shows_what_the_gateway_enforces(
     assert problems == []
 
 
+def test_restart_from_the_server_page_starts_a_new_process(
+    controller: Controller, page: tuple[Page, list[str]]
+) -> None:
+    tab, problems = page
+    before = controller.wait_ready("clock")["clock"]
+    tab.goto(f"{controller.gateway_url()}/ui/servers/default/clock")
+    expect(tab.locator("#server td.pid")).to_have_text(str(before["pid"]))
+    with tab.expect_navigation():
+        tab.get_by_role("button", name="Restart").click()
+    expect(tab.locator("#server td.pid")).not_to_have_text(str(before["pid"]), timeout=30_000)
+    expect(tab.locator("#server")).to_contain_text("Ready", timeout=30_000)
+    assert problems == []
+
+
 def test_reconcile_now_needs_the_pages_csrf_token_and_origin(
     controller: Controller, page: tuple[Page, list[str]]
 ) -> None:

@@ -146,8 +146,15 @@ def overview_fragment(view: Overview, *, reconcile_csrf: str) -> str:
     )
 
 
-def server_fragment(detail: ServerDetail) -> str:
+def server_fragment(detail: ServerDetail, *, restart_csrf: str) -> str:
     row = detail.row
+    namespace, _, name = row.server.partition("/")
+    restart = action_form(
+        "restart",
+        "Restart",
+        restart_csrf,
+        target=f"/ui/actions/restart/{quote(namespace, safe='')}/{quote(name, safe='')}",
+    )
     tools = (
         "".join(
             f"<tr><td><code>{h(t.name)}</code>{'' if t.exposed else ' <em>(hidden)</em>'}</td>"
@@ -167,7 +174,7 @@ def server_fragment(detail: ServerDetail) -> str:
         or '<tr><td colspan="4">No health checks yet.</td></tr>'
     )
     return (
-        f"<h1>Server {h(row.server)}</h1>"
+        f'<section class="toolbar"><h1>Server {h(row.server)}</h1>{restart}</section>'
         '<table id="server" class="facts">'
         f"<tr><th>Phase</th><td>{_phase(row.phase)}</td></tr>"
         f'<tr><th>PID</th><td class="pid">{h(row.pid)}</td></tr>'

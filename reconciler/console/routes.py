@@ -6,6 +6,7 @@
     GET  /ui/usage                     calls, errors, p50/p95 per tool over 1h, 24h, 7d
     GET  /ui/stream                    server-sent events: `change` when the state changes
     POST /ui/actions/reconcile         re-read the source and re-plan now (CSRF-checked)
+    POST /ui/actions/restart/{ns}/{name} restart one server (CSRF-checked)
     POST /ui/login                     exchange the admin token for a session cookie
     GET  /ui/static/{file}             console.js, console.css
 
@@ -18,6 +19,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.resources import files
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -80,7 +82,11 @@ def console_routes(controller: StandaloneController, guard: ConsoleGuard) -> lis
         detail = snapshot.server_detail(controller, name)
         if detail is None:
             return _html(pages.refusal_page(404, f"no server named {name}", login=False), 404)
-        return page(request, f"Server {name}", pages.server_fragment(detail))
+        return page(
+            request,
+            f"Server {name}",
+            pages.server_fragment(detail, restart_csrf=guard.csrf_token("restart")),
+        )
 
     async def suite(request: Request) -> Response:
         name = request.path_params["name"]
@@ -120,6 +126,34 @@ def console_routes(controller: StandaloneController, guard: ConsoleGuard) -> lis
         guard.check_action(request, "reconcile", str(form.get("csrf", "")))
         controller.trigger()
         return RedirectResponse("/ui/", status_code=303, headers=SECURITY_HEADERS)
+
+    restarting: set[asyncio.Task[object]] = set()
+
+    async def restart(request: Request) -> Response:
+        from ..controller.restarts import restart_servers, restartable
+        from ..core.errors import InvalidInput
+
+        namespace, name = request.path_params["namespace"], request.path_params["name"]
+        form = await request.form()
+        guard.check_action(request, "restart", str(form.get("csrf", "")))
+        reconciler = controller.reconciler
+        if reconciler is None:
+            raise Refused(409, "the controller has not applied a revision yet")
+        try:
+            keys = restartable(reconciler, [name], every=False)
+        except InvalidInput as error:
+            raise Refused(404, error.message) from None
+        # The page follows the restart live; the response does not wait for Ready.
+        task: asyncio.Task[object] = asyncio.create_task(
+            restart_servers(reconciler, keys, wait_seconds=30.0)
+        )
+        restarting.add(task)
+        task.add_done_callback(restarting.discard)
+        return RedirectResponse(
+            f"/ui/servers/{quote(namespace, safe='')}/{quote(name, safe='')}",
+            status_code=303,
+            headers=SECURITY_HEADERS,
+        )
 
     async def login(request: Request) -> Response:
         try:
@@ -165,6 +199,7 @@ def console_routes(controller: StandaloneController, guard: ConsoleGuard) -> lis
         Route("/ui/usage", guarded(usage), methods=["GET"]),
         Route("/ui/stream", guarded(stream), methods=["GET"]),
         Route("/ui/actions/reconcile", guarded(reconcile), methods=["POST"]),
+        Route("/ui/actions/restart/{namespace}/{name}", guarded(restart), methods=["POST"]),
         Route("/ui/login", login, methods=["POST"]),
         Route("/ui/static/{file}", static, methods=["GET"]),
     ]
