@@ -154,6 +154,7 @@ def test_an_untrusted_tool_description_renders_as_text(
     expect(upstream).to_contain_text("<script>window.__pwned = 1</script>")
     expect(upstream).to_contain_text('<img src=x onerror="window.__pwned = 2">')
     assert tab.locator("#tools script, #tools img").count() == 0
+    expect(tab.locator("#log")).to_contain_text("hostile server starting <b>up</b>")
     assert tab.evaluate("window.__pwned") is None
     tab.screenshot(path=artefacts / "hostile.png", full_page=True)
     assert problems == []

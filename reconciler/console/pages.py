@@ -173,6 +173,7 @@ def server_fragment(detail: ServerDetail, *, restart_csrf: str) -> str:
         )
         or '<tr><td colspan="4">No health checks yet.</td></tr>'
     )
+    log = "\n".join(f"{_when(ts)}  {h(text)}" for ts, text in detail.log) or "No log lines."
     return (
         f'<section class="toolbar"><h1>Server {h(row.server)}</h1>{restart}</section>'
         '<table id="server" class="facts">'
@@ -188,6 +189,7 @@ def server_fragment(detail: ServerDetail, *, restart_csrf: str) -> str:
         f"<th>Result</th><th>Latency</th><th>Error</th></tr></thead><tbody>{health}</tbody>"
         "</table></section>"
         f"<section><h2>Events</h2>{events_table(detail.events)}</section>"
+        f'<section><h2>Recent log lines (stderr)</h2><pre id="log">{log}</pre></section>'
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..clientconfig import Client, client_config
+from ..controller.serverlogs import log_path, read_lines
 from ..controller.store import Store
 from ..controller.store_records import CallStats, Event, Revisions
 from ..core.access import qualified
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from ..controller.standalone import StandaloneController
 
 ENHANCEMENT_META = "dev.mcp-reconciler/enhancement"
+LOG_LINES = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,8 @@ class ServerDetail:
     tools: list[ToolRow]
     events: list[Event]
     health: list[tuple[float, bool, float | None, str | None]] = field(default_factory=list)
+    log: list[tuple[float, str]] = field(default_factory=list)
+    """The last lines the server wrote to stderr."""
 
 
 def _store(controller: StandaloneController) -> Store:
@@ -183,7 +187,10 @@ def server_detail(controller: StandaloneController, server: str) -> ServerDetail
     name = server.partition("/")[2]
     events = list(reversed(store.events(resource=f"MCPServer/{name}", limit=30)))
     health = [(h.ts, h.ok, h.latency_ms, h.error) for h in store.health(server, limit=20)]
-    return ServerDetail(row=row, tools=tools, events=events, health=health)
+    namespace = server.partition("/")[0]
+    log_file = log_path(controller.options.state_dir, namespace, name)
+    log = [(line.ts, line.text) for line in read_lines(log_file, tail=LOG_LINES)]
+    return ServerDetail(row=row, tools=tools, events=events, health=health, log=log)
 
 
 @dataclass(frozen=True, slots=True)

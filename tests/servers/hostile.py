@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from mcp.server.mcpserver import MCPServer
 
 server = MCPServer("hostile")
@@ -15,4 +17,5 @@ def echo(text: str) -> str:
 
 
 if __name__ == "__main__":
+    print("hostile server starting <b>up</b>", file=sys.stderr, flush=True)
     server.run("stdio")
