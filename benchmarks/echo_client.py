@@ -2,15 +2,17 @@
 
 One code path for all targets: the official SDK's `ClientSession`, initialized, calling an
 echo tool with `{"message": "hi"}`; only the transport differs. An address is a streamable
-HTTP URL, or `stdio` for server-everything launched as a subprocess of the session.
+HTTP URL (with the headers the target needs, say a bearer token), or `stdio` for
+server-everything launched as a subprocess of the session.
 
 Run as a script it is one load-generating process of the throughput measurement:
 
-    python benchmarks/echo_client.py ADDRESS TOOL --clients N --seconds S
+    python benchmarks/echo_client.py ADDRESS TOOL --clients N [--header NAME:VALUE]
 
-It opens N sessions and calls once on each (listing the tools, as every session does) and
-prints `ready`. Then, for each `go` line on stdin, every session calls for S seconds and
-the number of calls completed is printed. Any other line, or EOF, closes the sessions.
+It opens N sessions and calls once on each and prints `ready`. Then, for each line
+`go SECONDS` on stdin, every session calls back to back for that long, and
+`CALLS FAILURES` is printed (a failed call, error or wrong answer, is counted, not
+retried). Any other line, or EOF, closes the sessions.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import TextIO
 
 import anyio
 import anyio.to_thread
+import httpx2
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
@@ -38,14 +41,22 @@ EXPECTED = "Echo: hi"
 
 
 @contextlib.asynccontextmanager
-async def open_session(address: str, *, errlog: TextIO) -> AsyncIterator[ClientSession]:
+async def open_session(
+    address: str, *, errlog: TextIO, headers: dict[str, str] | None = None
+) -> AsyncIterator[ClientSession]:
     """An initialized session with the target at `address` (`stdio`: a new server process)."""
-    if address == STDIO:
-        params = StdioServerParameters(command=EVERYTHING[0], args=[*EVERYTHING[1:], "stdio"])
-        transport = stdio_client(params, errlog=errlog)
-    else:
-        transport = streamable_http_client(address)
-    async with transport as (read, write), ClientSession(read, write) as session:
+    async with contextlib.AsyncExitStack() as stack:
+        if address == STDIO:
+            params = StdioServerParameters(command=EVERYTHING[0], args=[*EVERYTHING[1:], "stdio"])
+            transport = stdio_client(params, errlog=errlog)
+        else:
+            # The SDK's own client settings, plus the target's headers.
+            http = await stack.enter_async_context(
+                httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300))
+            )
+            transport = streamable_http_client(address, http_client=http)
+        read, write = await stack.enter_async_context(transport)
+        session = await stack.enter_async_context(ClientSession(read, write))
         await session.initialize()
         yield session
 
@@ -58,35 +69,47 @@ async def call(session: ClientSession, tool: str) -> None:
         raise RuntimeError(f"{tool} answered {result.model_dump(exclude_none=True)}")
 
 
-async def generate_load(address: str, tool: str, *, clients: int, seconds: float) -> None:
-    """Serve load windows on stdin's command: each `go` line, `seconds` of calls by all."""
+async def generate_load(address: str, tool: str, *, clients: int, headers: dict[str, str]) -> None:
+    """Serve load windows on stdin's command: each `go SECONDS` line, calls by all."""
     async with contextlib.AsyncExitStack() as stack:
         sessions = [
-            await stack.enter_async_context(open_session(address, errlog=sys.stderr))
+            await stack.enter_async_context(
+                open_session(address, errlog=sys.stderr, headers=headers)
+            )
             for _ in range(clients)
         ]
         for session in sessions:
             await call(session, tool)
         print("ready", flush=True)
-        while (await anyio.to_thread.run_sync(sys.stdin.readline)).strip() == "go":
-            print(await load_window(sessions, tool, seconds), flush=True)
+        while True:
+            command = (await anyio.to_thread.run_sync(sys.stdin.readline)).split()
+            if len(command) != 2 or command[0] != "go":
+                break
+            completed, failed = await load_window(sessions, tool, float(command[1]))
+            print(completed, failed, flush=True)
 
 
-async def load_window(sessions: list[ClientSession], tool: str, seconds: float) -> int:
-    """Calls completed while every session calls back to back for `seconds`."""
+async def load_window(sessions: list[ClientSession], tool: str, seconds: float) -> tuple[int, int]:
+    """(calls completed, calls failed) while every session calls back to back for `seconds`."""
     deadline = time.perf_counter() + seconds
-    completed = 0
+    completed = failed = 0
 
     async def keep_calling(session: ClientSession) -> None:
-        nonlocal completed
+        nonlocal completed, failed
         while time.perf_counter() < deadline:
-            await call(session, tool)
-            completed += 1
+            try:
+                await call(session, tool)
+            except Exception as exc:
+                failed += 1
+                if failed <= 3:
+                    print(f"call failed: {exc!r}"[:500], file=sys.stderr)
+            else:
+                completed += 1
 
     async with anyio.create_task_group() as group:
         for session in sessions:
             group.start_soon(keep_calling, session)
-    return completed
+    return completed, failed
 
 
 def main() -> None:
@@ -94,11 +117,12 @@ def main() -> None:
     parser.add_argument("address", help="streamable HTTP URL, or 'stdio'")
     parser.add_argument("tool")
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    args = parser.parse_args()
-    anyio.run(
-        lambda: generate_load(args.address, args.tool, clients=args.clients, seconds=args.seconds)
+    parser.add_argument(
+        "--header", action="append", default=[], help="NAME:VALUE sent with every request"
     )
+    args = parser.parse_args()
+    headers = dict(item.split(":", 1) for item in args.header)
+    anyio.run(lambda: generate_load(args.address, args.tool, clients=args.clients, headers=headers))
 
 
 if __name__ == "__main__":

@@ -3,94 +3,135 @@
 One run measures, with the same official SDK client code (`echo_client.py`:
 `ClientSession.call_tool(TOOL, {"message": "hi"})`; only the transport differs):
 
-    direct     server-everything over stdio, no gateway (the server's own cost)
-    floor      a streamable HTTP endpoint that answers at once (`floor_server.py`: the cost of
-               HTTP and the client SDK alone)
-    gateway    the standalone controller (`python -m reconciler run`) serving a suite with
-               server-everything, called as `everything_echo` on /suites/bench/mcp
-    mcp-proxy  PyPI mcp-proxy (the common Python stdio-to-HTTP bridge) in front of the same
-               server; it pins the 1.x SDK, so it gets its own virtualenv
+    direct         server-everything over stdio, no gateway (the server's own cost)
+    floor          a streamable HTTP endpoint that answers at once (`floor_server.py`: the
+                   cost of HTTP and the client SDK alone)
+    relay          the bare relay (`bare_relay.py`): the floor's HTTP stack forwarding each
+                   request to server-everything's stdio and nothing else; the least any
+                   Python gateway can do, and the baseline the gateway is held to
+    gateway        the standalone controller (`python -m reconciler run`) serving a suite
+                   with server-everything, called as `everything_echo`; one target per
+                   `GATEWAY_VARIANTS` entry (`gateway`: no authentication,
+                   `gateway-token`: a static bearer token and an allow rule)
+    mcp-proxy      PyPI mcp-proxy (the common Python stdio-to-HTTP bridge) in front of the
+                   same server; it pins the 1.x SDK, so it gets its own virtualenv
 
 Latency: after a warm-up, N sequential calls on one session per target, interleaved in
-blocks so that noise from other work on the machine spreads evenly -> p50/p95.
-Throughput: C concurrent clients, each with its own session (for `direct`, its own server
-process), spread over a few client processes so that the client SDK is not capped at one
-core, calling for a fixed time -> calls/s. Targets: gateway p50 <= 0.4 x mcp-proxy's and
-<= floor + direct + 1.5 ms; gateway calls/s above mcp-proxy's.
+blocks so that noise from other work on the machine spreads evenly, in R rounds -> the
+best round's p50 and p95. Throughput at 1, 16 and 64 concurrent clients, each with its
+own session (for `direct`, its own server process), spread over a few client processes
+so that the client SDK is not capped at one core, in R interleaved windows -> the best
+window's calls/s, and every failed call counted. Memory: the gateway's resident set
+before and after K idle sessions are opened (initialized, then left alone) -> KB per
+session. Profile: py-spy samples the gateway while 16 clients call it; the flame graph
+and the collapsed stacks are written to --out, the functions with the most samples are
+printed. Targets (issue: the gateway hot path against the bare relay):
+
+    gateway p50 - relay p50                       <= 0.3 ms
+    gateway - (floor + direct)                    <= 0.25 x (mcp-proxy - (floor + direct))
+    gateway calls/s at 16 clients                 >= 0.9 x relay's, with no failed call
+    memory per idle session                       < 20 KB
 
 Needs the test servers (`npm ci --prefix tests`); creates mcp-proxy's virtualenv in
-benchmarks/.mcp-proxy-venv on first use (pip, from PyPI). Usage:
+benchmarks/.mcp-proxy-venv and installs py-spy into the project's virtualenv on first use
+(pip, from PyPI). Usage:
 
-    .venv/bin/python benchmarks/gateway_bench.py [--calls 500] [--clients 16] [--seconds 10]
-        [--rounds 2] [--client-processes 4] [--skip-proxy] [--proxy-venv DIR]
+    .venv/bin/python benchmarks/gateway_bench.py [--calls 300] [--rounds 3]
+        [--clients 1,16,64] [--seconds 3] [--client-processes 4] [--sessions 1000]
+        [--profile-seconds 8] [--skip-proxy] [--skip-profile] [--out DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
 import anyio
 import anyio.to_thread
+import httpx2
 from echo_client import EVERYTHING, STDIO, call, open_session
 from gateway_targets import (
+    GATEWAY_VARIANTS,
     PROXY_VENV,
+    ROOT,
     Processes,
     Target,
     start_floor,
     start_gateway,
     start_proxy,
+    start_relay,
 )
 
 WARMUP_CALLS = 50
 BLOCK_CALLS = 10
+PY_SPY_VERSION = "0.4.3"
 
 
 @dataclass
 class Figures:
-    """One target's results: sequential latency percentiles and concurrent throughput."""
+    """One target's results: the best round's latency, the best window's calls/s per
+    number of clients, failed calls, and memory per idle session."""
 
-    p50_ms: float
-    p95_ms: float
-    calls_per_second: float = 0.0
+    p50_ms: float = float("inf")
+    p95_ms: float = float("inf")
+    rates: dict[int, float] = field(default_factory=dict)
+    failed: int = 0
+    session_kb: float | None = None
 
 
-async def latencies(targets: list[Target], calls: int, *, errlog: TextIO) -> dict[str, Figures]:
-    """p50/p95 of `calls` sequential calls per target, measured in interleaved blocks."""
-    samples: dict[str, list[float]] = {t.name: [] for t in targets}
+# -- latency ----------------------------------------------------------------------------
+
+
+async def latencies(
+    targets: list[Target], figures: dict[str, Figures], calls: int, rounds: int, *, errlog: TextIO
+) -> None:
+    """p50/p95 of `calls` sequential calls per target per round, in interleaved blocks;
+    each target keeps its best round."""
     async with contextlib.AsyncExitStack() as stack:
         sessions = [
-            await stack.enter_async_context(open_session(t.address, errlog=errlog)) for t in targets
+            await stack.enter_async_context(
+                open_session(t.address, errlog=errlog, headers=t.headers)
+            )
+            for t in targets
         ]
         for target, session in zip(targets, sessions, strict=True):
             for _ in range(WARMUP_CALLS):
                 await call(session, target.tool)
-        while any(len(s) < calls for s in samples.values()):
-            for target, session in zip(targets, sessions, strict=True):
-                timings = samples[target.name]
-                for _ in range(min(BLOCK_CALLS, calls - len(timings))):
-                    started = time.perf_counter()
-                    await call(session, target.tool)
-                    timings.append(time.perf_counter() - started)
-    return {
-        name: Figures(percentile(timings, 50), percentile(timings, 95))
-        for name, timings in samples.items()
-    }
+        for number in range(rounds):
+            print(f"  latency round {number + 1}/{rounds}", file=sys.stderr)
+            samples: dict[str, list[float]] = {t.name: [] for t in targets}
+            while any(len(s) < calls for s in samples.values()):
+                for target, session in zip(targets, sessions, strict=True):
+                    timings = samples[target.name]
+                    for _ in range(min(BLOCK_CALLS, calls - len(timings))):
+                        started = time.perf_counter()
+                        await call(session, target.tool)
+                        timings.append(time.perf_counter() - started)
+            for name, timings in samples.items():
+                f = figures[name]
+                f.p50_ms = min(f.p50_ms, percentile(timings, 50))
+                f.p95_ms = min(f.p95_ms, percentile(timings, 95))
 
 
 def percentile(samples: list[float], q: int) -> float:
     """The q-th percentile of `samples` (seconds), in milliseconds."""
     return statistics.quantiles(samples, n=100, method="inclusive")[q - 1] * 1000
+
+
+# -- throughput -------------------------------------------------------------------------
 
 
 class Load:
@@ -100,40 +141,36 @@ class Load:
     client SDK is not capped at one core; they stay open between windows.
     """
 
-    def __init__(
-        self, target: Target, processes: Processes, *, clients: int, workers: int, seconds: float
-    ) -> None:
+    def __init__(self, target: Target, processes: Processes, *, clients: int, workers: int) -> None:
         self.processes = processes
         workers = min(workers, clients)
         shares = [clients // workers + (i < clients % workers) for i in range(workers)]
         script = str(Path(__file__).parent / "echo_client.py")
-        self.names = [f"{target.name}-clients-{i}" for i in range(workers)]
+        headers = [arg for k, v in target.headers.items() for arg in ("--header", f"{k}:{v}")]
+        self.names = [f"{target.name}-{clients}-clients-{i}" for i in range(workers)]
         self.workers = [
             processes.start(name, [sys.executable, script, target.address, target.tool,
-                                   "--clients", str(share), "--seconds", str(seconds)],
-                            pipes=True)
+                                   "--clients", str(share), *headers], pipes=True)
             for name, share in zip(self.names, shares, strict=True)
         ]  # fmt: skip
-        self.calls = 0
-        self.seconds = 0.0
+        self.best = 0.0
+        self.failed = 0
 
     async def ready(self) -> None:
         for index in range(len(self.workers)):
             await self._line(index)
 
-    async def window(self) -> None:
-        """One window: every client calls for the set time; counts calls and elapsed time."""
+    async def window(self, seconds: float) -> None:
+        """One window: every client calls for `seconds`; keeps the best rate."""
         begin = time.perf_counter()
         for worker in self.workers:
             assert worker.stdin is not None
-            worker.stdin.write(b"go\n")
+            worker.stdin.write(f"go {seconds}\n".encode())
             worker.stdin.flush()
-        self.calls += sum([int(await self._line(index)) for index in range(len(self.workers))])
-        self.seconds += time.perf_counter() - begin
-
-    @property
-    def rate(self) -> float:
-        return self.calls / self.seconds
+        counts = [(await self._line(index)).split() for index in range(len(self.workers))]
+        elapsed = time.perf_counter() - begin
+        self.best = max(self.best, sum(int(done) for done, _ in counts) / elapsed)
+        self.failed += sum(int(failed) for _, failed in counts)
 
     def stop(self) -> None:
         for name in self.names:
@@ -151,71 +188,227 @@ class Load:
 
 
 async def throughputs(
-    targets: list[Target], processes: Processes, args: argparse.Namespace
-) -> dict[str, float]:
-    """Calls/s of each target under `args.clients` concurrent clients, in interleaved windows."""
-    loads = [
-        Load(t, processes, clients=args.clients, workers=args.client_processes,
-             seconds=args.seconds / args.rounds)
-        for t in targets
-    ]  # fmt: skip
-    try:
-        for load in loads:
-            await load.ready()
-        for _ in range(args.rounds):
+    targets: list[Target],
+    figures: dict[str, Figures],
+    processes: Processes,
+    args: argparse.Namespace,
+) -> None:
+    """Calls/s of each target at each number of clients, in interleaved windows."""
+    for clients in args.clients:
+        print(f"  {clients} clients per target", file=sys.stderr)
+        loads = [
+            Load(t, processes, clients=clients, workers=args.client_processes) for t in targets
+        ]
+        try:
             for load in loads:
-                await load.window()
+                await load.ready()
+            for _ in range(args.rounds):
+                for load in loads:
+                    await load.window(args.seconds)
+        finally:
+            for load in loads:
+                load.stop()
+        for target, load in zip(targets, loads, strict=True):
+            figures[target.name].rates[clients] = load.best
+            figures[target.name].failed += load.failed
+
+
+# -- memory per idle session ------------------------------------------------------------
+
+
+def resident_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+async def session_memory(target: Target, sessions: int) -> float:
+    """KB of resident memory the target's process gains per idle session: `sessions`
+    sessions are initialized (initialize + notifications/initialized) and left open."""
+    assert target.pid is not None
+    headers = {"accept": "application/json, text/event-stream", **target.headers}
+    initialize = {
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                   "clientInfo": {"name": "bench", "version": "1"}},
+    }  # fmt: skip
+    initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
+
+        async def open_one() -> None:
+            response = await http.post(target.address, json=initialize)
+            response.raise_for_status()
+            session = {"mcp-session-id": response.headers["mcp-session-id"]}
+            (await http.post(target.address, json=initialized, headers=session)).raise_for_status()
+
+        for _ in range(50):  # warm up: first allocations, caches
+            await open_one()
+        before = resident_kb(target.pid)
+        for _ in range(sessions):
+            await open_one()
+        await anyio.sleep(1)
+        after = resident_kb(target.pid)
+    return (after - before) / sessions
+
+
+# -- profile ----------------------------------------------------------------------------
+
+
+def py_spy() -> Path:
+    """py-spy in the project's virtualenv (a benchmark-only tool), installed when missing."""
+    executable = Path(sys.executable).parent / "py-spy"
+    if not executable.exists():
+        print(f"installing py-spy=={PY_SPY_VERSION} ...", file=sys.stderr)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", f"py-spy=={PY_SPY_VERSION}"],
+            check=True,
+        )
+    return executable
+
+
+async def profile(target: Target, processes: Processes, args: argparse.Namespace) -> list[str]:
+    """Sample the target's process while 16 clients call it: a flame graph and collapsed
+    stacks in --out; returns the report lines (functions with the most samples)."""
+    assert target.pid is not None
+    spy = py_spy()
+    load = Load(target, processes, clients=16, workers=args.client_processes)
+    lines: list[str] = []
+    try:
+        await load.ready()
+        for kind, name in (("flamegraph", "gateway-flame.svg"), ("raw", "gateway-stacks.txt")):
+            output = args.out / name
+            recorder = start_py_spy(spy, target.pid, kind, output, args.profile_seconds)
+            await load.window(args.profile_seconds)
+            _, error = await anyio.to_thread.run_sync(recorder.communicate)
+            if recorder.returncode != 0:
+                return [f"py-spy failed ({recorder.returncode}): {error.decode()[-500:]}"]
+        lines = top_frames(args.out / "gateway-stacks.txt")
     finally:
-        for load in loads:
-            load.stop()
-    return {t.name: load.rate for t, load in zip(targets, loads, strict=True)}
+        load.stop()
+    return lines
 
 
-def report(figures: dict[str, Figures], clients: int, *, load: tuple[float, float]) -> None:
-    """The table, then each target's ratio; `load` is the 1-minute load average before/after."""
-    rate_header = f"calls/s ({clients} clients)"
-    print(f"{'target':<10} {'p50 ms':>8} {'p95 ms':>8} {rate_header:>22}")
+def start_py_spy(
+    spy: Path, pid: int, kind: str, output: Path, seconds: float
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [str(spy), "record", "--pid", str(pid), "--rate", "250", "--nonblocking",
+         "--duration", str(int(seconds)), "--format", kind, "--output", str(output)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+def top_frames(stacks: Path, *, count: int = 25) -> list[str]:
+    """The frames with the most samples, by self (innermost) and by total (on the stack)."""
+    own: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    samples = 0
+    for line in stacks.read_text().splitlines():
+        frames_text, _, number = line.rpartition(" ")
+        if not number.isdigit():
+            continue
+        n = int(number)
+        frames = [short_frame(f) for f in frames_text.split(";") if f]
+        samples += n
+        if frames:
+            own[frames[-1]] += n
+        for frame in set(frames):
+            total[frame] += n
+    if not samples:
+        return ["no samples"]
+    out = [f"{samples} samples; self % | total % | function (file:line)"]
+    for frame, n in own.most_common(count):
+        out.append(f"{100 * n / samples:6.1f} | {100 * total[frame] / samples:6.1f} | {frame}")
+    return out
+
+
+def short_frame(frame: str) -> str:
+    """`function (path/to/module.py:12)` with the path cut to the package."""
+    for marker in ("site-packages/", "python3.11/", str(ROOT) + "/"):
+        if marker in frame:
+            head, _, rest = frame.partition("(")
+            return f"{head}({rest.split(marker, 1)[1]}"
+    return frame
+
+
+# -- report -----------------------------------------------------------------------------
+
+
+def report(
+    figures: dict[str, Figures], clients: list[int], *, load: tuple[float, float]
+) -> list[str]:
+    """The table, then every gateway target's ratios against the issue's targets."""
+    lines = []
+    rate_headers = "".join(f"{f'calls/s@{c}':>12}" for c in clients)
+    lines.append(f"{'target':<16}{'p50 ms':>8}{'p95 ms':>8}{rate_headers}{'failed':>8}"
+                 f"{'KB/session':>12}")  # fmt: skip
     for name, f in figures.items():
-        print(f"{name:<10} {f.p50_ms:>8.2f} {f.p95_ms:>8.2f} {f.calls_per_second:>22.0f}")
-    gateway, direct, floor = figures["gateway"], figures["direct"], figures["floor"]
-    overhead = gateway.p50_ms - (floor.p50_ms + direct.p50_ms)
-    rows = [("gateway p50 - (floor p50 + direct p50)", f"{overhead:+.2f} ms",
-             verdict("<= 1.5 ms", overhead <= 1.5))]  # fmt: skip
+        rates = "".join(f"{f.rates.get(c, 0.0):>12.0f}" for c in clients)
+        memory = f"{f.session_kb:>12.1f}" if f.session_kb is not None else f"{'':>12}"
+        lines.append(f"{name:<16}{f.p50_ms:>8.2f}{f.p95_ms:>8.2f}{rates}{f.failed:>8}{memory}")
+    direct, floor, relay = figures["direct"], figures["floor"], figures["relay"]
     proxy = figures.get("mcp-proxy")
-    if proxy is not None:
-        latency_ratio = gateway.p50_ms / proxy.p50_ms
-        added_ratio = (gateway.p50_ms - floor.p50_ms) / (proxy.p50_ms - floor.p50_ms)
-        rate_ratio = gateway.calls_per_second / proxy.calls_per_second
-        rows = [
-            ("gateway p50 / mcp-proxy p50", f"{latency_ratio:.2f}",
-             verdict("<= 0.4", latency_ratio <= 0.4)),
-            ("(gateway - floor) / (mcp-proxy - floor)", f"{added_ratio:.2f}",
-             "(p50 each adds over the floor)"),
-            *rows,
-            ("gateway calls/s / mcp-proxy calls/s", f"{rate_ratio:.2f}",
-             verdict("> 1", rate_ratio > 1)),
-        ]  # fmt: skip
-    print()
-    for label, value, note in rows:
-        print(f"{label:<40} {value:>10}  {note}")
-    print(
+    base = floor.p50_ms + direct.p50_ms
+    lines.append("")
+    lines.append(f"relay p50 - (floor p50 + direct p50) = {relay.p50_ms - base:+.2f} ms "
+                 "(what forwarding over a pipe costs)")  # fmt: skip
+    for name, f in figures.items():
+        if not name.startswith("gateway"):
+            continue
+        lines.append(f"{name}:")
+        rows = [("p50 - relay p50", f"{f.p50_ms - relay.p50_ms:+.2f} ms",
+                 verdict("<= 0.3 ms", f.p50_ms - relay.p50_ms <= 0.3))]  # fmt: skip
+        if proxy is not None:
+            added, proxy_added = f.p50_ms - base, proxy.p50_ms - base
+            rows.append((
+                "added over floor+direct / mcp-proxy's",
+                f"{added:+.2f}/{proxy_added:+.2f} ms",
+                verdict("<= 0.25", added <= 0.25 * proxy_added),
+            ))  # fmt: skip
+        for c in clients:
+            ratio = f.rates.get(c, 0.0) / relay.rates[c] if relay.rates.get(c) else 0.0
+            note = verdict(">= 0.9", ratio >= 0.9) if c == 16 else ""
+            rows.append((f"calls/s / relay's at {c} clients", f"{ratio:.2f}", note))
+        rows.append(("failed calls", str(f.failed), verdict("0", f.failed == 0)))
+        if f.session_kb is not None:
+            rows.append(("memory per idle session", f"{f.session_kb:.1f} KB",
+                         verdict("< 20 KB", f.session_kb < 20)))  # fmt: skip
+        if proxy is not None and proxy.rates.get(16):
+            rows.append(("calls/s / mcp-proxy's at 16 clients",
+                         f"{f.rates.get(16, 0.0) / proxy.rates[16]:.2f}", ""))  # fmt: skip
+        lines.extend(f"  {label:<40}{value:>14}  {note}".rstrip() for label, value, note in rows)
+    lines.append(
         f"\nload average (1 min) {load[0]:.2f} before, {load[1]:.2f} after, {os.cpu_count()} CPUs"
     )
+    return lines
 
 
 def verdict(goal: str, met: bool) -> str:
     return f"(target {goal}: {'met' if met else 'NOT met'})"
 
 
+# -- the run ----------------------------------------------------------------------------
+
+
 async def measure(
     targets: list[Target], processes: Processes, args: argparse.Namespace, *, errlog: TextIO
-) -> dict[str, Figures]:
-    print(f"latency: {args.calls} sequential calls per target ...", file=sys.stderr)
-    figures = await latencies(targets, args.calls, errlog=errlog)
-    print(f"throughput: {args.clients} clients per target ...", file=sys.stderr)
-    for name, rate in (await throughputs(targets, processes, args)).items():
-        figures[name].calls_per_second = rate
-    return figures
+) -> tuple[dict[str, Figures], list[str]]:
+    figures = {t.name: Figures() for t in targets}
+    print(f"latency: {args.calls} sequential calls per target per round", file=sys.stderr)
+    await latencies(targets, figures, args.calls, args.rounds, errlog=errlog)
+    print("throughput:", file=sys.stderr)
+    await throughputs(targets, figures, processes, args)
+    profile_lines: list[str] = []
+    gateway = next(t for t in targets if t.name == "gateway")
+    if not args.skip_profile:
+        print(f"profile: py-spy on the gateway, {args.profile_seconds:g} s", file=sys.stderr)
+        profile_lines = await profile(gateway, processes, args)
+    print(f"memory: {args.sessions} idle sessions", file=sys.stderr)
+    for target in targets:
+        if target.name.startswith("gateway") or target.name == "mcp-proxy":
+            figures[target.name].session_kb = await session_memory(target, args.sessions)
+    return figures, profile_lines
 
 
 def interrupt(signum: int, frame: FrameType | None) -> None:
@@ -224,22 +417,33 @@ def interrupt(signum: int, frame: FrameType | None) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=500, help="sequential calls per target")
-    parser.add_argument("--clients", type=int, default=16, help="concurrent clients")
+    parser.add_argument("--calls", type=int, default=300, help="sequential calls per round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (latency and load)")
     parser.add_argument(
-        "--seconds", type=float, default=10.0, help="seconds of concurrent load per target"
+        "--clients",
+        type=lambda text: [int(c) for c in text.split(",")],
+        default=[1, 16, 64],
+        help="numbers of concurrent clients, comma-separated",
     )
-    parser.add_argument(
-        "--rounds", type=int, default=2, help="windows the load seconds are split into"
-    )
+    parser.add_argument("--seconds", type=float, default=3.0, help="seconds per load window")
     parser.add_argument(
         "--client-processes", type=int, default=4, help="processes the clients are spread over"
     )
+    parser.add_argument("--sessions", type=int, default=1000, help="idle sessions opened")
+    parser.add_argument("--profile-seconds", type=float, default=8.0)
     parser.add_argument("--skip-proxy", action="store_true", help="leave mcp-proxy out")
+    parser.add_argument("--skip-profile", action="store_true", help="no py-spy profile")
     parser.add_argument("--proxy-venv", type=Path, default=PROXY_VENV, help="its virtualenv")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "benchmarks" / "out" / "gateway",
+        help="where the report, figures and profile are written",
+    )
     args = parser.parse_args()
     if not Path(EVERYTHING[1]).exists():
         raise SystemExit("server-everything is not installed: run `npm ci --prefix tests`")
+    args.out.mkdir(parents=True, exist_ok=True)
     signal.signal(signal.SIGTERM, interrupt)
     load_before = os.getloadavg()[0]
     with (
@@ -251,11 +455,14 @@ def main() -> None:
             targets = [
                 Target("direct", STDIO, "echo"),
                 start_floor(processes, Path(name)),
-                start_gateway(processes, Path(name)),
+                start_relay(processes, Path(name)),
+                *start_gateway(processes, Path(name), GATEWAY_VARIANTS),
             ]
             if not args.skip_proxy:
                 targets.append(start_proxy(processes, args.proxy_venv))
-            figures = anyio.run(lambda: measure(targets, processes, args, errlog=direct_log))
+            figures, profile_lines = anyio.run(
+                lambda: measure(targets, processes, args, errlog=direct_log)
+            )
         except Exception:
             for process_name in processes.started:
                 print(f"--- {process_name} log:", file=sys.stderr)
@@ -263,7 +470,16 @@ def main() -> None:
             raise
         finally:
             processes.stop_all()
-    report(figures, args.clients, load=(load_before, os.getloadavg()[0]))
+    lines = report(figures, args.clients, load=(load_before, os.getloadavg()[0]))
+    if profile_lines:
+        lines += ["", f"profile of the gateway under 16 clients (py-spy; {args.out}):"]
+        lines += profile_lines
+    text = "\n".join(lines)
+    print(text)
+    (args.out / "report.txt").write_text(text + "\n")
+    (args.out / "figures.json").write_text(
+        json.dumps({name: asdict(f) for name, f in figures.items()}, indent=2) + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -1,9 +1,15 @@
 """The processes `gateway_bench.py` measures, started and stopped.
 
 Each target is an address the echo client can reach (`echo_client.open_session`): the floor
-server, the standalone controller's gateway, and mcp-proxy in front of server-everything.
-Every process runs in its own process group and is stopped, with whatever it spawned, by
+server, the bare relay, the standalone controller's gateway (one suite per configuration
+measured, `GATEWAY_VARIANTS`), and mcp-proxy in front of server-everything. Every process
+runs in its own process group and is stopped, with whatever it spawned, by
 `Processes.stop_all`.
+
+A gateway configuration to measure is one `GatewayVariant`: the resources its suite needs
+beside the server and the suite, the environment the controller needs, the headers every
+client sends. Adding one (an identity provider's token, a tool lock) is one entry in
+`GATEWAY_VARIANTS`, and it is measured in every table and ratio of `gateway_bench.py`.
 """
 
 from __future__ import annotations
@@ -18,8 +24,9 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from echo_client import EVERYTHING, ROOT
 
@@ -31,11 +38,54 @@ STOP_TIMEOUT = 15.0
 
 @dataclass(frozen=True)
 class Target:
-    """One way of reaching an echo tool: its address (URL or `stdio`) and the tool's name."""
+    """One way of reaching an echo tool: its address (URL or `stdio`), the tool's name, the
+    headers a client sends, and the pid of the process serving it (None for `stdio`)."""
 
     name: str
     address: str
     tool: str
+    headers: dict[str, str] = field(default_factory=dict)
+    pid: int | None = None
+
+
+STATIC_TOKEN = "bench-static-token-0123456789abcdef"
+
+
+@dataclass(frozen=True)
+class GatewayVariant:
+    """One configuration of the gateway to measure: suite `bench-<name>` (server-everything)
+    with `documents(suite)` beside it, `env` for the controller, `headers` for every client."""
+
+    name: str
+    documents: Callable[[str], list[dict[str, Any]]] = lambda suite: []
+    env: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def target(self) -> str:
+        return "gateway" if self.name == "open" else f"gateway-{self.name}"
+
+
+def _token_permission(suite: str) -> list[dict[str, Any]]:
+    return [
+        {"kind": "ToolPermission", "metadata": {"name": f"{suite}-callers"},
+         "spec": {"suites": [suite],
+                  "subjects": [{"name": "bench", "tokenFrom": {"env": "BENCH_TOKEN"}}],
+                  "rules": [{"action": "allow", "tools": ["everything.*"]}]}},
+    ]  # fmt: skip
+
+
+GATEWAY_VARIANTS = [
+    GatewayVariant("open"),
+    GatewayVariant(
+        "token",
+        documents=_token_permission,
+        env={"BENCH_TOKEN": STATIC_TOKEN},
+        headers={"authorization": f"Bearer {STATIC_TOKEN}"},
+    ),
+]
+"""`gateway` (a suite without ToolPermissions: no authentication, every tool) and
+`gateway-token` (a static bearer token, with an allow rule checked on every call)."""
 
 
 class Processes:
@@ -49,8 +99,16 @@ class Processes:
         self.logs = logs
         self.started: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, name: str, argv: list[str], *, pipes: bool = False) -> subprocess.Popen[bytes]:
-        """Start `argv`; with `pipes`, its stdin and stdout are pipes, else only its log."""
+    def start(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        pipes: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.Popen[bytes]:
+        """Start `argv` (with `env` added to the environment); with `pipes`, its stdin and
+        stdout are pipes, else only its log."""
         with open(self.logs / f"{name}.log", "wb") as log:
             process = subprocess.Popen(
                 argv,
@@ -59,6 +117,7 @@ class Processes:
                 stderr=log if pipes else subprocess.STDOUT,
                 start_new_session=True,
                 cwd=ROOT,
+                env={**os.environ, **env} if env else None,
             )
         self.started[name] = process
         return process
@@ -162,33 +221,64 @@ def start_floor(processes: Processes, tmp: Path) -> Target:
         "floor", [sys.executable, str(Path(__file__).parent / "floor_server.py"), str(port_file)]
     )
     wait_for("the floor server", port_file.exists, floor)
-    return Target("floor", f"http://127.0.0.1:{port_file.read_text().strip()}/mcp", "echo")
+    port = port_file.read_text().strip()
+    return Target("floor", f"http://127.0.0.1:{port}/mcp", "echo", pid=floor.pid)
 
 
-def start_gateway(processes: Processes, tmp: Path) -> Target:
-    """The standalone controller serving suite `bench` (server-everything) on a free port."""
-    config, state = tmp / "config", tmp / "state"
-    config.mkdir()
-    documents = [
+def start_relay(processes: Processes, tmp: Path) -> Target:
+    """`bare_relay.py` (in front of its own server-everything) on a free port."""
+    port_file = tmp / "relay.port"
+    relay = processes.start(
+        "relay", [sys.executable, str(Path(__file__).parent / "bare_relay.py"), str(port_file)]
+    )
+    wait_for("the bare relay", port_file.exists, relay)
+    port = port_file.read_text().strip()
+    return Target("relay", f"http://127.0.0.1:{port}/mcp", "echo", pid=relay.pid)
+
+
+def start_gateway(
+    processes: Processes,
+    tmp: Path,
+    variants: list[GatewayVariant],
+    *,
+    name: str = "controller",
+) -> list[Target]:
+    """The standalone controller on a free port, serving one suite per variant, each with
+    the one server-everything."""
+    config, state = tmp / name / "config", tmp / name / "state"
+    config.mkdir(parents=True)
+    documents: list[dict[str, Any]] = [
         {"kind": "MCPServer", "metadata": {"name": "everything"},
          "spec": {"command": EVERYTHING[0], "args": [*EVERYTHING[1:], "stdio"]}},
-        {"kind": "MCPSuite", "metadata": {"name": "bench"},
-         "spec": {"servers": [{"name": "everything"}]}},
     ]  # fmt: skip
+    env: dict[str, str] = {}
+    for variant in variants:
+        suite = f"bench-{variant.name}"
+        documents.append(
+            {"kind": "MCPSuite", "metadata": {"name": suite},
+             "spec": {"servers": [{"name": "everything"}]}}
+        )  # fmt: skip
+        documents.extend(variant.documents(suite))
+        env.update(variant.env)
     (config / "bench.yaml").write_text(
         "\n---\n".join(
             json.dumps({"apiVersion": "mcp.reconciler.dev/v1alpha1", **d}) for d in documents
         )
     )
-    controller = processes.start("controller", [
-        sys.executable, "-m", "reconciler", "run", str(config), "--state-dir", str(state),
-        "--listen", "127.0.0.1:0", "--log-format", "json",
-    ])  # fmt: skip
+    controller = processes.start(name, [
+        sys.executable, "-m", "reconciler", "run", str(config),
+        "--state-dir", str(state), "--listen", "127.0.0.1:0", "--log-format", "json",
+    ], env=env)  # fmt: skip
     url_file = state / "gateway.url"
     wait_for("the controller's gateway", url_file.exists, controller)
     base = url_file.read_text().strip()
     wait_for("the gateway's /readyz", lambda: answers_200(f"{base}/readyz"), controller)
-    return Target("gateway", f"{base}/suites/bench/mcp", "everything_echo")
+    pid = controller.pid
+    return [
+        Target(variant.target, f"{base}/suites/bench-{variant.name}/mcp", "everything_echo",
+               headers=variant.headers, pid=pid)
+        for variant in variants
+    ]  # fmt: skip
 
 
 def proxy_executable(venv: Path) -> Path:
@@ -219,4 +309,4 @@ def start_proxy(processes: Processes, venv: Path) -> Target:
         "--", *EVERYTHING, "stdio",
     ])  # fmt: skip
     wait_for("mcp-proxy", lambda: answers_200(f"http://127.0.0.1:{port}/status"), proxy)
-    return Target("mcp-proxy", f"http://127.0.0.1:{port}/mcp", "echo")
+    return Target("mcp-proxy", f"http://127.0.0.1:{port}/mcp", "echo", pid=proxy.pid)
