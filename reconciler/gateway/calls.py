@@ -10,14 +10,16 @@ workflow's tool runs its steps (`workflow_calls.py`), each a recorded call.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from typing import Any
 
+from ..upstream import wire
 from .config import Access
 from .context import RequestContext
 from .forwarding import forward
-from .records import CallOutcome, CallRecord, arguments_digest
+from .records import CallOutcome, CallRecord
 from .rpc import FORBIDDEN, INVALID_PARAMS, RATE_LIMITED, REQUEST_TIMEOUT, Message, RpcError
 from .workflow_calls import refusal, run_workflow
 
@@ -140,6 +142,11 @@ async def call_step(
         _rate_limit(ctx, call, access, server, tool, f"{server}.{tool}")
         params = {"name": tool, "arguments": arguments}
         return call.answered(await forward(ctx, server, "tools/call", params, timeout=timeout))
+
+
+def arguments_digest(arguments: Any) -> str:
+    """SHA-256 (hex) of the canonical JSON of a call's arguments (sorted keys, no spaces)."""
+    return hashlib.sha256(wire.canonical({} if arguments is None else arguments)).hexdigest()
 
 
 def report(

@@ -5,11 +5,9 @@ field, in this order); the arguments themselves are never kept, only their hash.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 CallOutcome = Literal[
     "ok",
@@ -59,15 +57,3 @@ def unauthenticated_attempt(suite: str) -> CallRecord:
         outcome="unauthenticated",
         error_code=401,
     )
-
-
-def arguments_digest(arguments: Any) -> str:
-    """SHA-256 (hex) of the canonical JSON of a call's arguments."""
-    canonical = json.dumps(
-        {} if arguments is None else arguments,
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        default=str,
-    )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

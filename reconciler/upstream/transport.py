@@ -10,11 +10,12 @@ live in `remote.py`.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any, Protocol
 
 from mcp_types import RequestId
+
+from . import wire
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +64,6 @@ class Transport(Protocol):
         ...
 
 
-_SEPARATORS = (",", ":")
-
-
 class StdioTransport:
     """Newline-delimited JSON-RPC over a process's stdout (reader) and stdin (writer)."""
 
@@ -86,7 +84,7 @@ class StdioTransport:
     async def send(self, message: Message) -> None:
         if self._closed or self._writer.is_closing():
             raise TransportClosed("the server's stdin is closed")
-        data = json.dumps(message, separators=_SEPARATORS, ensure_ascii=False).encode() + b"\n"
+        data = wire.dumps(message) + b"\n"
         try:
             self._writer.write(data)
             await self._writer.drain()
@@ -103,7 +101,7 @@ class StdioTransport:
             if not line.strip():
                 continue
             try:
-                message = json.loads(line)
+                message = wire.loads(line)
             except ValueError:
                 logger.warning("ignoring a line of server stdout that is not JSON: %.200r", line)
                 continue
