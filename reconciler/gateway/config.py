@@ -126,9 +126,19 @@ class Access:
     rules: RuleSet | None = None
     """None: everything is allowed (a suite with no ToolPermission)."""
     limits: Limits | None = None
+    _decided: dict[tuple[str, str], bool] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """Decisions made so far: the rules are matched once per tool and configuration."""
 
     def allows(self, server: str, tool: str) -> bool:
-        return self.rules is None or self.rules.allows(server, tool)
+        if self.rules is None:
+            return True
+        key = (server, tool)
+        decided = self._decided.get(key)
+        if decided is None:
+            decided = self._decided[key] = self.rules.allows(server, tool)
+        return decided
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ the app with health, readiness and metrics in `server.py`.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 from collections.abc import AsyncIterator
@@ -21,6 +20,7 @@ from typing import Any
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
+from ..upstream import wire
 from .auth import Unauthenticated, authenticate, bearer_token
 from .config import ANONYMOUS, SuiteConfig
 from .context import RequestContext
@@ -92,21 +92,33 @@ class Refusal(Exception):
         return json_response(body, status=self.status, headers=self.headers)
 
 
-def dumps(message: Message) -> bytes:
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
 def json_response(
     message: Message, *, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
-    return Response(dumps(message), status, headers, media_type="application/json")
+    return Response(wire.dumps(message), status, headers, media_type="application/json")
 
 
 def sse_event(message: Message) -> bytes:
-    return b"event: message\ndata: " + dumps(message) + b"\n\n"
+    return b"event: message\ndata: " + wire.dumps(message) + b"\n\n"
 
 
 # -- checks shared by every MCP endpoint -----------------------------------------------
+
+_HEADERS = "mcp.headers"
+
+
+def headers_of(request: Request) -> dict[str, str]:
+    """The request's headers as a dict, decoded once per request (a repeated header keeps
+    its first value, as Starlette's lookup does)."""
+    headers: dict[str, str] | None = request.scope.get(_HEADERS)
+    if headers is None:
+        headers = {}
+        for key, value in request.scope["headers"]:
+            name = key.decode("latin-1").lower()
+            if name not in headers:
+                headers[name] = value.decode("latin-1")
+        request.scope[_HEADERS] = headers
+    return headers
 
 
 def gateway_of(request: Request) -> Gateway:
@@ -120,7 +132,9 @@ async def admit(request: Request) -> tuple[Gateway, SuiteConfig, str]:
     A 401 names the suite's protected-resource metadata (RFC 9728) in `WWW-Authenticate`,
     so a client holding only the suite URL can find where to get a token."""
     gateway = gateway_of(request)
-    refusal = gateway.hosts.refusal(request.headers.get("host"), request.headers.get("origin"))
+    refusal = gateway.hosts.refusal(
+        headers_of(request).get("host"), headers_of(request).get("origin")
+    )
     if refusal is not None:
         raise Refusal(refusal[0], INVALID_REQUEST, refusal[1])
     name = request.path_params["suite"]
@@ -131,7 +145,7 @@ async def admit(request: Request) -> tuple[Gateway, SuiteConfig, str]:
         return gateway, suite, ANONYMOUS
     try:
         principal = await authenticate(
-            bearer_token(request.headers.get("authorization")),
+            bearer_token(headers_of(request).get("authorization")),
             tokens=suite.tokens,
             grants=suite.oidc,
             verifier=gateway.verifier,
@@ -181,7 +195,7 @@ def metadata_url(base: str, suite: str) -> str:
 async def resource_metadata(request: Request) -> Response:
     """`GET /.well-known/oauth-protected-resource/suites/<suite>/mcp` (RFC 9728)."""
     gateway = gateway_of(request)
-    refusal = gateway.hosts.refusal(request.headers.get("host"), None)
+    refusal = gateway.hosts.refusal(headers_of(request).get("host"), None)
     if refusal is not None:
         return Response(status_code=refusal[0])
     name = request.path_params["suite"]
@@ -202,7 +216,7 @@ async def resource_metadata(request: Request) -> Response:
 
 
 def check_version(request: Request) -> None:
-    version = request.headers.get(VERSION_HEADER)
+    version = headers_of(request).get(VERSION_HEADER)
     if version is not None and version not in SUPPORTED_VERSIONS:
         raise Refusal(
             400,
@@ -229,35 +243,51 @@ def session_of(
 
 def accepts(request: Request) -> tuple[bool, bool]:
     """(accepts JSON, accepts SSE) from the Accept header."""
-    accept = request.headers.get("accept", "")
-    types = {part.split(";")[0].strip().lower() for part in accept.split(",")}
-    anything = not accept or "*/*" in types
-    return (
-        anything or "application/json" in types or "application/*" in types,
-        anything or "text/event-stream" in types or "text/*" in types,
-    )
+    accept = headers_of(request).get("accept", "")
+    known = _ACCEPTS.get(accept)
+    if known is None:
+        types = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+        anything = not accept or "*/*" in types
+        known = (
+            anything or "application/json" in types or "application/*" in types,
+            anything or "text/event-stream" in types or "text/*" in types,
+        )
+        if len(_ACCEPTS) >= 64:  # clients send a handful of distinct values
+            _ACCEPTS.clear()
+        _ACCEPTS[accept] = known
+    return known
+
+
+_ACCEPTS: dict[str, tuple[bool, bool]] = {}
+"""Accept header -> what it accepts, as parsed before."""
 
 
 async def read_json(request: Request, limit: int) -> Any:
     """The body parsed as JSON; 413 past `limit` bytes, 415/400 when it is not JSON."""
-    content_type = request.headers.get("content-type", "")
+    content_type = headers_of(request).get("content-type", "")
     if content_type.split(";")[0].strip().lower() != "application/json":
         raise Refusal(415, INVALID_REQUEST, "Unsupported Media Type: send application/json")
-    declared = request.headers.get("content-length")
+    declared = headers_of(request).get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise Refusal(413, INVALID_REQUEST, f"request body larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
     try:
-        async for chunk in request.stream():
+        while True:  # the ASGI messages themselves: Request.stream() costs an async generator
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect
+            chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
                 raise Refusal(413, INVALID_REQUEST, f"request body larger than {limit} bytes")
             chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
     except ClientDisconnect:  # gone, or cut off by the body deadline (connections.py)
         raise Refusal(400, INVALID_REQUEST, "the request body did not arrive") from None
     try:
-        return json.loads(b"".join(chunks))
+        return wire.loads(chunks[0] if len(chunks) == 1 else b"".join(chunks))
     except (ValueError, RecursionError):
         raise Refusal(400, PARSE_ERROR, "Parse error: the body is not valid JSON") from None
 
@@ -288,9 +318,7 @@ def start_request(
     """Run a client request in a task of its own, cancellable by the client."""
     request_id = message["id"]
     method = message["method"]
-    gateway.metrics.requests.labels(
-        suite.name, method if method in KNOWN_METHODS else "other"
-    ).inc()
+    gateway.metrics.count_request(suite.name, method if method in KNOWN_METHODS else "other")
     exchange = Exchange(session, stream=stream)
     ctx = RequestContext(gateway, session, suite, exchange, request_id)
     task = asyncio.create_task(gateway.router.request(ctx, method, message.get("params")))
@@ -330,7 +358,7 @@ async def post_mcp(request: Request) -> Response:
                 caller=caller_of(request, suite, subject),
                 sub=_token_sub(request),
             )
-        session = session_of(gateway, suite, subject, request.headers.get(SESSION_HEADER))
+        session = session_of(gateway, suite, subject, headers_of(request).get(SESSION_HEADER))
     except Refusal as refusal:
         return refusal.response()
     headers = {SESSION_HEADER: session.id}
@@ -418,7 +446,7 @@ def initialize(
             suite.name,
         )
     answer = gateway.router.initialize(session, suite, message.get("params"))
-    gateway.metrics.requests.labels(suite.name, "initialize").inc()
+    gateway.metrics.count_request(suite.name, "initialize")
     return json_response(result(message["id"], answer), headers={SESSION_HEADER: session.id})
 
 
@@ -429,7 +457,7 @@ async def get_mcp(request: Request) -> Response:
         if not accepts(request)[1]:
             raise Refusal(406, INVALID_REQUEST, "Not Acceptable: accept text/event-stream")
         check_version(request)
-        session = session_of(gateway, suite, subject, request.headers.get(SESSION_HEADER))
+        session = session_of(gateway, suite, subject, headers_of(request).get(SESSION_HEADER))
     except Refusal as refusal:
         return refusal.response()
     return StreamingResponse(
@@ -457,7 +485,7 @@ async def session_stream(session: ClientSession, *, first: bytes = b"") -> Async
 async def delete_mcp(request: Request) -> Response:
     try:
         gateway, suite, subject = await admit(request)
-        session = session_of(gateway, suite, subject, request.headers.get(SESSION_HEADER))
+        session = session_of(gateway, suite, subject, headers_of(request).get(SESSION_HEADER))
     except Refusal as refusal:
         return refusal.response()
     gateway.end_session(session)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -100,6 +101,8 @@ class GatewayMetrics:
             buckets=RECONCILE_BUCKETS,
             registry=r,
         )
+        self._series: dict[tuple[str, ...], Any] = {}
+        """Labelled series by label values, looked up once (`labels()` is costly per call)."""
 
     def observe_call(
         self,
@@ -112,10 +115,29 @@ class GatewayMetrics:
         code: int | None,
     ) -> None:
         """One call; `server` empty means the tool is unknown (its name is not a label)."""
-        self.calls.labels(suite, server, tool if server else UNKNOWN_TOOL, outcome).inc()
-        self.latency.labels(suite, server).observe(seconds)
+        if server:  # a tool of the suite: a bounded set of series, kept bound
+            key = (suite, server, tool, outcome)
+            series = self._series.get(key)
+            if series is None:
+                series = self._series[key] = (
+                    self.calls.labels(suite, server, tool, outcome),
+                    self.latency.labels(suite, server),
+                )
+            series[0].inc()
+            series[1].observe(seconds)
+        else:
+            self.calls.labels(suite, server, UNKNOWN_TOOL, outcome).inc()
+            self.latency.labels(suite, server).observe(seconds)
         if code is not None:
             self.errors.labels(suite, server, str(code)).inc()
+
+    def count_request(self, suite: str, method: str) -> None:
+        """One JSON-RPC request received (`method`: a known method or `other`)."""
+        key = (suite, method)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = self.requests.labels(suite, method)
+        series.inc()
 
     def set_server_state(self, server: str, *, up: bool, healthy: bool | None = None) -> None:
         self.server_up.labels(server).set(1 if up else 0)

@@ -145,6 +145,10 @@ class Gateway:
     # -- servers -------------------------------------------------------------------
 
     def upstream(self, server: str) -> Upstream | None:
+        return self.upstreams.get(server)
+
+    def server_info(self, server: str) -> dict[str, Any] | None:
+        """The server's initialize result, as last seen (kept while it restarts)."""
         upstream = self.upstreams.get(server)
         if upstream is not None:
             try:
@@ -153,11 +157,6 @@ class Gateway:
                 info = None
             if isinstance(info, dict):
                 self._server_info[server] = info
-        return upstream
-
-    def server_info(self, server: str) -> dict[str, Any] | None:
-        """The server's initialize result, as last seen (kept while it restarts)."""
-        self.upstream(server)
         return self._server_info.get(server)
 
     def set_server_state(
