@@ -25,7 +25,8 @@ window's calls/s, and every failed call counted. Memory: the gateway's resident 
 before and after K idle sessions are opened (initialized, then left alone) -> KB per
 session. Profile: py-spy samples the gateway while 16 clients call it; the flame graph
 and the collapsed stacks are written to --out, the functions with the most samples are
-printed (samples holding the GIL only: time spent waiting on sockets and pipes is left out). Targets (issue: the gateway hot path against the bare relay):
+printed (samples holding the GIL only: waits on sockets and pipes are left out). Targets
+(issue: the gateway hot path against the bare relay):
 
     gateway p50 - relay p50                       <= 0.3 ms
     gateway - (floor + direct)                    <= 0.25 x (mcp-proxy - (floor + direct))
