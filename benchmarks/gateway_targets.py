@@ -59,7 +59,8 @@ class GatewayVariant:
     name: str
     documents: Callable[[str], list[dict[str, Any]]] = lambda suite: []
     env: dict[str, str] = field(default_factory=dict)
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: Callable[[str], dict[str, str]] = lambda url: {}
+    """The headers every client sends, given the suite's URL (a JWT's audience)."""
 
     @property
     def target(self) -> str:
@@ -75,17 +76,48 @@ def _token_permission(suite: str) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+_ISSUER: list[Any] = []
+
+
+def oidc_issuer() -> Any:
+    """The tests' OpenID Connect issuer (tests/oidc_issuer.py), started once, on 127.0.0.1."""
+    if not _ISSUER:
+        sys.path.insert(0, str(ROOT))
+        from tests.oidc_issuer import OidcIssuer
+
+        _ISSUER.append(OidcIssuer().start())
+    return _ISSUER[0]
+
+
+def _oidc_permission(suite: str) -> list[dict[str, Any]]:
+    issuer = oidc_issuer().url
+    return [
+        {"kind": "ToolPermission", "metadata": {"name": f"{suite}-callers"},
+         "spec": {"suites": [suite],
+                  "subjects": [{"name": "bench",
+                                "oidc": {"issuer": issuer, "claims": {"groups": "bench"}}}],
+                  "rules": [{"action": "allow", "tools": ["everything.*"]}]}},
+    ]  # fmt: skip
+
+
+def _oidc_headers(url: str) -> dict[str, str]:
+    claims = {"sub": "bench", "aud": url, "groups": ["bench"]}
+    return {"authorization": f"Bearer {oidc_issuer().mint(claims, lifetime=7200)}"}
+
+
 GATEWAY_VARIANTS = [
     GatewayVariant("open"),
     GatewayVariant(
         "token",
         documents=_token_permission,
         env={"BENCH_TOKEN": STATIC_TOKEN},
-        headers={"authorization": f"Bearer {STATIC_TOKEN}"},
+        headers=lambda url: {"authorization": f"Bearer {STATIC_TOKEN}"},
     ),
+    GatewayVariant("oidc", documents=_oidc_permission, headers=_oidc_headers),
 ]
-"""`gateway` (a suite without ToolPermissions: no authentication, every tool) and
-`gateway-token` (a static bearer token, with an allow rule checked on every call)."""
+"""`gateway` (a suite without ToolPermissions: no authentication, every tool),
+`gateway-token` (a static bearer token, with an allow rule checked on every call) and
+`gateway-oidc` (a JWT from a local OpenID Connect issuer, verified with its cached JWKS)."""
 
 
 class Processes:
@@ -275,10 +307,10 @@ def start_gateway(
     wait_for("the gateway's /readyz", lambda: answers_200(f"{base}/readyz"), controller)
     pid = controller.pid
     return [
-        Target(variant.target, f"{base}/suites/bench-{variant.name}/mcp", "everything_echo",
-               headers=variant.headers, pid=pid)
+        Target(variant.target, url, "everything_echo", headers=variant.headers(url), pid=pid)
         for variant in variants
-    ]  # fmt: skip
+        for url in [f"{base}/suites/bench-{variant.name}/mcp"]
+    ]
 
 
 def proxy_executable(venv: Path) -> Path:
