@@ -28,6 +28,7 @@ from typing import Any
 import aiohttp
 import aiohttp.web
 import attrs
+import jsonpatch
 import kmock
 import yaml
 from kmock._internal import enums, rendering
@@ -119,6 +120,22 @@ class KubeEmulator(kmock.KubernetesEmulator):
                     "message": exc.message or repr(exc),
                 },
                 status=exc.status,
+            )
+        if isinstance(exc, jsonpatch.JsonPatchTestFailed):
+            # A JSON patch whose `test` op fails (a stale resourceVersion) is 422 Invalid on
+            # a real API server: the client re-reads and retries, instead of resending the
+            # same patch after a 500 until it gives up.
+            return aiohttp.web.json_response(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Status",
+                    "metadata": {},
+                    "code": 422,
+                    "status": "Failure",
+                    "reason": "Invalid",
+                    "message": str(exc),
+                },
+                status=422,
             )
         return await super()._render_error(exc)
 
