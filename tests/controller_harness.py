@@ -84,8 +84,18 @@ class Controller:
         return status_report(self.state_dir)
 
     def server(self, name: str) -> dict[str, Any] | None:
-        """The server's status row, with `identity`: (pid, start time) read from /proc now."""
-        found = next((s for s in self.status()["servers"] if s["name"] == name), None)
+        """The server's status row, with `identity`: (pid, start time) read from /proc now.
+
+        `name` is qualified outside the default namespace: `team-a/time`."""
+        namespace, _, name = name.rpartition("/")
+        found = next(
+            (
+                s
+                for s in self.status()["servers"]
+                if s["name"] == name and s["namespace"] == (namespace or "default")
+            ),
+            None,
+        )
         if found is not None and found["pid"]:
             found["identity"] = (found["pid"], start_time_of(found["pid"]))
         return found

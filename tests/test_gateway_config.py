@@ -294,3 +294,46 @@ def test_claims_match_by_equality_or_list_membership(
 
     grant = OidcGrant("k", "k", "https://idp", None, tuple(sorted(wanted.items())))
     assert grant.matches(claims) is matches
+
+
+def test_namespaced_suites_are_named_apart_and_route_to_their_own_servers() -> None:
+    teams = "\n---\n".join(
+        f"""
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: MCPServer
+metadata: {{name: time, namespace: {ns}}}
+spec: {{command: mcp-server-time}}
+---
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: MCPSuite
+metadata: {{name: dev, namespace: {ns}}}
+spec: {{servers: [{{name: time}}]}}
+---
+apiVersion: mcp.reconciler.dev/v1alpha1
+kind: ToolPermission
+metadata: {{name: p, namespace: {ns}}}
+spec:
+  suites: [dev]
+  subjects: [{{name: bot, tokenFrom: {{env: TOKEN_{ns.upper().replace("-", "_")}}}}}]
+  rules: [{{action: allow, tools: ["time.get_*"]}}]
+  rateLimit: {{requestsPerMinute: 60, perTool: {{"time.get_*": 5}}}}
+"""
+        for ns in ("team-a", "team-b")
+    )
+    only_a = {"team-a/time": TOOLS["time"]}  # team-b's time has not answered yet
+    config = build_gateway_config(
+        state(teams),
+        only_a,
+        resolver=SecretResolver(environ={"TOKEN_TEAM_A": "a" * 32, "TOKEN_TEAM_B": "b" * 32}),
+    )
+    assert set(config.suites) == {"team-a/dev", "team-b/dev"}
+    assert config.servers == {"team-a/time", "team-b/time"}
+    team_a = config.suites["team-a/dev"]
+    route = team_a.tools["time_get_current_time"]
+    assert route.server == "team-a/time"
+    assert not config.suites["team-b/dev"].tools, "team-a's tools are never listed for team-b"
+    access = team_a.access_for("bot")
+    assert access.allows(route.server, "get_current_time")
+    assert not access.allows(route.server, "convert_time")
+    assert access.limits is not None
+    assert access.limits.tool_limit(route.server, "get_current_time") == 5

@@ -154,6 +154,8 @@ def _reached_over_http(
     for resource in desired:
         doc = resource.model_dump(mode="json", by_alias=True, exclude_none=True)
         doc.pop("status", None)
+        # The pod serves one namespace, at /suites/<suite>/mcp: as if it were the default.
+        doc["metadata"].pop("namespace", None)
         if doc["kind"] == "MCPServer":
             address = upstreams.get(resource.name)
             spec = doc["spec"]

@@ -53,6 +53,7 @@ def _fail(error: StateError) -> typer.Exit:
 def status(output: OutputOpt = Output.text, state_dir: StateDir = None) -> None:
     """Show resources with phase and conditions, and servers with pid, uptime and tools."""
     from ..controller.report import status_report
+    from ..core.models import qualified_name
 
     try:
         report = status_report(resolve_state_dir(state_dir))
@@ -87,7 +88,7 @@ def status(output: OutputOpt = Output.text, state_dir: StateDir = None) -> None:
         if server.get("asLastSeen"):
             phase = f"{phase} (last seen {_uptime(server['ageSeconds'])} ago)"
         servers.add_row(
-            server["name"],
+            qualified_name(server["namespace"], server["name"]),
             phase,
             str(server["pid"] or "-"),
             _uptime(server["uptimeSeconds"]),
@@ -101,7 +102,7 @@ def status(output: OutputOpt = Output.text, state_dir: StateDir = None) -> None:
         if resource["kind"] != "MCPServer":
             others.add_row(
                 resource["kind"],
-                resource["name"],
+                qualified_name(resource["namespace"], resource["name"]),
                 resource["phase"] or "-",
                 resource["ready"],
                 resource["message"] or "",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..core.desired import DesiredState
 from ..core.errors import StateError
+from ..core.models import qualified_name
 from ..loading.loader import LoadResult, load_documents
 from .store import Store
 
@@ -19,7 +20,8 @@ class LiveState:
     result: LoadResult
     revision: str
     tools: dict[str, list[str]]
-    """Exposed tool names by server name."""
+    """Exposed tool names of each server, by qualified name (`namespace/name` outside the
+    default namespace)."""
 
 
 def live_state(state_dir: Path) -> LiveState:
@@ -36,8 +38,8 @@ def live_state(state_dir: Path) -> LiveState:
         tools: dict[str, list[str]] = {}
         for capability in store.capabilities(kind="tool"):
             if capability.exposed:
-                name = capability.server.rpartition("/")[2]
-                tools.setdefault(name, []).append(capability.name)
+                namespace, _, name = capability.server.partition("/")
+                tools.setdefault(qualified_name(namespace, name), []).append(capability.name)
     if documents is None or revisions.applied is None:
         raise StateError(
             f"the controller on {state_dir} has applied nothing yet: start it with "

@@ -317,11 +317,12 @@ class Reconciler:
     # -- gateway and status ---------------------------------------------------------------
 
     def tools(self) -> dict[str, list[dict[str, Any]]]:
-        """Each supervised server's tools (raw dicts) by name: while a server restarts, its
-        last known tools stay listed (calls fail as unavailable), so clients see no churn."""
+        """Each supervised server's tools (raw dicts) by qualified name: while a server
+        restarts, its last known tools stay listed (calls fail as unavailable), so clients
+        see no churn."""
         return {
-            runner.server.name: runner.tools
-            for runner in self.runners.values()
+            key.qualified_name: runner.tools
+            for key, runner in self.runners.items()
             if runner.tools and runner.phase != Phase.STALLED
         }
 
@@ -381,7 +382,9 @@ class Reconciler:
         if self.runners.get(runner.server.key) is not runner:
             return
         if self.server_state is not None:
-            self.server_state(runner.server.name, _SERVER_STATES.get(runner.phase, "starting"))
+            self.server_state(
+                runner.server.key.qualified_name, _SERVER_STATES.get(runner.phase, "starting")
+            )
         self._configure_gateway()
         self.write_status([runner.server.key])
 

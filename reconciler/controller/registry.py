@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..core.conditions import Phase
+from ..core.models import DEFAULT_NAMESPACE, MCPServer, ResourceKey
 from ..upstream.connection import UpstreamConnection
 
 if TYPE_CHECKING:
@@ -19,10 +20,12 @@ class UpstreamsOf:
         self._reconciler = reconciler
 
     def get(self, server: str) -> UpstreamConnection | None:
+        """The connection of `server` (its qualified name: `namespace/name` outside the
+        default namespace), while it is Ready."""
         reconciler = self._reconciler()
         if reconciler is None:
             return None
-        for key, runner in reconciler.runners.items():
-            if key.name == server and runner.phase == Phase.READY:
-                return runner.connection
-        return None
+        namespace, _, name = server.rpartition("/")
+        key = ResourceKey(MCPServer.kind_name, namespace or DEFAULT_NAMESPACE, name)
+        runner = reconciler.runners.get(key)
+        return runner.connection if runner is not None and runner.phase == Phase.READY else None

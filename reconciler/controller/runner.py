@@ -76,7 +76,7 @@ class RunnerContext:
     on_change: Listener | None = None
     """Called after the phase or the tool list of a server changed."""
     sink_for: Callable[[str], MessageSink] | None = None
-    """Receives what a server (by name) sends outside any call: the gateway's sink."""
+    """Receives what a server (by qualified name) sends outside any call: the gateway's sink."""
     confinement: Confinement = field(default_factory=Confinement)
     """Wraps the launch of servers that declare `sandbox` (bubblewrap)."""
     logs: ServerLogs | None = None
@@ -231,9 +231,10 @@ class ServerRunner:
 
     async def _launch(self) -> None:
         transport = await self._transport()
-        sink = self.context.sink_for(self.server.name) if self.context.sink_for else None
+        name = self.server.key.qualified_name
+        sink = self.context.sink_for(name) if self.context.sink_for else None
         connection = UpstreamConnection(
-            self.server.name, transport, on_list_changed=self._on_list_changed, default_sink=sink
+            name, transport, on_list_changed=self._on_list_changed, default_sink=sink
         )
         await connection.connect(timeout=CONNECT_TIMEOUT)
         self.connection = connection
@@ -461,12 +462,15 @@ class ServerRunner:
             category=category,
             reason=reason,
             message=message,
-            resource=f"MCPServer/{self.server.name}",
+            resource=str(self.server.key),
         )
         if category == "server":  # stderr lines stay in the event log only
             level = {"error": "error", "warning": "warning"}.get(severity, "info")
             log.log(
-                getattr(logging, level.upper()), reason, server=self.server.name, message=message
+                getattr(logging, level.upper()),
+                reason,
+                server=self.server.key.qualified_name,
+                message=message,
             )
 
     def _persist(self) -> None:

@@ -273,7 +273,8 @@ class StandaloneController:
             )
         if outcome.applied and result.state is not None and self.gateway_url:
             for suite in result.state.suites:
-                log.info("serving suite", suite=suite.name, url=self._suite_url(suite.name))
+                name = suite.key.qualified_name
+                log.info("serving suite", suite=name, url=self._suite_url(name))
         elif not outcome.applied:
             log.warning(
                 "not applied", revision=snapshot.revision, reason=outcome.reason,
@@ -282,6 +283,7 @@ class StandaloneController:
         return outcome
 
     def _suite_url(self, suite: str) -> str:
+        """`suite`: its qualified name (`namespace/name` outside the default namespace)."""
         return f"{self.gateway_url}/suites/{suite}/mcp"
 
     async def _resync_loop(self) -> None:

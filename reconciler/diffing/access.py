@@ -155,7 +155,7 @@ def _served(
         if server is None:
             continue
         spec = server.spec.tools
-        for tool in tools.get(name, ()):
+        for tool in tools.get(server.key.qualified_name, ()):
             if any(glob_match(p, tool) for p in spec.include) and not any(
                 glob_match(p, tool) for p in spec.exclude
             ):

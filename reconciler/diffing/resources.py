@@ -46,7 +46,8 @@ _KIND_RANK = {kind: rank for rank, kind in enumerate(KINDS)}
 _PROVIDER_FIELDS = ("spec.type", "spec.model", "spec.endpoint", "spec.apiVersion")
 
 Tools = Mapping[str, Sequence[str]]
-"""Discovered tools: server name -> the server's tool names."""
+"""Discovered tools: server (qualified name: `namespace/name` outside the default
+namespace) -> the server's tool names."""
 
 
 def diff_states(old: DesiredState, new: DesiredState, *, tools: Tools | None = None) -> Diff:
@@ -217,7 +218,7 @@ def _exposed(resource: Resource | None, tools: Tools | None) -> tuple[str, ...]:
     """Tools of a server its filter exposes, when discovered tools are known."""
     if tools is None or not isinstance(resource, MCPServer):
         return ()
-    return exposed_tools(resource, tools.get(resource.name, ()))
+    return exposed_tools(resource, tools.get(resource.key.qualified_name, ()))
 
 
 def exposed_tools(server: MCPServer, names: Sequence[str]) -> tuple[str, ...]:

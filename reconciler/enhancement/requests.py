@@ -22,19 +22,24 @@ def requests_from_desired(
     *,
     servers: Sequence[str] | None = None,
     tool_names: Sequence[str] | None = None,
+    qualify: bool = True,
 ) -> list[ToolToEnhance]:
-    """One request per tool to enhance; `tools` is each server's `tools/list` by server name.
+    """One request per tool to enhance; `tools` is each server's `tools/list` by qualified
+    name (`namespace/name` outside the default namespace), and requests name servers so.
 
-    `servers` and `tool_names` narrow the selection (tool names may be globs).
+    `servers` and `tool_names` narrow the selection (tool names may be globs). With
+    `qualify=False` servers are named by their own name, in `tools` and in the requests:
+    for one namespace's resources served as if it were the default (the operator).
     """
     requests = []
     for server in sorted(desired.servers, key=lambda s: s.name):
         spec = server.spec
         if spec.enhancement is None or not spec.enabled:
             continue
-        if servers is not None and server.name not in servers:
+        qualified = server.key.qualified_name if qualify else server.name
+        if servers is not None and server.name not in servers and qualified not in servers:
             continue
-        for tool in tools.get(server.name, ()):
+        for tool in tools.get(qualified, ()):
             name = tool.get("name")
             if not isinstance(name, str) or not spec.tools.exposes(name):
                 continue
@@ -45,7 +50,7 @@ def requests_from_desired(
                 continue
             requests.append(
                 ToolToEnhance(
-                    server=server.name,
+                    server=qualified,
                     tool=tool,
                     provider_ref=spec.enhancement.provider_ref,
                     style=spec.enhancement.style,

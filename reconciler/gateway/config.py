@@ -13,6 +13,12 @@ the name keeps it (docs/workflows.md).
 A server's tools pass its ToolLock and the poisoning scan first (`reconciler.toollock`):
 a withheld tool gets no route, only an entry in `SuiteConfig.withheld` saying why, so it is
 absent from tools/list and a call to it is refused with that reason (docs/toollock.md).
+
+Suites and servers are named here as everywhere namespaces meet: by name in the default
+namespace, `namespace/name` elsewhere (`qualified_name`). A suite is served at
+`/suites/<that name>/mcp` and its member servers are looked up by that name, so a suite
+only ever reaches servers of its own namespace. Rules, rate limits and tool prefixes use
+the server's own name: they are written inside the namespace.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from ..core.models import (
     SessionLimits,
     ToolPermission,
     Workflow,
+    qualified_name,
 )
 from ..core.models.globs import glob_match
 from ..core.models.workflow import WORKFLOW_SERVER
@@ -55,6 +62,8 @@ class ToolRoute:
 
     exposed: str
     server: str
+    """Where a call goes: the server's qualified name (`namespace/name` outside the default
+    namespace)."""
     tool: str
     """The server's own name for the tool (sent upstream, and used by rules)."""
     definition: ToolDict
@@ -83,6 +92,7 @@ class Member:
     """A server of a suite."""
 
     server: str
+    """The server's qualified name (`namespace/name` outside the default namespace)."""
     priority: int = 0
 
 
@@ -97,7 +107,7 @@ class Limits:
 
     def tool_limit(self, server: str, tool: str) -> int | None:
         """Calls per minute allowed for this tool, the strictest matching pattern's."""
-        name = f"{server}.{tool}"
+        name = f"{server_name(server)}.{tool}"
         matching = [rpm for pattern, rpm in self.per_tool if glob_match(pattern, name)]
         return min(matching) if matching else None
 
@@ -132,12 +142,13 @@ class Access:
     """Decisions made so far: the rules are matched once per tool and configuration."""
 
     def allows(self, server: str, tool: str) -> bool:
+        """`server`: qualified or not; rules name the servers of their own namespace."""
         if self.rules is None:
             return True
         key = (server, tool)
         decided = self._decided.get(key)
         if decided is None:
-            decided = self._decided[key] = self.rules.allows(server, tool)
+            decided = self._decided[key] = self.rules.allows(server_name(server), tool)
         return decided
 
 
@@ -146,6 +157,8 @@ class SuiteConfig:
     """Everything the gateway needs to serve one suite."""
 
     name: str
+    """How clients address the suite (`/suites/<name>/mcp`): its qualified name, so
+    `namespace/name` outside the default namespace."""
     namespace: str = "default"
     description: str | None = None
     conflict_resolution: str = "prefix"
@@ -184,6 +197,7 @@ class GatewayConfig:
     """The configuration of every suite, from one revision."""
 
     suites: Mapping[str, SuiteConfig] = field(default_factory=dict)
+    """By qualified name (`SuiteConfig.name`)."""
     revision: str | None = None
     problems: tuple[Problem, ...] = ()
     """What could not be applied: errors (a token that cannot be read: that subject cannot
@@ -193,7 +207,7 @@ class GatewayConfig:
 
     @property
     def servers(self) -> frozenset[str]:
-        """Every server that is a member of some suite."""
+        """Every server (qualified name) that is a member of some suite."""
         return frozenset(s for suite in self.suites.values() for s in suite.servers)
 
 
@@ -210,13 +224,14 @@ def build_gateway_config(
     `tools` holds each server's discovered tools as the raw dicts of its `tools/list`;
     `descriptions` the enhanced descriptions by server and tool; `upstream` the tools as
     the servers sent them when `tools` already carries enhanced text (the lock and the scan
-    judge upstream definitions; default: `tools`). Token values are read through `resolver`
-    and kept only as hashes; a token that cannot be read is reported in `problems` and
-    authenticates nobody.
+    judge upstream definitions; default: `tools`). All three are keyed by the server's
+    qualified name. Token values are read through `resolver` and kept only as hashes; a
+    token that cannot be read is reported in `problems` and authenticates nobody.
     """
     locks = judge_state(desired, upstream if upstream is not None else tools)
     builder = _Builder(desired, tools, resolver, descriptions or {}, locks, upstream)
-    suites = {suite.name: builder.suite(suite) for suite in sorted(desired.suites, key=_by_name)}
+    configs = (builder.suite(suite) for suite in sorted(desired.suites, key=_by_name))
+    suites = {config.name: config for config in configs}
     return GatewayConfig(
         MappingProxyType(suites),
         revision=desired.revision,
@@ -227,6 +242,11 @@ def build_gateway_config(
 
 def _by_name(suite: MCPSuite) -> tuple[str, str]:
     return (suite.metadata.ns, suite.name)
+
+
+def server_name(server: str) -> str:
+    """A server's own name, from its qualified name (`namespace/name` or `name`)."""
+    return server.rpartition("/")[2]
 
 
 def _workflow_tool(exposed: str, workflow: Workflow) -> dict[str, Any]:
@@ -289,7 +309,7 @@ class _Builder:
     def suite(self, suite: MCPSuite) -> SuiteConfig:
         ns = suite.metadata.ns
         members = tuple(
-            Member(m.server, m.priority)
+            Member(qualified_name(ns, m.server), m.priority)
             for m in self.desired.suite_members(suite)
             if self.desired.get(MCPServer, m.server, ns) is not None
         )
@@ -302,7 +322,7 @@ class _Builder:
         if not permissions:
             access = {ANONYMOUS: Access(ANONYMOUS)}
         return SuiteConfig(
-            name=suite.name,
+            name=qualified_name(ns, suite.name),
             namespace=ns,
             description=suite.spec.description,
             conflict_resolution=suite.spec.conflict_resolution,
@@ -331,10 +351,10 @@ class _Builder:
         candidates: list[Candidate] = []
         raw: dict[tuple[str, str], dict[str, Any]] = {}
         for member in members:
-            server = self.desired.get(MCPServer, member.server, ns)
+            server = self.desired.get(MCPServer, server_name(member.server), ns)
             assert server is not None
             spec = server.spec.tools
-            for tool in self.tools.get(server.name, []):
+            for tool in self.tools.get(member.server, []):
                 name = tool.get("name")
                 if not isinstance(name, str) or not name:
                     continue
@@ -364,7 +384,10 @@ class _Builder:
             if description is not None:
                 definition["description"] = description
             routes[exposed] = ToolRoute(
-                exposed, candidate.server, candidate.original, MappingProxyType(definition)
+                exposed,
+                qualified_name(ns, candidate.server),
+                candidate.original,
+                MappingProxyType(definition),
             )
         return routes
 
@@ -373,7 +396,7 @@ class _Builder:
     ) -> None:
         """Add the tool of each active workflow with steps that lists the suite."""
         ns = suite.metadata.ns
-        servers = {member.server for member in members}
+        servers = {server_name(member.server) for member in members}
         chains: dict[str, tuple[Workflow, Chain]] = {}
         for workflow in sorted(self.desired.of_kind(Workflow, ns), key=lambda w: w.name):
             spec = workflow.spec
@@ -414,12 +437,12 @@ class _Builder:
         """The workflow's checked steps, or None (and a problem) when it cannot be served."""
         ns = suite.metadata.ns
         for i, step in enumerate(workflow.spec.steps):
-            server_name, tool = step.tool.split(".", 1)
-            server = self.desired.get(MCPServer, server_name, ns)
-            if server is None or server_name not in servers:
-                reason = f"server {server_name} is not a member of suite {suite.name}"
+            step_server, tool = step.tool.split(".", 1)
+            server = self.desired.get(MCPServer, step_server, ns)
+            if server is None or step_server not in servers:
+                reason = f"server {step_server} is not a member of suite {suite.name}"
             elif not server.spec.tools.exposes(tool):
-                reason = f"the tools.include/exclude of server {server_name} hide {tool}"
+                reason = f"the tools.include/exclude of server {step_server} hide {tool}"
             else:
                 continue
             message = f"workflow {workflow.name} is not served in suite {suite.name}: {reason}"
@@ -432,35 +455,40 @@ class _Builder:
             self.problem(workflow, exc.field, message, severity="error")
             return None
 
-    def description(self, ns: str, server_name: str, tool: str) -> str | None:
+    def description(self, ns: str, name: str, tool: str) -> str | None:
         """The spec override wins over the enhanced text; None keeps the server's own.
 
         Enhanced text is scanned like upstream text: with a high finding it is not served.
         """
-        server = self.desired.get(MCPServer, server_name, ns)
+        server = self.desired.get(MCPServer, name, ns)
         override = server.spec.tools.overrides.get(tool) if server else None
         if override is not None and override.description is not None:
             return override.description
-        enhanced = self.descriptions.get(server_name, {}).get(tool)
+        enhanced = self.descriptions.get(qualified_name(ns, name), {}).get(tool)
         if enhanced is not None and not self.safe_enhancement(server, tool, enhanced):
             return None
         return enhanced
 
-    def served(self, ns: str, server_name: str, tool: dict[str, Any]) -> dict[str, Any]:
+    def served(self, ns: str, name: str, tool: dict[str, Any]) -> dict[str, Any]:
         """The definition to serve: the enhanced one, unless its text has a high finding
         (a model can be talked into writing an injection); then the server's own."""
         definition = dict(tool)
         if self.upstream is None:
             return definition
-        name = str(tool.get("name"))
+        tool_name = str(tool.get("name"))
         original = next(
-            (t for t in self.upstream.get(server_name, []) if t.get("name") == name), None
+            (
+                t
+                for t in self.upstream.get(qualified_name(ns, name), [])
+                if t.get("name") == tool_name
+            ),
+            None,
         )
         text = definition.get("description")
         if original is None or not isinstance(text, str) or text == original.get("description"):
             return definition
-        server = self.desired.get(MCPServer, server_name, ns)
-        return definition if self.safe_enhancement(server, name, text) else dict(original)
+        server = self.desired.get(MCPServer, name, ns)
+        return definition if self.safe_enhancement(server, tool_name, text) else dict(original)
 
     def safe_enhancement(self, server: MCPServer | None, tool: str, text: str) -> bool:
         found = [

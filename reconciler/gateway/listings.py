@@ -16,6 +16,7 @@ import logging
 import re
 from typing import Any
 
+from .config import server_name
 from .context import RequestContext, Services
 from .forwarding import forward
 from .naming import POLICIES, Candidate
@@ -198,17 +199,18 @@ class Catalog:
         listed = await self._list_all(
             ctx, self.reachable(ctx, "prompts"), "prompts/list", "prompts"
         )
-        priority = {m.server: m.priority for m in ctx.suite.members}
+        priority = {server_name(m.server): m.priority for m in ctx.suite.members}
+        qualified = {server_name(server): server for server, _ in listed}
         raw: dict[tuple[str, str], dict[str, Any]] = {}
         for server, items in listed:
             for item in items:
                 if isinstance(item, dict) and isinstance(item.get("name"), str):
-                    raw[(server, item["name"])] = item
+                    raw[(server_name(server), item["name"])] = item
         naming = POLICIES[ctx.suite.conflict_resolution].assign(
             Candidate(server, name, name, priority.get(server, 0)) for server, name in raw
         )
         self._prompt_names[ctx.suite.name] = {
-            exposed: (c.server, c.original) for exposed, c in naming.exposed.items()
+            exposed: (qualified[c.server], c.original) for exposed, c in naming.exposed.items()
         }
         prompts = [
             {**raw[(c.server, c.original)], "name": exposed}

@@ -82,12 +82,12 @@ def create_app(
     app = Starlette(
         routes=[
             *root,
-            Route("/suites/{suite}/mcp", post_mcp, methods=["POST"]),
-            Route("/suites/{suite}/mcp", get_mcp, methods=["GET"]),
-            Route("/suites/{suite}/mcp", delete_mcp, methods=["DELETE"]),
-            Route("/suites/{suite}/sse", legacy_stream, methods=["GET"]),
-            Route("/suites/{suite}/messages", legacy_messages, methods=["POST"]),
-            Route(METADATA_PREFIX + "/suites/{suite}/mcp", resource_metadata, methods=["GET"]),
+            Route("/suites/{suite:path}/mcp", post_mcp, methods=["POST"]),
+            Route("/suites/{suite:path}/mcp", get_mcp, methods=["GET"]),
+            Route("/suites/{suite:path}/mcp", delete_mcp, methods=["DELETE"]),
+            Route("/suites/{suite:path}/sse", legacy_stream, methods=["GET"]),
+            Route("/suites/{suite:path}/messages", legacy_messages, methods=["POST"]),
+            Route(METADATA_PREFIX + "/suites/{suite:path}/mcp", resource_metadata, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),

@@ -14,6 +14,7 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
 
+from ..core.models import qualified_name
 from ..workflows import Chain, StepRecord
 from .config import Access
 from .context import RequestContext
@@ -65,7 +66,9 @@ async def run_workflow(
         )
 
     async def call(server: str, tool: str, arguments: dict[str, Any], timeout: float) -> Message:
-        return await call_step(ctx, server, tool, arguments, timeout)
+        # Steps name servers of the suite's own namespace.
+        upstream = qualified_name(ctx.suite.namespace, server)
+        return await call_step(ctx, upstream, tool, arguments, timeout)
 
     arguments = params.get("arguments")
     _check_inputs(chain, input_schema, arguments if isinstance(arguments, dict) else {})

@@ -112,7 +112,7 @@ class ClusterEnhancer:
             for server in desired.servers
             if server.spec.enhancement is not None and (found := self.tools(server.key)) is not None
         }
-        requests = requests_from_desired(desired, tools)
+        requests = requests_from_desired(desired, tools, qualify=False)
         if not requests:
             return self._descriptions.get(namespace, {}) if tools else served
         providers = providers_of(desired)
@@ -137,7 +137,7 @@ class ClusterEnhancer:
             store = await self._store(namespace)
             resolver = FetchedSecrets(values=await self._secrets(namespace, desired))
             report = await enhance_tools(
-                requests_from_desired(desired, tools),
+                requests_from_desired(desired, tools, qualify=False),
                 providers=providers_of(desired),
                 store=store,
                 resolver=resolver,

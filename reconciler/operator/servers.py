@@ -338,7 +338,9 @@ class Servers:
         if context is None:
             return None
         desired = DesiredState.of([*context.resources.values(), server])
-        tools = {key.name: found for key, found in self._tools.items() if key.namespace == ns}
+        tools = {
+            key.qualified_name: found for key, found in self._tools.items() if key.namespace == ns
+        }
         return judge_state(desired, tools).get((ns, server.name))
 
     def _lock_events(self, key: ResourceKey, verdict: ServerVerdict) -> list[Event]:

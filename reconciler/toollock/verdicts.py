@@ -166,7 +166,7 @@ def judge_state(
     """
     exposed: dict[tuple[str, str], list[ToolDict]] = {}
     for server in desired.servers:
-        offered = tools.get(server.name)
+        offered = tools.get(server.key.qualified_name)
         if offered:
             exposed[(server.metadata.ns, server.name)] = [
                 t for t in offered if isinstance(t.get("name"), str) and _exposes(server, t)

@@ -15,6 +15,7 @@ from .base import (
     ResourceStatus,
     SecretKeyRef,
     ValueSource,
+    qualified_name,
 )
 from .permission import (
     OidcIdentity,
@@ -90,4 +91,5 @@ __all__ = [
     "ValueSource",
     "Workflow",
     "WorkflowSpec",
+    "qualified_name",
 ]

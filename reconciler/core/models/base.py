@@ -221,10 +221,20 @@ class ResourceKey(tuple[str, str, str]):
     def name(self) -> str:
         return self[2]
 
+    @property
+    def qualified_name(self) -> str:
+        """`name` in the default namespace, `namespace/name` elsewhere."""
+        return qualified_name(self.namespace, self.name)
+
     def __str__(self) -> str:
-        if self.namespace == DEFAULT_NAMESPACE:
-            return f"{self.kind}/{self.name}"
-        return f"{self.kind}/{self.namespace}/{self.name}"
+        return f"{self.kind}/{self.qualified_name}"
+
+
+def qualified_name(namespace: str, name: str) -> str:
+    """How a resource is named where namespaces meet (the gateway, status, events): its name
+    in the default namespace, `namespace/name` elsewhere. Names and namespaces are DNS
+    labels, so the two forms never collide."""
+    return name if namespace == DEFAULT_NAMESPACE else f"{namespace}/{name}"
 
 
 def is_dns_label(value: str) -> bool:
