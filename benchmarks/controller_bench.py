@@ -23,9 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from reconciler.controller.confinement import Confinement
+from reconciler.controller.launch import this_machine
+from reconciler.controller.pool import RunnerPool
 from reconciler.controller.reconcile import Reconciler
 from reconciler.controller.report import events_report, status_report
-from reconciler.controller.runner import RunnerContext
 from reconciler.controller.store import Store
 from reconciler.controller.supervisor import LaunchSpec, spawn
 from reconciler.loading.loader import load_documents
@@ -178,7 +180,9 @@ async def bench_noop(tmp: Path, servers: int) -> None:
     files = [("servers.yaml", docs)]
     state = tmp / "noop-state"
     store = Store.open(state)
-    reconciler = Reconciler(store=store, context=RunnerContext(store, SecretResolver()))
+    machine = this_machine(SecretResolver().resolve)
+    pool = RunnerPool(store=store, machine=machine, confinement=Confinement())
+    reconciler = Reconciler(store=store, pool=pool)
     first = load_documents(files)
     await reconciler.reconcile(first, revision="r1")
     timings = []

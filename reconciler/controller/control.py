@@ -8,64 +8,61 @@ same, read-only, when the controller is down.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ..core.errors import InvalidInput
+from ..core.errors import InvalidInput, StateError
 from ..embedded_http import EmbeddedHttpServer
 
-if TYPE_CHECKING:
-    from .standalone import StandaloneController
+
+class Controlled(Protocol):
+    """What the control API asks of the controller."""
+
+    async def reconcile_now(self) -> dict[str, Any]:
+        """`POST /reconcile`: re-read the source and re-plan now; what happened."""
+        ...
+
+    def health(self) -> dict[str, Any]:
+        """`GET /health`: the controller's pid and gateway URL."""
+        ...
+
+    async def restart(self, names: list[str], *, every: bool, wait: float) -> dict[str, Any]:
+        """`POST /restart`: restart the named (or every) running server; what happened.
+        `InvalidInput` for unknown or idle names, `StateError` before the first revision."""
+        ...
+
+    def server_tools(self) -> dict[str, list[dict[str, Any]]]:
+        """`GET /tools`: each running server's tools exactly as it sent them."""
+        ...
 
 
-def control_app(controller: StandaloneController) -> Starlette:
+def control_app(controller: Controlled) -> Starlette:
     async def reconcile(request: Request) -> JSONResponse:
-        controller.source.trigger()
-        reconciler = controller.reconciler
-        outcome = await reconciler.resync() if reconciler is not None else None
-        last = controller.last_outcome
-        return JSONResponse(
-            {
-                "triggered": True,
-                "resynced": outcome is not None,
-                "changes": outcome.plan.counts() if outcome and outcome.plan else {},
-                "lastRevision": last.revision if last else None,
-                "lastApplied": last.applied if last else None,
-                "lastReason": last.reason if last else None,
-                "lastMessage": last.message if last else None,
-            }
-        )
+        return JSONResponse(await controller.reconcile_now())
 
     async def restart(request: Request) -> JSONResponse:
-        from .restarts import restart_servers, restartable
-
-        reconciler = controller.reconciler
-        if reconciler is None:
-            return JSONResponse({"error": "the controller has not applied a revision yet"}, 409)
         body = await request.json()
+        names = [str(n) for n in body.get("servers") or []]
+        wait = min(float(body.get("waitSeconds", 30.0)), 600.0)
         try:
-            keys = restartable(
-                reconciler, [str(n) for n in body.get("servers") or []], every=bool(body.get("all"))
-            )
+            answer = await controller.restart(names, every=bool(body.get("all")), wait=wait)
+        except StateError as error:
+            return JSONResponse({"error": error.message}, 409)
         except InvalidInput as error:
             return JSONResponse({"error": error.message}, 404)
-        wait = min(float(body.get("waitSeconds", 30.0)), 600.0)
-        results = await restart_servers(reconciler, keys, wait_seconds=wait)
-        return JSONResponse({"restarted": [r.as_json() for r in results]})
+        return JSONResponse(answer)
 
     async def health(request: Request) -> JSONResponse:
-        return JSONResponse({"pid": os.getpid(), "gateway": controller.gateway_url})
+        return JSONResponse(controller.health())
 
     async def tools(request: Request) -> JSONResponse:
         """Each running server's tools exactly as it sent them (`lock`, `scan`)."""
-        reconciler = controller.reconciler
-        return JSONResponse({"servers": reconciler.tools() if reconciler is not None else {}})
+        return JSONResponse({"servers": controller.server_tools()})
 
     return Starlette(
         routes=[
@@ -77,7 +74,7 @@ def control_app(controller: StandaloneController) -> Starlette:
     )
 
 
-def control_server(controller: StandaloneController, path: Path) -> EmbeddedHttpServer:
+def control_server(controller: Controlled, path: Path) -> EmbeddedHttpServer:
     """The control API on the unix socket `path` (mode 0600), as an async context manager."""
     return EmbeddedHttpServer(control_app(controller), unix_socket=path, name="control")
 

@@ -16,10 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from ..core.desired import DesiredState
-from ..core.models import MCPServer
+from ..core.models import MCPServer, ResourceKey
+from ..core.spec_changes import spec_hash
 from ..secrets import SecretResolver
+from .confinement import Confinement
 from .control import request_control
-from .runner import RunnerContext, ServerRunner, server_id
+from .launch import this_machine
+from .runner import ServerRunner
 from .store import Store
 
 DEFAULT_TIMEOUT = 60.0
@@ -56,26 +59,41 @@ async def probe_tools(
         tempfile.TemporaryDirectory(prefix="mcp-reconciler-probe-") as scratch,
         Store.open(Path(scratch)) as store,
     ):
-        context = RunnerContext(store=store, resolver=resolver, base_dirs=base_dirs)
-        results = await asyncio.gather(*(_probe(server, context, timeout) for server in servers))
+        machine = this_machine(resolver.resolve)
+        results = await asyncio.gather(
+            *(
+                _probe(
+                    ServerRunner(
+                        server,
+                        spec_hash=spec_hash(server),
+                        base_dir=base_dirs.get(server.key, Path.cwd()),
+                        store=store,
+                        machine=machine,
+                        confinement=Confinement(),
+                    ),
+                    timeout,
+                )
+                for server in servers
+            )
+        )
     tools = {name: found for name, found, _ in results if found is not None}
     failures = {name: error for name, _, error in results if error is not None}
     return Probed(tools, failures)
 
 
-def _base_dirs(desired: DesiredState, servers: Sequence[MCPServer]) -> dict[str, Path]:
-    """Directory of each server's file, for a relative workingDir."""
+def _base_dirs(desired: DesiredState, servers: Sequence[MCPServer]) -> dict[ResourceKey, Path]:
+    """Directory of each server's file, for a relative command or workingDir."""
     return {
-        server_id(server): Path(origin.file).absolute().parent
+        server.key: Path(origin.file).absolute().parent
         for server in servers
         if (origin := desired.origins.get(server.key)) is not None
     }
 
 
 async def _probe(
-    server: MCPServer, context: RunnerContext, timeout: float
+    runner: ServerRunner, timeout: float
 ) -> tuple[str, list[dict[str, Any]] | None, str | None]:
-    runner = ServerRunner(server, context)
+    server = runner.server
     runner.start()
     try:
         if await runner.wait_ready(timeout):

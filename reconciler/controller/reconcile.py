@@ -8,7 +8,9 @@ depends on (`credentials.py`): a rotated token reconfigures the gateway at once.
 
 It is the only place that sequences side effects. The plan comes from the shared planner
 (`reconciler.core.planning`); this module only decides how each action is carried out locally:
-a ServerRunner per running server, and a new gateway configuration.
+a ServerRunner per running server (started and stopped through the RunnerPool), and a new
+gateway configuration. What is applied is kept once: the DesiredState, and for each
+resource the spec hash it was applied with (and, for a server, the directory of its file).
 """
 
 from __future__ import annotations
@@ -40,9 +42,12 @@ from ..core.planning import (
 from ..core.spec_changes import spec_hash
 from ..gateway import ServerState
 from ..loading.loader import LoadResult
+from ..secrets import SecretResolver
 from ..toollock import ServerVerdict, ToolVerdict, judge_state
+from ..upstream.sinks import MessageSink
 from .credentials import fingerprints, rotated
-from .runner import RunnerContext, ServerRunner, server_id
+from .pool import RunnerPool
+from .runner import ServerRunner, server_id
 from .statuses import ProviderFacts, ServerFacts, not_running, status_of
 from .store import Store
 
@@ -50,6 +55,17 @@ log = structlog.get_logger("reconciler.controller")
 
 GatewaySink = Callable[[DesiredState, dict[str, list[dict[str, Any]]]], None]
 """Receives the applied state and each running server's tools after every change."""
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """One applied resource."""
+
+    resource: Resource
+    spec_hash: str
+    base_dir: Path | None = None
+    """A server's: the directory of the file it was declared in (relative commands and
+    workingDir start there)."""
 
 
 @dataclass
@@ -72,18 +88,24 @@ class Reconciler:
         self,
         *,
         store: Store,
-        context: RunnerContext,
+        pool: RunnerPool,
         gateway: GatewaySink | None = None,
         server_state: Callable[[str, ServerState], None] | None = None,
+        sink_for: Callable[[str], MessageSink] | None = None,
+        resolver: SecretResolver | None = None,
         allow_mass_prune: bool = False,
         allow_open_suites: bool = False,
         provider_facts: Callable[[], Mapping[ResourceKey, ProviderFacts]] | None = None,
     ) -> None:
         self.store = store
-        self.context = context
+        self.pool = pool
         self.gateway = gateway
         self.server_state = server_state
         """Told each server's state (up, starting, down, failed): the gateway's /readyz."""
+        self.sink_for = sink_for
+        """Receives what a server (by qualified name) sends outside any call."""
+        self.resolver = resolver or SecretResolver()
+        """Reads token values, to notice a rotated credential."""
         self.allow_mass_prune = allow_mass_prune
         self.allow_open_suites = allow_open_suites
         """Apply a revision that leaves a suite that had ToolPermissions without any."""
@@ -91,14 +113,11 @@ class Reconciler:
         self.provider_facts = provider_facts
         """Each LLMProvider's probe (None: providers are Ready once applied)."""
         self.applied: DesiredState | None = None
-        self.runners: dict[ResourceKey, ServerRunner] = {}
-        self._servers: dict[ResourceKey, tuple[MCPServer, str]] = {}
-        """Every applied server, running or not, with its spec hash."""
-        self._resources: dict[ResourceKey, ObservedResource] = {}
+        self._inventory: dict[ResourceKey, Applied] = {}
+        """Every applied resource (servers running or not)."""
         self.locks: dict[tuple[str, str], ServerVerdict] = {}
         """(namespace, server) -> the ToolLock and scan verdict on its running tools."""
         self._lock = asyncio.Lock()
-        context.on_change = self._runner_changed
 
     @property
     def lock(self) -> asyncio.Lock:
@@ -144,8 +163,7 @@ class Reconciler:
                     revision, True, "CredentialsRotated", "tokens changed", plan=the_plan
                 )
             return Outcome(revision, True, "Unchanged", "no changes", plan=the_plan)
-        self._remember_origins(desired, the_plan, root)
-        await self._carry_out(the_plan)
+        await self._carry_out(the_plan, base_dirs=_base_dirs(desired, the_plan, root))
         self.applied = desired
         with self.store.batch():
             self.store.record_applied(revision, _documents(desired))
@@ -172,55 +190,69 @@ class Reconciler:
 
     def observed(self) -> ObservedState:
         servers: dict[ResourceKey, ObservedServer] = {}
-        for key, (server, server_hash) in self._servers.items():
-            runner = self.runners.get(key)
+        resources: dict[ResourceKey, ObservedResource] = {}
+        for key, applied in self._inventory.items():
+            if not isinstance(applied.resource, MCPServer):
+                resources[key] = ObservedResource(applied.spec_hash, applied.resource)
+                continue
+            runner = self.pool.runner(key)
             running = runner is not None and (runner.running or runner.stalled)
             servers[key] = ObservedServer(
                 runtime_hash=runner.runtime_hash if runner else None,
-                spec_hash=server_hash,
+                spec_hash=applied.spec_hash,
                 running=running,
                 phase=str(runner.phase) if runner else str(Phase.STOPPED),
                 consecutive_failures=runner.failures if runner else 0,
                 stalled=runner.stalled if runner else False,
-                applied=server,
+                applied=applied.resource,
             )
-        return ObservedState(servers=servers, resources=dict(self._resources))
+        return ObservedState(servers=servers, resources=resources)
 
     # -- carrying out the plan ------------------------------------------------------------
 
-    async def _carry_out(self, the_plan: Plan) -> None:
+    async def _carry_out(
+        self, the_plan: Plan, *, base_dirs: dict[ResourceKey, Path] | None = None
+    ) -> None:
         stops = [a for a in the_plan.actions if a.kind in _STOPPING]
-        await asyncio.gather(*(self._stop_server(a.key) for a in stops if a.key in self.runners))
+        await asyncio.gather(*(self.pool.stop(a.key) for a in stops if a.key in self.pool))
         for action in the_plan.actions:
             if isinstance(action.resource, MCPServer) or (
                 action.kind is ActionKind.DELETE and action.key.kind == MCPServer.kind_name
             ):
-                self._server_action(action)
+                self._server_action(action, (base_dirs or {}).get(action.key))
             else:
                 self._resource_action(action)
 
-    def _server_action(self, action: Action) -> None:
+    def _server_action(self, action: Action, base_dir: Path | None) -> None:
         key = action.key
         if action.kind is ActionKind.DELETE:
-            pruned = self._servers.pop(key, None)
+            pruned = self._inventory.pop(key, None)
             if pruned is not None:
-                self.store.forget_server(server_id(pruned[0]))
+                self.store.forget_server(server_id(pruned.resource))  # type: ignore[arg-type]
             self.store.delete_status(key)
             self._event("info", "prune", "Pruned", f"{key} stopped and removed", resource=key)
             return
         server = action.resource
         assert isinstance(server, MCPServer)
-        if action.kind is ActionKind.UNCHANGED and key in self._servers:
+        previous = self._inventory.get(key)
+        if action.kind is ActionKind.UNCHANGED and previous is not None:
             return
-        self._servers[key] = (server, action.spec_hash or spec_hash(server))
-        runner = self.runners.get(key)
+        server_hash = action.spec_hash or spec_hash(server)
+        base_dir = base_dir or (previous.base_dir if previous else None) or Path.cwd()
+        self._inventory[key] = Applied(server, server_hash, base_dir)
+        runner = self.pool.runner(key)
         if action.kind is ActionKind.UPDATE and runner is not None:
-            runner.update(server)
+            runner.update(server, spec_hash=server_hash)
             return
         if action.run and (runner is None or not runner.running):
-            runner = ServerRunner(server, self.context)
-            self.runners[key] = runner
-            runner.start()
+            self.pool.start(
+                server,
+                spec_hash=server_hash,
+                runtime_hash=action.runtime_hash,
+                base_dir=base_dir,
+                sink=self.sink_for(key.qualified_name) if self.sink_for else None,
+                on_change=self._runner_changed,
+            )
             verb = {ActionKind.RESTART: "Restarting", ActionKind.START: "Starting"}
             self._event(
                 "info", "server", verb.get(action.kind, "Creating"), action.reason, resource=key
@@ -228,33 +260,30 @@ class Reconciler:
 
     def _resource_action(self, action: Action) -> None:
         if action.kind is ActionKind.DELETE:
-            self._resources.pop(action.key, None)
+            self._inventory.pop(action.key, None)
             self.store.delete_status(action.key)
             self._event("info", "prune", "Pruned", f"{action.key} removed", resource=action.key)
         elif action.spec_hash is not None and action.resource is not None:
-            self._resources[action.key] = ObservedResource(action.spec_hash, action.resource)
-
-    async def _stop_server(self, key: ResourceKey) -> None:
-        runner = self.runners.pop(key, None)
-        if runner is not None:
-            await runner.stop()
+            self._inventory[action.key] = Applied(action.resource, action.spec_hash)
 
     async def shutdown(self) -> None:
         """Stop every server (SIGTERM then SIGKILL to each process group)."""
         async with self._lock:
-            await asyncio.gather(*(self._stop_server(key) for key in list(self.runners)))
+            await self.pool.stop_all()
             stopped = not_running(
                 Phase.STOPPED,
                 "ControllerStopped",
                 "the controller stopped; servers run again when it starts",
             )
-            for key, (_, server_hash) in self._servers.items():
+            for key, applied in self._inventory.items():
+                if not isinstance(applied.resource, MCPServer):
+                    continue
                 self.store.put_status(
                     key,
                     phase=stopped.phase,
                     conditions=stopped.conditions,
                     message=stopped.message,
-                    spec_hash=server_hash,
+                    spec_hash=applied.spec_hash,
                 )
 
     # -- failures -------------------------------------------------------------------------
@@ -277,8 +306,9 @@ class Reconciler:
     def _refuse_mass_prune(self, revision: str, the_plan: Plan) -> Outcome:
         deletes = [a for a in the_plan.actions if a.kind is ActionKind.DELETE]
         servers = [a for a in deletes if a.key.kind == MCPServer.kind_name]
+        applied = sum(isinstance(a.resource, MCPServer) for a in self._inventory.values())
         message = (
-            f"refusing to prune {len(servers)} of {len(self._servers)} servers at once: the "
+            f"refusing to prune {len(servers)} of {applied} servers at once: the "
             "source may be broken or empty; restart with --allow-mass-prune if this is intended"
         )
         self.store.record_attempt(revision, outcome="MassPruneRefused", message=message)
@@ -302,7 +332,7 @@ class Reconciler:
         """Compare the applied state's token values with the last seen; an event per change."""
         if self.applied is None:
             return False
-        current = fingerprints(self.applied, self.context.resolver)
+        current = fingerprints(self.applied, self.resolver)
         changed = rotated(self._credentials, current)
         self._credentials = current
         for where in changed:
@@ -316,20 +346,10 @@ class Reconciler:
 
     # -- gateway and status ---------------------------------------------------------------
 
-    def tools(self) -> dict[str, list[dict[str, Any]]]:
-        """Each supervised server's tools (raw dicts) by qualified name: while a server
-        restarts, its last known tools stay listed (calls fail as unavailable), so clients
-        see no churn."""
-        return {
-            key.qualified_name: runner.tools
-            for key, runner in self.runners.items()
-            if runner.tools and runner.phase != Phase.STALLED
-        }
-
     def _configure_gateway(self) -> None:
         if self.applied is None:
             return
-        tools = self.tools()
+        tools = self.pool.tools()
         changed = self._judge_tools(self.applied, tools)
         if self.gateway is not None:
             self.gateway(self.applied, tools)
@@ -379,7 +399,7 @@ class Reconciler:
         )
 
     async def _runner_changed(self, runner: ServerRunner) -> None:
-        if self.runners.get(runner.server.key) is not runner:
+        if not self.pool.is_current(runner):
             return
         if self.server_state is not None:
             self.server_state(
@@ -408,14 +428,14 @@ class Reconciler:
 
     def _write_status(self, resources: Iterable[Resource], desired: DesiredState) -> None:
         facts = {
-            key: ServerFacts(
+            runner.server.key: ServerFacts(
                 runner.phase,
                 len(runner.exposed_tools()),
                 runner.last_error,
                 runner.stall_reason,
-                self.locks.get((key.namespace, key.name)),
+                self.locks.get((runner.server.metadata.ns, runner.server.name)),
             )
-            for key, runner in self.runners.items()
+            for runner in self.pool
         }
         providers = self.provider_facts() if self.provider_facts is not None else None
         for resource in resources:
@@ -431,18 +451,6 @@ class Reconciler:
             )
 
     # -- bookkeeping ----------------------------------------------------------------------
-
-    def _remember_origins(self, desired: DesiredState, the_plan: Plan, root: Path | None) -> None:
-        """Directory of each server's file, for a relative workingDir (servers about to start)."""
-        for action in the_plan.changes:
-            server = action.resource
-            origin = desired.origins.get(action.key)
-            if not isinstance(server, MCPServer) or origin is None:
-                continue
-            path = Path(origin.file)
-            if root is not None and not path.is_absolute():
-                path = root / path
-            self.context.base_dirs[server_id(server)] = path.resolve().parent
 
     def _event(
         self,
@@ -480,6 +488,20 @@ def _news(before: ToolVerdict | None, after: ToolVerdict) -> bool:
         after.withheld,
         after.findings,
     )
+
+
+def _base_dirs(desired: DesiredState, the_plan: Plan, root: Path | None) -> dict[ResourceKey, Path]:
+    """Directory of the file of each changed server (`root`: where relative files are)."""
+    found: dict[ResourceKey, Path] = {}
+    for action in the_plan.changes:
+        origin = desired.origins.get(action.key)
+        if not isinstance(action.resource, MCPServer) or origin is None:
+            continue
+        path = Path(origin.file)
+        if root is not None and not path.is_absolute():
+            path = root / path
+        found[action.key] = path.resolve().parent
+    return found
 
 
 def _documents(desired: DesiredState) -> list[dict[str, Any]]:

@@ -48,7 +48,7 @@ class Restarted:
 def restartable(reconciler: Reconciler, names: list[str], *, every: bool) -> list[ResourceKey]:
     """The keys of the named running (or Stalled) servers; `InvalidInput` naming the unknown
     or not-running ones."""
-    runners = reconciler.runners
+    runners = [runner.server.key for runner in reconciler.pool]
     if every:
         return sorted(runners, key=lambda key: (key.namespace, key.name))
     declared = {key.name: key for key in _declared(reconciler)}
@@ -81,17 +81,14 @@ async def restart_servers(
     started: list[tuple[ServerRunner, int | None, bool]] = []
     async with reconciler.lock:
         for key in keys:
-            old = reconciler.runners.get(key)
+            old = reconciler.pool.runner(key)
             if old is None:
                 continue
             previous_pid = old.process.pid if old.process else None
             was_stalled = old.stalled
-            await old.stop()
-            fresh = ServerRunner(old.server, reconciler.context)
-            fresh.restarts = old.restarts + 1
-            reconciler.runners[key] = fresh
-            fresh.start()
-            started.append((fresh, previous_pid, was_stalled))
+            fresh = await reconciler.pool.renew(key)
+            if fresh is not None:
+                started.append((fresh, previous_pid, was_stalled))
     deadline = time.monotonic() + wait_seconds
     results = []
     for runner, previous_pid, was_stalled in started:

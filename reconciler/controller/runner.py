@@ -19,39 +19,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import shutil
-import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import structlog
 
 from ..core.conditions import Phase
-from ..core.errors import (
-    AuthorizationServerError,
-    InvalidInput,
-    ReconcilerError,
-    SecretNotFound,
-    ServerError,
-)
+from ..core.errors import AuthorizationServerError, InvalidInput, ReconcilerError, ServerError
 from ..core.hashing import tool_schema_hash
 from ..core.models import MCPServer
-from ..core.spec_changes import runtime_hash, spec_hash
+from ..core.spec_changes import runtime_hash
 from ..identity import ClientCredentials
-from ..secrets import SecretResolver
 from ..upstream.connection import UpstreamConnection
 from ..upstream.discovery import ExposedTool, ServerTool, apply_filter
 from ..upstream.remote import sse_transport, streamable_http_transport
 from ..upstream.sinks import MessageSink
 from ..upstream.transport import Transport, stdio_transport
 from .confinement import Confinement
+from .launch import Machine, launch_spec, remote_headers, secret_value
 from .serverlogs import ServerLog, ServerLogs
 from .store import Store
 from .store_records import Capability, InventoryRecord
-from .supervisor import Backoff, LaunchSpec, ManagedProcess, spawn
+from .supervisor import Backoff, ManagedProcess, spawn
 
 log = structlog.get_logger("reconciler.controller")
 
@@ -63,24 +54,7 @@ STOP_GRACE = 5.0
 """Seconds between SIGTERM and SIGKILL when stopping a server."""
 
 Listener = Callable[["ServerRunner"], Awaitable[None] | None]
-
-
-@dataclass
-class RunnerContext:
-    """What every runner shares: where files are, how secrets resolve, where to report."""
-
-    store: Store
-    resolver: SecretResolver
-    base_dirs: dict[str, Path] = field(default_factory=dict)
-    """Directory of the file each server was declared in (for a relative workingDir)."""
-    on_change: Listener | None = None
-    """Called after the phase or the tool list of a server changed."""
-    sink_for: Callable[[str], MessageSink] | None = None
-    """Receives what a server (by qualified name) sends outside any call: the gateway's sink."""
-    confinement: Confinement = field(default_factory=Confinement)
-    """Wraps the launch of servers that declare `sandbox` (bubblewrap)."""
-    logs: ServerLogs | None = None
-    """Where each stdio server's stderr is kept (`mcp-reconciler logs`)."""
+"""Told after the phase or the tool list of a server changed."""
 
 
 def _notifies_tool_changes(connection: UpstreamConnection) -> bool:
@@ -94,13 +68,40 @@ def server_id(server: MCPServer) -> str:
 
 
 class ServerRunner:
-    """Supervises one server. Create, `start()`, and `stop()` when it is no longer wanted."""
+    """Supervises one server. Create, `start()`, and `stop()` when it is no longer wanted.
 
-    def __init__(self, server: MCPServer, context: RunnerContext) -> None:
+    `spec_hash` is the one the plan applies; `base_dir` the directory of the file the server
+    was declared in (a relative command or workingDir starts there); `sink` receives what
+    the server sends outside any call; `on_change` is told of every phase or tool change.
+    """
+
+    def __init__(
+        self,
+        server: MCPServer,
+        *,
+        spec_hash: str,
+        base_dir: Path,
+        store: Store,
+        machine: Machine,
+        confinement: Confinement,
+        sink: MessageSink | None = None,
+        on_change: Listener | None = None,
+        runtime: str | None = None,
+        logs: ServerLogs | None = None,
+    ) -> None:
         self.server = server
-        self.context = context
+        self.spec_hash = spec_hash
+        self.base_dir = base_dir
+        self.store = store
+        self.machine = machine
+        self.confinement = confinement
+        """Wraps the launch when the server declares `sandbox` (bubblewrap)."""
+        self.sink = sink
+        self.on_change = on_change
+        self.logs = logs
+        """Where a stdio server's stderr is kept (`mcp-reconciler logs`)."""
         self.id = server_id(server)
-        self.runtime_hash = runtime_hash(server)
+        self.runtime_hash = runtime or runtime_hash(server)
         self.phase = Phase.PENDING
         self.connection: UpstreamConnection | None = None
         self.process: ManagedProcess | None = None
@@ -137,9 +138,10 @@ class ServerRunner:
         await self._teardown()
         await self._changed()
 
-    def update(self, server: MCPServer) -> None:
+    def update(self, server: MCPServer, *, spec_hash: str) -> None:
         """Apply a change that needs no restart (labels, filters, health check, policy)."""
         self.server = server
+        self.spec_hash = spec_hash
         self._persist()
 
     async def wait_ready(self, timeout: float) -> bool:
@@ -231,10 +233,11 @@ class ServerRunner:
 
     async def _launch(self) -> None:
         transport = await self._transport()
-        name = self.server.key.qualified_name
-        sink = self.context.sink_for(name) if self.context.sink_for else None
         connection = UpstreamConnection(
-            name, transport, on_list_changed=self._on_list_changed, default_sink=sink
+            self.server.key.qualified_name,
+            transport,
+            on_list_changed=self._on_list_changed,
+            default_sink=self.sink,
         )
         await connection.connect(timeout=CONNECT_TIMEOUT)
         self.connection = connection
@@ -250,9 +253,9 @@ class ServerRunner:
     async def _transport(self) -> Transport:
         spec = self.server.spec
         if spec.transport == "stdio":
-            launch = self._launch_spec()
+            launch = launch_spec(self.server, base_dir=self.base_dir, machine=self.machine)
             if spec.sandbox is not None:
-                launch = await self.context.confinement.confine(launch, spec.sandbox)
+                launch = await self.confinement.confine(launch, spec.sandbox)
             log = self._server_log()
             self.process = await spawn(
                 launch,
@@ -261,7 +264,7 @@ class ServerRunner:
             )
             self._persist()
             return stdio_transport(self.process.stdout, self.process.stdin)
-        headers = {h.name: self._value(h.value, h.value_from) for h in spec.headers}
+        headers = remote_headers(self.server, resolve=self.machine.resolve)
         assert spec.url is not None
         bearer = await self._bearer()
         if spec.transport == "sse":
@@ -278,7 +281,7 @@ class ServerRunner:
             self._credentials = ClientCredentials(
                 token_url=grant.token_url,
                 client_id=grant.client_id,
-                client_secret=self._value(None, grant.client_secret),
+                client_secret=secret_value(grant.client_secret, self.machine.resolve),
                 scopes=grant.scopes,
                 audience=grant.audience,
             )
@@ -287,30 +290,6 @@ class ServerRunner:
         except AuthorizationServerError as exc:
             raise ServerError(f"no OAuth token: {exc.message}", reason=exc.reason) from None
         return self._credentials
-
-    def _launch_spec(self) -> LaunchSpec:
-        spec = self.server.spec
-        assert spec.command is not None
-        env = {item.name: self._value(item.value, item.value_from) for item in spec.env}
-        base = self.context.base_dirs.get(self.id, Path.cwd())
-        working_dir = (base / spec.working_dir).resolve() if spec.working_dir else None
-        command = spec.command
-        if "/" in command and not Path(command).is_absolute():
-            command = str((working_dir or base) / command)
-        elif "/" not in command and shutil.which(command) is None:
-            # Installed beside mcp-reconciler (same virtualenv) but the venv is not activated.
-            beside = Path(sys.executable).parent / command
-            if beside.is_file():
-                command = str(beside)
-        return LaunchSpec(command, spec.args, env, working_dir, spec.limits)
-
-    def _value(self, literal: str | None, source: Any) -> str:
-        if source is None:
-            return literal or ""
-        try:
-            return self.context.resolver.resolve(source)
-        except SecretNotFound as exc:
-            raise ServerError(exc.message, reason="SecretNotFound") from None
 
     async def _supervise(self) -> None:
         """Return (raising ServerError) when the server exits or fails its health checks."""
@@ -351,10 +330,10 @@ class ServerRunner:
             latency = await connection.ping(timeout=timeout)
         except (ReconcilerError, TimeoutError) as exc:
             error = exc.message if isinstance(exc, ReconcilerError) else "timed out"
-            self.context.store.record_health(self.id, ok=False, error=error)
+            self.store.record_health(self.id, ok=False, error=error)
             self._event("warning", "HealthCheckFailed", f"ping failed: {error}")
             return False, error
-        self.context.store.record_health(self.id, ok=True, latency_ms=latency * 1000)
+        self.store.record_health(self.id, ok=True, latency_ms=latency * 1000)
         return True, None
 
     def _exit_message(self, connection: UpstreamConnection) -> str:
@@ -376,8 +355,8 @@ class ServerRunner:
         self._persist()
 
     def _server_log(self) -> ServerLog | None:
-        if self._log is None and self.context.logs is not None:
-            self._log = self.context.logs.open(self.server.metadata.ns, self.server.name)
+        if self._log is None and self.logs is not None:
+            self._log = self.logs.open(self.server.metadata.ns, self.server.name)
         return self._log
 
     # -- discovery ------------------------------------------------------------------------
@@ -390,7 +369,7 @@ class ServerRunner:
         timeout = self.server.spec.health_check.timeout_seconds * 3
         self.tools = await connection.list_tools(timeout=timeout) if "tools" in capabilities else []
         exposed = {tool.server_name for tool in self._exposed()}
-        changes = self.context.store.replace_capabilities(
+        changes = self.store.replace_capabilities(
             self.id,
             "tool",
             [
@@ -406,14 +385,14 @@ class ServerRunner:
         )
         if "resources" in capabilities:
             resources = await connection.list_resources(timeout=timeout)
-            self.context.store.replace_capabilities(
+            self.store.replace_capabilities(
                 self.id,
                 "resource",
                 [Capability(r["uri"], r.get("description"), r) for r in resources],
             )
         if "prompts" in capabilities:
             prompts = await connection.list_prompts(timeout=timeout)
-            self.context.store.replace_capabilities(
+            self.store.replace_capabilities(
                 self.id,
                 "prompt",
                 [Capability(p["name"], p.get("description"), p.get("arguments")) for p in prompts],
@@ -457,7 +436,7 @@ class ServerRunner:
         self._event("info", "ServerOutput", line, category="server-stderr")
 
     def _event(self, severity: str, reason: str, message: str, *, category: str = "server") -> None:
-        self.context.store.add_event(
+        self.store.add_event(
             severity=severity,  # type: ignore[arg-type]
             category=category,
             reason=reason,
@@ -475,12 +454,12 @@ class ServerRunner:
 
     def _persist(self) -> None:
         process = self.process
-        self.context.store.put_instance(
+        self.store.put_instance(
             InventoryRecord(
                 server=self.id,
                 phase=str(self.phase),
                 runtime_hash=self.runtime_hash,
-                spec_hash=spec_hash(self.server),
+                spec_hash=self.spec_hash,
                 running=self.phase not in (Phase.STALLED, Phase.STOPPED),
                 pid=process.pid if process else None,
                 pgid=process.pgid if process else None,
@@ -497,7 +476,7 @@ class ServerRunner:
     async def _changed(self) -> None:
         if self.phase in (Phase.READY, Phase.STALLED, Phase.BACKOFF):
             self._settled.set()
-        listener = self.context.on_change
+        listener = self.on_change
         if listener is None:
             return
         result = listener(self)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 import time
@@ -21,7 +22,7 @@ import structlog
 from starlette.routing import BaseRoute
 
 from ..core.desired import DesiredState
-from ..core.errors import ReconcilerError, SourceError
+from ..core.errors import ReconcilerError, SourceError, StateError
 from ..core.models import ResourceKey
 from ..enhancement.costs import usage_totals
 from ..gateway import Gateway, GatewayServer, HostPolicy, build_gateway_config
@@ -32,12 +33,12 @@ from ..secrets import SecretResolver
 from ..sources import Snapshot, Source
 from .confinement import DEFAULT_BWRAP, Confinement
 from .control import control_server
-from .enhancing import EnhancementStep
+from .enhancing import EnhancementStep, Tools
+from .launch import this_machine
+from .pool import RunnerPool
 from .providerprobes import ProviderProbes
 from .reconcile import Outcome, Reconciler
 from .recovery import cleanup_leftovers
-from .registry import UpstreamsOf
-from .runner import RunnerContext
 from .serverlogs import ServerLogs
 from .store import Store, acquire_controller_lock
 from .usage import UsageRecorder
@@ -132,49 +133,64 @@ class StandaloneController:
         self.source.trigger()
         self._kick.set()
 
+    # -- what the control API asks (controller.control.Controlled) ----------------------
+
+    async def reconcile_now(self) -> dict[str, Any]:
+        """Re-read the source, re-plan the applied state now, and say what the last
+        reconcile did."""
+        self.source.trigger()
+        outcome = await self.reconciler.resync() if self.reconciler is not None else None
+        last = self.last_outcome
+        return {
+            "triggered": True,
+            "resynced": outcome is not None,
+            "changes": outcome.plan.counts() if outcome and outcome.plan else {},
+            "lastRevision": last.revision if last else None,
+            "lastApplied": last.applied if last else None,
+            "lastReason": last.reason if last else None,
+            "lastMessage": last.message if last else None,
+        }
+
+    def health(self) -> dict[str, Any]:
+        return {"pid": os.getpid(), "gateway": self.gateway_url}
+
+    async def restart(self, names: list[str], *, every: bool, wait: float) -> dict[str, Any]:
+        from .restarts import restart_servers, restartable
+
+        if self.reconciler is None:
+            raise StateError("the controller has not applied a revision yet")
+        keys = restartable(self.reconciler, names, every=every)
+        results = await restart_servers(self.reconciler, keys, wait_seconds=wait)
+        return {"restarted": [r.as_json() for r in results]}
+
+    def server_tools(self) -> dict[str, list[dict[str, Any]]]:
+        return self.reconciler.pool.tools() if self.reconciler is not None else {}
+
     async def _serve(self, store: Store) -> None:
-        secrets_dir = self.options.secrets_dir or self.options.state_dir / "secrets"
+        options = self.options
+        secrets_dir = options.secrets_dir or options.state_dir / "secrets"
         resolver = SecretResolver(secrets_dir)
-        confinement = Confinement(
-            bwrap=self.options.bwrap, hidden=(self.options.state_dir, secrets_dir)
-        )
+        confinement = Confinement(bwrap=options.bwrap, hidden=(options.state_dir, secrets_dir))
         logs = ServerLogs(
-            self.options.state_dir, echo=sys.stderr if self.options.echo_server_stderr else None
+            options.state_dir, echo=sys.stderr if options.echo_server_stderr else None
         )
-        context = RunnerContext(store=store, resolver=resolver, confinement=confinement, logs=logs)
-        registry = UpstreamsOf(lambda: self.reconciler)
-        self.usage = UsageRecorder(store, log_calls=self.options.log_calls)
+        pool = RunnerPool(
+            store=store,
+            machine=this_machine(resolver.resolve),
+            confinement=confinement,
+            logs=logs,
+        )
+        self.usage = UsageRecorder(store, log_calls=options.log_calls)
         embedders = ProviderEmbedders(resolver)
         verifier = JwtVerifier()
         self.gateway = gateway = Gateway(
-            registry,
+            pool,
             recorder=self.usage,
-            hosts=HostPolicy.of(self.options.allowed_hosts),
+            hosts=HostPolicy.of(options.allowed_hosts),
             embedders=embedders,
             verifier=verifier,
             public_url=self.options.public_url,
         )
-        context.sink_for = gateway.server_sink
-
-        last: list[tuple[DesiredState, dict[str, list[dict[str, Any]]]]] = []
-
-        fixed = self.options.descriptions
-
-        def serve_enhanced() -> None:
-            if last:
-                desired, tools = last[0]
-                served = self.enhancer.served_tools(tools) if fixed is None else tools
-                gateway.update(
-                    build_gateway_config(
-                        desired, served, resolver=resolver, descriptions=fixed, upstream=tools
-                    )
-                )
-
-        self.enhancer = EnhancementStep(
-            store=store, resolver=resolver, pins_dir=self.options.pins_dir, on_served=serve_enhanced
-        )
-        cache = self.enhancer.cache
-        gateway.metrics.watch_llm_usage(lambda: usage_totals(cache))
 
         def provider_changed(key: ResourceKey) -> None:
             if self.reconciler is not None:
@@ -183,22 +199,27 @@ class StandaloneController:
         self.probes = probes = ProviderProbes(
             store=store, resolver=resolver, on_change=provider_changed
         )
-
-        def configure(desired: DesiredState, tools: dict[str, list[dict[str, Any]]]) -> None:
-            probes.update(desired)
-            last[:] = [(desired, tools)]
-            embedders.update(desired.providers)
-            serve_enhanced()
-            if fixed is None:
-                self.enhancer.schedule(desired, tools)
-
+        feed = GatewayFeed(
+            gateway,
+            store=store,
+            resolver=resolver,
+            pins_dir=options.pins_dir,
+            descriptions=options.descriptions,
+            embedders=embedders,
+            probes=probes,
+        )
+        self.enhancer = feed.enhancer
+        cache = self.enhancer.cache
+        gateway.metrics.watch_llm_usage(lambda: usage_totals(cache))
         self.reconciler = Reconciler(
             store=store,
-            context=context,
-            gateway=configure,
+            pool=pool,
+            gateway=feed.applied,
             server_state=gateway.set_server_state,
-            allow_mass_prune=self.options.allow_mass_prune,
-            allow_open_suites=self.options.allow_open_suites,
+            sink_for=gateway.server_sink,
+            resolver=resolver,
+            allow_mass_prune=options.allow_mass_prune,
+            allow_open_suites=options.allow_open_suites,
             provider_facts=probes.facts,
         )
         http = GatewayServer(
@@ -296,6 +317,58 @@ class StandaloneController:
             await self.reconciler.resync()
             retention = self.options.usage_retention_days * 86400
             self.reconciler.store.prune_calls(time.time() - retention)
+
+
+class GatewayFeed:
+    """Hands the gateway a new configuration whenever the applied state, a server's tools
+    or an enhanced description changes; schedules enhancement of new inputs.
+
+    With `descriptions` (computed elsewhere: the operator), those are served as they are
+    and no enhancement runs here.
+    """
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        *,
+        store: Store,
+        resolver: SecretResolver,
+        pins_dir: Path | None,
+        descriptions: dict[str, dict[str, str]] | None,
+        embedders: ProviderEmbedders,
+        probes: ProviderProbes,
+    ) -> None:
+        self.gateway = gateway
+        self.resolver = resolver
+        self.descriptions = descriptions
+        self.embedders = embedders
+        self.probes = probes
+        self.enhancer = EnhancementStep(
+            store=store, resolver=resolver, pins_dir=pins_dir, on_served=self.serve
+        )
+        self._inputs: tuple[DesiredState, Tools] | None = None
+
+    def applied(self, desired: DesiredState, tools: Tools) -> None:
+        """The reconciler's news: serve it, and enhance it in the background."""
+        self.probes.update(desired)
+        self._inputs = (desired, tools)
+        self.embedders.update(desired.providers)
+        self.serve()
+        if self.descriptions is None:
+            self.enhancer.schedule(desired, tools)
+
+    def serve(self) -> None:
+        """Rebuild the gateway's configuration from the last inputs."""
+        if self._inputs is None:
+            return
+        desired, tools = self._inputs
+        fixed = self.descriptions
+        served = self.enhancer.served_tools(tools) if fixed is None else tools
+        self.gateway.update(
+            build_gateway_config(
+                desired, served, resolver=self.resolver, descriptions=fixed, upstream=tools
+            )
+        )
 
 
 async def run_until_signalled(controller: StandaloneController) -> None:
