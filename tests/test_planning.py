@@ -19,6 +19,7 @@ from reconciler.core.planning import (
     mass_prune,
     observed_after,
     plan,
+    resolved_members,
     runtime_hash,
     spec_hash,
 )
@@ -347,3 +348,19 @@ def test_observed_state_is_easy_to_build_from_rows() -> None:
     )
     action = single(DesiredState.of([server()]), observed)
     assert action.kind is ActionKind.RESTART
+
+
+def test_suite_members_are_the_same_one_suite_at_a_time_and_all_at_once() -> None:
+    """Named members first, then selector matches by name, whatever the file order."""
+    labelled = {"labels": {"team": "x"}}
+    suite = res(
+        "MCPSuite",
+        "dev",
+        {"servers": [{"name": "m", "priority": 3}], "selector": {"matchLabels": {"team": "x"}}},
+    )
+    desired = DesiredState.of(
+        [server("zeta", **labelled), server("m"), server("alpha", **labelled), suite]
+    )
+    one = [(m.server, m.priority) for m in desired.suite_members(suite)]  # type: ignore[arg-type]
+    assert one == [("m", 3), ("alpha", 0), ("zeta", 0)]
+    assert list(resolved_members(desired)[suite.key].items()) == one

@@ -156,15 +156,17 @@ class DesiredState:
         return self.of_kind(Workflow)
 
     def suite_members(self, suite: MCPSuite) -> list[SuiteMembership]:
-        """Explicit members first (their priority), then selector matches (priority 0)."""
-        ns = suite.metadata.ns
-        members = {m.name: m.priority for m in suite.spec.servers}
-        if suite.spec.selector is not None:
-            for server in self.of_kind(MCPServer, ns):
-                if server.name not in members and suite.spec.selector.matches(
-                    server.metadata.labels
-                ):
-                    members[server.name] = 0
+        """Named members first (their priority), then selector matches by name (priority 0).
+
+        For every suite at once, `core.membership.resolved_members` gives the same answer
+        through a label index."""
+        selector = suite.spec.selector
+        matched = (
+            server.name
+            for server in self.of_kind(MCPServer, suite.metadata.ns)
+            if selector is not None and selector.matches(server.metadata.labels)
+        )
+        members = merged_members(suite, matched)
         return [SuiteMembership(name, prio) for name, prio in members.items()]
 
     def permissions_for(self, suite: MCPSuite) -> list[ToolPermission]:
@@ -174,18 +176,12 @@ class DesiredState:
             if suite.name in p.spec.suites
         ]
 
-    def wanted_running(self, server: MCPServer) -> bool:
-        """Whether the server should run: enabled, and auto-started or needed by a workflow."""
-        if not server.spec.enabled:
-            return False
-        if server.spec.auto_start:
-            return True
-        ns = server.metadata.ns
-        for workflow in self.of_kind(Workflow, ns):
-            if not workflow.spec.active:
-                continue
-            for suite_name in workflow.spec.suites:
-                suite = self.get(MCPSuite, suite_name, ns)
-                if suite and any(m.server == server.name for m in self.suite_members(suite)):
-                    return True
-        return False
+
+def merged_members(suite: MCPSuite, matched: Iterable[str]) -> dict[str, int]:
+    """A suite's members, server name -> priority: the servers it names (with their
+    priority), then those its selector `matched`, by name (priority 0). The one rule
+    behind `DesiredState.suite_members` and `core.membership.resolved_members`."""
+    members = {m.name: m.priority for m in suite.spec.servers}
+    for name in sorted(matched):
+        members.setdefault(name, 0)
+    return members

@@ -1,15 +1,15 @@
 """Suite members and servers wanted running, computed for a whole DesiredState at once.
 
-The same answers as `DesiredState.suite_members` and `DesiredState.wanted_running`, with a
-label index so that thousands of suites with selectors over thousands of servers stay
-linear. Shared by the planner and the differ.
+The same members as `DesiredState.suite_members` (both merge by `desired.merged_members`),
+found through a label index so that thousands of suites with selectors over thousands of
+servers stay linear. Shared by the planner, the differ and the operator.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from .desired import DesiredState
+from .desired import DesiredState, merged_members
 from .models import MCPServer, MCPSuite, ResourceKey, Workflow
 
 Members = dict[ResourceKey, dict[str, int]]
@@ -29,14 +29,13 @@ def resolved_members(desired: DesiredState) -> Members:
             suites.append(resource)
     result: Members = {}
     for suite in suites:
-        members = {m.name: m.priority for m in suite.spec.servers}
         selector = suite.spec.selector
+        matched: set[str] = set()
         if selector is not None and selector.match_labels:
             ns = suite.metadata.ns
             found = [by_label.get((ns, *label), set()) for label in selector.match_labels.items()]
-            for name in sorted(set.intersection(*found)):
-                members.setdefault(name, 0)
-        result[suite.key] = members
+            matched = set.intersection(*found)
+        result[suite.key] = merged_members(suite, matched)
     return result
 
 
