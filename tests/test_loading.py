@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.core.models import MCPServer, ResourceKey
-from reconciler.loading.loader import content_revision, load_documents, load_paths
+from reconciler.loading.files import content_revision
+from reconciler.loading.loader import load_documents, load_paths
 from reconciler.loading.yamlnodes import read_documents
 
 DATA = Path(__file__).parent / "data"

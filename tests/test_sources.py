@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.core.errors import InvalidInput, SourceError
-from reconciler.sources import Snapshot, Source, content_digest, is_config_file
+from reconciler.loading.files import content_revision, is_config_file
+from reconciler.loading.loader import load_paths
+from reconciler.sources import Snapshot, Source
 from reconciler.sources.directory import DirectorySource
 from reconciler.sources.gitsource import GitSource, clone_name, redact_url
 
@@ -125,6 +127,18 @@ async def test_identical_directory_content_gives_identical_revision(
         async with streaming(DirectorySource(root)) as stream:
             revisions.append((await stream.next()).revision)
     assert revisions[0] == revisions[1]
+
+
+async def test_validate_names_the_revision_run_applies(config_dir: Path) -> None:
+    """`validate DIR` / `diff` (load_paths) and `run DIR` (the directory source) read the
+    same files and give them the same revision id."""
+    for path in (config_dir / "a.yaml", config_dir / "sub" / "b.yml"):
+        path.write_text("apiVersion: mcp.reconciler.dev/v1alpha1\n" + path.read_text())
+    async with streaming(DirectorySource(config_dir)) as stream:
+        applied = (await stream.next()).revision
+    validated = load_paths([config_dir])
+    assert validated.state is not None, validated.problems
+    assert validated.state.revision == applied
 
 
 async def test_save_via_rename_yields_the_final_content(config_dir: Path) -> None:
@@ -248,7 +262,7 @@ def test_config_files_are_yaml_outside_hidden_paths() -> None:
     assert not is_config_file("a.json")
     assert not is_config_file(".github/workflows/ci.yaml")
     assert not is_config_file("sub/.a.yaml")
-    assert content_digest([("a", b"bc")]) != content_digest([("ab", b"c")])
+    assert content_revision([("a", b"bc")]) != content_revision([("ab", b"c")])
 
 
 # --- git --------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import difflib
 import gc
-import hashlib
 import os
 import stat
 from collections.abc import Iterable, Iterator, Sequence
@@ -30,11 +29,10 @@ from pydantic import ValidationError
 from ..core.desired import DesiredState, Origin
 from ..core.errors import Problem
 from ..core.models import API_VERSION, DEFAULT_NAMESPACE, KINDS, Resource, ResourceKey
+from .files import content_revision, is_config_file
 from .schemaerrors import field_errors
 from .validation import check_references
 from .yamlnodes import Document, FieldLines, YamlSyntaxError, read_documents
-
-YAML_SUFFIXES = (".yaml", ".yml")
 
 
 @dataclass
@@ -57,17 +55,6 @@ class LoadResult:
     @property
     def ok(self) -> bool:
         return self.state is not None and not self.errors
-
-
-def content_revision(files: Iterable[tuple[str, str]]) -> str:
-    """`sha256:<hex>` over the names and texts, in name order: equal content, equal revision."""
-    digest = hashlib.sha256()
-    for name, text in sorted(files):
-        for part in (name, text):
-            data = part.encode("utf-8", "surrogatepass")
-            digest.update(b"%d:" % len(data))
-            digest.update(data)
-    return f"sha256:{digest.hexdigest()}"
 
 
 def load_documents(files: Iterable[tuple[str, str]], *, revision: str | None = None) -> LoadResult:
@@ -182,7 +169,7 @@ def _files_under(root: Path, load: _Load) -> list[tuple[Path, str]] | None:
     for directory, dirnames, filenames in os.walk(root, onerror=unreadable):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for name in filenames:
-            if name.startswith(".") or not name.endswith(YAML_SUFFIXES):
+            if not is_config_file(name):
                 continue
             path = Path(directory, name)
             try:

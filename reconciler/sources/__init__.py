@@ -13,15 +13,12 @@ only by the mode that needs them.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Protocol
 
 from ..core.errors import SourceError
-
-YAML_SUFFIXES = (".yaml", ".yml")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,33 +58,9 @@ class Source(Protocol):
         ...
 
 
-def is_config_file(relative: str) -> bool:
-    """Whether a path relative to the source root names a YAML file to load.
-
-    Files and directories whose name starts with a dot (`.git`, `.github`, editor swap and
-    lock files) are skipped.
-    """
-    parts = PurePosixPath(relative).parts
-    if not parts or any(part.startswith(".") for part in parts):
-        return False
-    return parts[-1].endswith(YAML_SUFFIXES)
-
-
-def content_digest(files: Iterable[tuple[str, bytes]]) -> str:
-    """Hex sha256 over (name, content) pairs, in the order given (callers sort by name)."""
-    digest = hashlib.sha256()
-    for name, data in files:
-        encoded = name.encode()
-        digest.update(len(encoded).to_bytes(8, "big"))
-        digest.update(encoded)
-        digest.update(len(data).to_bytes(8, "big"))
-        digest.update(data)
-    return digest.hexdigest()
-
-
 def decode(data: bytes) -> str:
     """Text of a YAML file; undecodable bytes become U+FFFD rather than failing the read."""
     return data.decode("utf-8", errors="replace")
 
 
-__all__ = ["YAML_SUFFIXES", "Snapshot", "Source", "content_digest", "decode", "is_config_file"]
+__all__ = ["Snapshot", "Source", "decode"]

@@ -24,7 +24,8 @@ import structlog
 import watchfiles
 
 from ..core.errors import SourceError
-from . import Snapshot, content_digest, decode, is_config_file
+from ..loading.files import content_revision, is_config_file
+from . import Snapshot, decode
 
 log = structlog.get_logger(__name__)
 
@@ -139,7 +140,7 @@ class DirectorySource:
         self.reads += 1
         self.last_error = None
         return Snapshot(
-            revision="sha256:" + content_digest(files),
+            revision=content_revision(files),
             files=tuple((name, decode(data)) for name, data in files),
             root=self.root,
             source=self.describe(),

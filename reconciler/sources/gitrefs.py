@@ -12,8 +12,7 @@ from pathlib import Path, PurePosixPath
 import git
 
 from ..core.errors import SourceError
-
-YAML_SUFFIXES = (".yaml", ".yml")
+from ..loading.files import is_config_file
 
 
 def read_tree_files(path_in_repo: Path, ref: str) -> list[tuple[str, str]]:
@@ -33,13 +32,16 @@ def read_tree_files(path_in_repo: Path, ref: str) -> list[tuple[str, str]]:
             return []
         if isinstance(obj, git.Blob):
             blobs = [obj]
+            under = PurePosixPath(obj.path).parent
         elif isinstance(obj, git.Tree):
             blobs = [item for item in obj.traverse() if isinstance(item, git.Blob)]
+            under = relative
         else:
             blobs = []
+            under = relative
         files: list[tuple[str, str]] = []
         for path, blob in sorted((os.fspath(blob.path), blob) for blob in blobs):
-            if PurePosixPath(path).suffix not in YAML_SUFFIXES:
+            if not is_config_file(PurePosixPath(path).relative_to(under).as_posix()):
                 continue
             name = f"{path}@{ref}"
             try:

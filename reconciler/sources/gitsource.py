@@ -43,7 +43,8 @@ import git
 import structlog
 
 from ..core.errors import InvalidInput, SourceError
-from . import Snapshot, content_digest, decode, is_config_file
+from ..loading.files import content_revision, is_config_file
+from . import Snapshot, decode
 
 log = structlog.get_logger(__name__)
 
@@ -193,7 +194,7 @@ class GitSource:
         revision = f"{ref}@sha1:{sha}"
         files = await asyncio.to_thread(_checkout_and_read, self._repo, sha, self.path, revision)
         self._sha = sha
-        digest = content_digest(files)
+        digest = content_revision(files)
         if digest == self._emitted:
             log.info("new commit changes nothing under the path", revision=revision)
             return None

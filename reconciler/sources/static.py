@@ -11,14 +11,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from ..core.errors import SourceError
-from . import Snapshot, content_digest
+from ..loading.files import content_revision
+from . import Snapshot
 
 
 class StaticSource:
     """Yields its one snapshot, then waits forever."""
 
     def __init__(self, files: list[tuple[str, str]], *, root: Path, label: str) -> None:
-        revision = "sha256:" + content_digest((n, t.encode()) for n, t in sorted(files))
+        revision = content_revision(files)
         self.snapshot = Snapshot(revision, tuple(sorted(files)), root, label)
         self.last_error: SourceError | None = None
 
