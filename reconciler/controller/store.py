@@ -130,6 +130,9 @@ class Store(CallTables):
         self._lock = threading.RLock()
         self._depth = 0
 
+    def _unusable(self, error: sqlite3.Error) -> StateError:
+        return unusable(self.path, error)
+
     @classmethod
     def open(cls, state_dir: Path, *, max_events: int = 10_000, health_keep: int = 100) -> Store:
         """Open (creating and migrating as needed) the database for writing.

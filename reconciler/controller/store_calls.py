@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from typing import Final, Literal
 
-from .store_base import StoreBase
+from ..sqlitefile import SqliteFile
 from .store_records import AuditOutcome, CallRecord, CallStats
 
 CallGroup = Literal["suite", "server", "tool", "subject", "outcome"]
@@ -17,7 +17,7 @@ _CALL_VALUES = operator.attrgetter(*(f.name for f in fields(CallRecord)))
 """A record's column values in order, without astuple's deep copy (hot: every call)."""
 
 
-class CallTables(StoreBase):
+class CallTables(SqliteFile):
     """Gateway calls: append in batches, prune by age, aggregate per group."""
 
     def record_calls(self, calls: Iterable[CallRecord]) -> int:

@@ -20,8 +20,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -251,26 +250,8 @@ class EnhancementStore(SqliteFile):
 
     # -- plumbing
 
-    def _read(self, query: str, args: Sequence[object] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            try:
-                return self._db.execute(query, tuple(args)).fetchall()
-            except sqlite3.Error as error:
-                raise _unusable(self.path, error) from None
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            except sqlite3.Error as error:
-                raise _unusable(self.path, error) from None
+    def _unusable(self, error: sqlite3.Error) -> StateError:
+        return _unusable(self.path, error)
 
 
 def _result(row: sqlite3.Row) -> ResultRecord:
