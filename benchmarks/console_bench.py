@@ -21,12 +21,12 @@ from typing import Any, cast
 import httpx
 
 from reconciler.console import ConsoleGuard, console_routes
-from reconciler.controller.store import Store
-from reconciler.controller.store_records import Capability, InventoryRecord
 from reconciler.core.models import Condition, ResourceKey
 from reconciler.embedded_http import EmbeddedHttpServer
 from reconciler.gateway import Gateway, HostPolicy
 from reconciler.gateway.server import create_app
+from reconciler.store import Store
+from reconciler.store.records import Capability, InventoryRecord
 
 
 class _Controller:

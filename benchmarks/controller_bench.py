@@ -28,10 +28,10 @@ from reconciler.controller.launch import this_machine
 from reconciler.controller.pool import RunnerPool
 from reconciler.controller.reconcile import Reconciler
 from reconciler.controller.report import events_report, status_report
-from reconciler.controller.store import Store
 from reconciler.controller.supervisor import LaunchSpec, spawn
 from reconciler.loading.loader import load_documents
 from reconciler.secrets import SecretResolver
+from reconciler.store import Store
 from reconciler.upstream import UpstreamConnection, stdio_transport
 
 ROOT = Path(__file__).resolve().parent.parent

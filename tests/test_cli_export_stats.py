@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.controller.store import Store
-from reconciler.controller.store_records import CallRecord
+from reconciler.store import Store
+from reconciler.store.records import CallRecord
 from tests.controller_harness import cli
 
 

@@ -12,8 +12,8 @@ from typing import Any
 import yaml
 from test_llm_providers import WireServer
 
-from reconciler.controller.store import Store
-from reconciler.controller.store_records import Capability, InventoryRecord
+from reconciler.store import Store
+from reconciler.store.records import Capability, InventoryRecord
 
 RESOURCES = """\
 apiVersion: mcp.reconciler.dev/v1alpha1

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconciler.controller.store import Store
-from reconciler.controller.store_records import Capability, InventoryRecord
 from reconciler.enhancement import EnhancementStore, ResultRecord
+from reconciler.store import Store
+from reconciler.store.records import Capability, InventoryRecord
 
 
 def record(key: str, tool: str, **fields: object) -> ResultRecord:

@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.controller.store import Store, acquire_controller_lock
-from reconciler.controller.store_records import (
+from reconciler.core.errors import StateError
+from reconciler.core.models import Condition, ResourceKey
+from reconciler.store import Store, acquire_controller_lock
+from reconciler.store.records import (
     CallRecord,
     Capability,
     CapabilityChanges,
     InventoryRecord,
 )
-from reconciler.controller.store_schema import MIGRATIONS, SCHEMA_VERSION
-from reconciler.core.errors import StateError
-from reconciler.core.models import Condition, ResourceKey
+from reconciler.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 PY = sys.executable
 SERVER = "default/time"
@@ -107,7 +107,7 @@ def test_a_file_that_is_not_a_database_is_a_state_error(tmp_path: Path) -> None:
 TRY_LOCK = """
 import sys
 from pathlib import Path
-from reconciler.controller.store import acquire_controller_lock
+from reconciler.store import acquire_controller_lock
 from reconciler.core.errors import StateError
 try:
     acquire_controller_lock(Path(sys.argv[1]))
@@ -149,7 +149,7 @@ def test_the_lock_of_a_killed_controller_is_free_again(tmp_path: Path) -> None:
 READ_EVENTS = """
 import sys
 from pathlib import Path
-from reconciler.controller.store import Store
+from reconciler.store import Store
 with Store.open_readonly(Path(sys.argv[1])) as store:
     print(len(store.events()), store.instances()[0].phase)
 """

@@ -23,7 +23,6 @@ from reconciler.controller.processes import (
     start_time_of,
     verify,
 )
-from reconciler.controller.store import Store, acquire_controller_lock
 from reconciler.controller.supervisor import (
     Backoff,
     LaunchSpec,
@@ -35,6 +34,7 @@ from reconciler.controller.supervisor import (
 from reconciler.core.errors import ServerError
 from reconciler.core.models.server import Backoff as BackoffPolicy
 from reconciler.core.models.server import ProcessLimits
+from reconciler.store import Store, acquire_controller_lock
 
 PY = sys.executable
 
@@ -322,8 +322,8 @@ async def test_kill_group_leaves_a_process_with_another_identity_alone(
 CRASHING_CONTROLLER = """
 import asyncio, sys, time
 from pathlib import Path
-from reconciler.controller.store import Store, acquire_controller_lock
-from reconciler.controller.store_records import InventoryRecord
+from reconciler.store import Store, acquire_controller_lock
+from reconciler.store.records import InventoryRecord
 from reconciler.controller.supervisor import LaunchSpec, spawn
 
 async def main(state_dir, server_script, *server_args):

@@ -55,7 +55,7 @@ def audit(
     Arguments are never stored, only their SHA-256 (ARGS). Calls reach the store within
     about a second; the gateway also logs each one as a JSON line (event: call).
     """
-    from ..controller.store import Store
+    from ..store import Store
 
     try:
         cutoff = time.time() - parse_duration(since) if since is not None else None

@@ -42,9 +42,9 @@ def costs(
     The same totals are on the gateway's /metrics as mcp_reconciler_llm_tokens_total and
     mcp_reconciler_llm_cost_usd_total.
     """
-    from ..controller.store import DB_NAME
     from ..enhancement.costs import costs_report
     from ..enhancement.store import EnhancementStore
+    from ..store.database import DB_NAME
 
     state = resolve_state_dir(state_dir)
     if not (state / DB_NAME).is_file():

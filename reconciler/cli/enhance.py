@@ -223,7 +223,7 @@ def _tools_from_file(path: Path) -> dict[str, list[dict[str, Any]]]:
 
 
 def _tools_from_state(state: Path) -> dict[str, list[dict[str, Any]]]:
-    from ..controller.store import Store
+    from ..store import Store
 
     tools: dict[str, list[dict[str, Any]]] = {}
     try:

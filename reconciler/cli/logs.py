@@ -74,7 +74,7 @@ def _print(row: dict[str, object], *, as_json: bool) -> None:
 def _locate(state_dir: Path, server: str) -> tuple[str, str]:
     """(namespace, name) of a declared server (or one with logs); exit 1 when unknown."""
     from ..controller.serverlogs import LOGS_DIR
-    from ..controller.store import Store
+    from ..store import Store
 
     namespace, _, name = server.rpartition("/")
     known: set[tuple[str, str]] = set()

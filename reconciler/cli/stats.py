@@ -27,8 +27,8 @@ def stats(
     """Show gateway usage: calls, error rate, p50/p95 latency, top and failing tools."""
     if window not in WINDOW_NAMES:
         raise typer.BadParameter(f"window must be one of {', '.join(WINDOW_NAMES)}")
-    from ..controller.store import Store
     from ..controller.usage import usage_report
+    from ..store import Store
 
     try:
         with Store.open_readonly(resolve_state_dir(state_dir)) as store:

@@ -11,7 +11,7 @@ import html
 import time
 from urllib.parse import quote
 
-from ..controller.store_records import CallStats, Event, Revision
+from ..store.records import CallStats, Event, Revision
 from .snapshot import Overview, ServerDetail, ServerRow, SuiteDetail, Usage
 
 DASH = "\N{EN DASH}"

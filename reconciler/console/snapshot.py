@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..clientconfig import Client, client_config
 from ..controller.serverlogs import log_path, read_lines
-from ..controller.store import Store
-from ..controller.store_records import CallStats, Event, Revisions
 from ..core.access import qualified
 from ..core.conditions import condition
 from ..core.models.globs import glob_match
 from ..gateway.config import Access
+from ..store import Store
+from ..store.records import CallStats, Event, Revisions
 
 if TYPE_CHECKING:
     from ..controller.standalone import StandaloneController

@@ -28,7 +28,7 @@ from ..enhancement.report import EnhancementReport
 from ..enhancement.requests import providers_of, requests_from_desired
 from ..llm import ProviderPool
 from ..secrets import SecretResolver
-from .store import Store
+from ..store import Store
 
 log = structlog.get_logger("reconciler.enhancement")
 

@@ -10,7 +10,7 @@ from ..core.desired import DesiredState
 from ..core.errors import StateError
 from ..core.models import qualified_name
 from ..loading.loader import LoadResult, load_documents
-from .store import Store
+from ..store import Store
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,13 @@ from typing import Any
 
 from ..core.conditions import Phase
 from ..core.models import DEFAULT_NAMESPACE, MCPServer, ResourceKey
+from ..store import Store
 from ..upstream.connection import UpstreamConnection
 from ..upstream.sinks import MessageSink
 from .confinement import Confinement
 from .launch import Machine
 from .runner import Listener, ServerRunner
 from .serverlogs import ServerLogs
-from .store import Store
 
 
 class RunnerPool:

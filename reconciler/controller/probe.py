@@ -19,11 +19,11 @@ from ..core.desired import DesiredState
 from ..core.models import MCPServer, ResourceKey
 from ..core.spec_changes import spec_hash
 from ..secrets import SecretResolver
+from ..store import Store
 from .confinement import Confinement
 from .control import request_control
 from .launch import this_machine
 from .runner import ServerRunner
-from .store import Store
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds a server gets to start and list its tools."""

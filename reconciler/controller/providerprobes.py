@@ -23,8 +23,8 @@ from ..core.models import ResourceKey
 from ..core.models.provider import LLMProvider
 from ..llm.probe import PROBE_SECRET_NOT_FOUND, ProbeResult, probe_provider
 from ..secrets import SecretResolver
+from ..store import Store
 from .statuses import ProviderFacts
-from .store import Store
 
 log = structlog.get_logger("reconciler.controller")
 

@@ -43,13 +43,13 @@ from ..core.spec_changes import spec_hash
 from ..gateway import ServerState
 from ..loading.loader import LoadResult
 from ..secrets import SecretResolver
+from ..store import Store
 from ..toollock import ServerVerdict, ToolVerdict, judge_state
 from ..upstream.sinks import MessageSink
 from .credentials import fingerprints, rotated
 from .pool import RunnerPool
 from .runner import ServerRunner, server_id
 from .statuses import ProviderFacts, ServerFacts, not_running, status_of
-from .store import Store
 
 log = structlog.get_logger("reconciler.controller")
 

@@ -6,9 +6,9 @@ import contextlib
 
 from ..core.conditions import Phase
 from ..core.models import MCPServer
+from ..store import Store
 from .processes import kill_group
 from .statuses import not_running
-from .store import Store
 
 
 async def cleanup_leftovers(store: Store) -> list[str]:

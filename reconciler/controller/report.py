@@ -12,10 +12,10 @@ from typing import Any
 
 from ..core.conditions import condition
 from ..core.redaction import redact_value
+from ..store import Store
+from ..store.records import EventSeverity
 from .control import request_control
 from .processes import verify
-from .store import Store
-from .store_records import EventSeverity
 
 
 def status_report(state_dir: Path) -> dict[str, Any]:

@@ -32,6 +32,8 @@ from ..core.hashing import tool_schema_hash
 from ..core.models import MCPServer
 from ..core.spec_changes import runtime_hash
 from ..identity import ClientCredentials
+from ..store import Store
+from ..store.records import Capability, InventoryRecord
 from ..upstream.connection import UpstreamConnection
 from ..upstream.discovery import ExposedTool, ServerTool, apply_filter
 from ..upstream.remote import sse_transport, streamable_http_transport
@@ -40,8 +42,6 @@ from ..upstream.transport import Transport, stdio_transport
 from .confinement import Confinement
 from .launch import Machine, launch_spec, remote_headers, secret_value
 from .serverlogs import ServerLog, ServerLogs
-from .store import Store
-from .store_records import Capability, InventoryRecord
 from .supervisor import Backoff, ManagedProcess, spawn
 
 log = structlog.get_logger("reconciler.controller")

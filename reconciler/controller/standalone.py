@@ -31,6 +31,7 @@ from ..llm.embeddings import ProviderEmbedders
 from ..loading.loader import load_documents
 from ..secrets import SecretResolver
 from ..sources import Snapshot, Source
+from ..store import Store, acquire_controller_lock
 from .confinement import DEFAULT_BWRAP, Confinement
 from .control import control_server
 from .enhancing import EnhancementStep, Tools
@@ -40,7 +41,6 @@ from .providerprobes import ProviderProbes
 from .reconcile import Outcome, Reconciler
 from .recovery import cleanup_leftovers
 from .serverlogs import ServerLogs
-from .store import Store, acquire_controller_lock
 from .usage import UsageRecorder
 
 log = structlog.get_logger("reconciler.controller")

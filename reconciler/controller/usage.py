@@ -15,8 +15,8 @@ from typing import Any
 
 import structlog
 
-from .store import Store
-from .store_records import CallRecord, CallStats
+from ..store import Store
+from ..store.records import CallRecord, CallStats
 
 call_log = structlog.get_logger("reconciler.gateway.calls")
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from ..core.errors import StateError
-from ..sqlitefile import SqliteFile
+from ..store.sqlitefile import SqliteFile
 
 ResultStatus = Literal["enhanced", "failed", "pending"]
 

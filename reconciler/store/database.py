@@ -29,8 +29,8 @@ from typing import Any, Final, Self
 from ..core.errors import StateError
 from ..core.hashing import digest
 from ..core.models import Condition, ResourceKey
-from .store_calls import CallTables
-from .store_records import (
+from .calls import CallTables
+from .records import (
     Capability,
     CapabilityChanges,
     CapabilityKind,
@@ -48,7 +48,7 @@ from .store_records import (
     revision_from_row,
     status_from_row,
 )
-from .store_schema import SCHEMA_VERSION, connect, make_state_dir, migrate, unusable
+from .schema import SCHEMA_VERSION, connect, make_state_dir, migrate, unusable
 
 DB_NAME: Final = "state.db"
 LOCK_NAME: Final = "controller.lock"

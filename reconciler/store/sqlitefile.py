@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from .core.errors import StateError
+from ..core.errors import StateError
 
 
 class SqliteFile:

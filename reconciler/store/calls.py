@@ -7,8 +7,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from typing import Final, Literal
 
-from ..sqlitefile import SqliteFile
-from .store_records import AuditOutcome, CallRecord, CallStats
+from .records import AuditOutcome, CallRecord, CallStats
+from .sqlitefile import SqliteFile
 
 CallGroup = Literal["suite", "server", "tool", "subject", "outcome"]
 """Columns calls can be grouped by."""
