@@ -18,7 +18,7 @@ import pytest
 from reconciler.core.errors import InvalidInput, SourceError
 from reconciler.loading.files import content_revision, is_config_file
 from reconciler.loading.loader import load_paths
-from reconciler.sources import Snapshot, Source
+from reconciler.sources import Source, SourceSnapshot
 from reconciler.sources.directory import DirectorySource
 from reconciler.sources.gitsource import GitSource, clone_name, redact_url
 
@@ -31,14 +31,14 @@ class Stream:
 
     def __init__(self, source: Source) -> None:
         self.source = source
-        self.queue: asyncio.Queue[Snapshot] = asyncio.Queue()
+        self.queue: asyncio.Queue[SourceSnapshot] = asyncio.Queue()
         self.task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
         async for snapshot in self.source.snapshots():
             await self.queue.put(snapshot)
 
-    async def next(self, timeout: float = DEADLINE) -> Snapshot:
+    async def next(self, timeout: float = DEADLINE) -> SourceSnapshot:
         getter = asyncio.ensure_future(self.queue.get())
         done, _ = await asyncio.wait(
             {getter, self.task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
@@ -74,7 +74,7 @@ async def eventually(condition: Callable[[], bool], *, timeout: float = DEADLINE
         await asyncio.sleep(0.02)
 
 
-def texts(snapshot: Snapshot) -> dict[str, str]:
+def texts(snapshot: SourceSnapshot) -> dict[str, str]:
     return dict(snapshot.files)
 
 

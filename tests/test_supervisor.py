@@ -24,9 +24,9 @@ from reconciler.controller.processes import (
     verify,
 )
 from reconciler.controller.supervisor import (
-    Backoff,
     LaunchSpec,
     ManagedProcess,
+    RestartDelays,
     StderrThrottle,
     spawn,
     stop_all,
@@ -248,26 +248,26 @@ def test_stderr_throttle_reports_pending_lines_when_the_window_ends() -> None:
 @pytest.mark.parametrize(
     ("backoff", "failures", "delay"),
     [
-        (Backoff(1, 2, 60), 0, 0),
-        (Backoff(1, 2, 60), 1, 1),
-        (Backoff(1, 2, 60), 2, 2),
-        (Backoff(1, 2, 60), 4, 8),
-        (Backoff(1, 2, 60), 7, 60),
-        (Backoff(1, 2, 60), 10_000, 60),
-        (Backoff(0.5, 3, 10), 3, 4.5),
-        (Backoff(5, 1, 60), 50, 5),
-        (Backoff(90, 2, 60), 1, 60),
+        (RestartDelays(1, 2, 60), 0, 0),
+        (RestartDelays(1, 2, 60), 1, 1),
+        (RestartDelays(1, 2, 60), 2, 2),
+        (RestartDelays(1, 2, 60), 4, 8),
+        (RestartDelays(1, 2, 60), 7, 60),
+        (RestartDelays(1, 2, 60), 10_000, 60),
+        (RestartDelays(0.5, 3, 10), 3, 4.5),
+        (RestartDelays(5, 1, 60), 50, 5),
+        (RestartDelays(90, 2, 60), 1, 60),
     ],
 )
 def test_backoff_grows_exponentially_up_to_its_cap(
-    backoff: Backoff, failures: int, delay: float
+    backoff: RestartDelays, failures: int, delay: float
 ) -> None:
     assert backoff.delay(failures) == pytest.approx(delay)
 
 
 def test_backoff_follows_the_restart_policy_of_the_server() -> None:
     policy = BackoffPolicy(initial_seconds=2, multiplier=3, max_seconds=30)
-    assert Backoff.from_policy(policy) == Backoff(initial=2, multiplier=3, maximum=30)
+    assert RestartDelays.from_policy(policy) == RestartDelays(initial=2, multiplier=3, maximum=30)
 
 
 async def test_everything_server_talks_mcp_over_the_process_pipes(

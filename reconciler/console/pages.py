@@ -11,7 +11,7 @@ import html
 import time
 from urllib.parse import quote
 
-from ..store.records import CallStats, Event, Revision
+from ..store.records import CallStats, EventRecord, Revision
 from .snapshot import Overview, ServerDetail, ServerRow, SuiteDetail, Usage
 
 DASH = "\N{EN DASH}"
@@ -90,7 +90,7 @@ def _revision(label: str, revision: Revision | None) -> str:
     )
 
 
-def events_table(events: list[Event]) -> str:
+def events_table(events: list[EventRecord]) -> str:
     if not events:
         return "<p>No events yet.</p>"
     rows = "".join(

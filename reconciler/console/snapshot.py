@@ -19,7 +19,7 @@ from ..core.conditions import condition
 from ..core.models.globs import glob_match
 from ..gateway.config import Access
 from ..store import Store
-from ..store.records import CallStats, Event, Revisions
+from ..store.records import CallStats, EventRecord, Revisions
 
 if TYPE_CHECKING:
     from ..controller.standalone import StandaloneController
@@ -56,7 +56,7 @@ class Overview:
     servers: list[ServerRow]
     suites: list[SuiteRow]
     revisions: Revisions
-    events: list[Event]
+    events: list[EventRecord]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +73,7 @@ class ToolRow:
 class ServerDetail:
     row: ServerRow
     tools: list[ToolRow]
-    events: list[Event]
+    events: list[EventRecord]
     health: list[tuple[float, bool, float | None, str | None]] = field(default_factory=list)
     log: list[tuple[float, str]] = field(default_factory=list)
     """The last lines the server wrote to stderr."""

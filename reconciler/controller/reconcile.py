@@ -69,7 +69,7 @@ class Applied:
 
 
 @dataclass
-class Outcome:
+class ReconcileOutcome:
     """What one reconcile did: for logs, the control API and tests."""
 
     revision: str
@@ -128,7 +128,7 @@ class Reconciler:
 
     async def reconcile(
         self, result: LoadResult, *, revision: str, root: Path | None = None
-    ) -> Outcome:
+    ) -> ReconcileOutcome:
         """Apply one loaded revision, or keep the last good one when it is invalid."""
         async with self._lock:
             started = time.monotonic()
@@ -144,7 +144,9 @@ class Reconciler:
             )
             return outcome
 
-    async def _reconcile(self, result: LoadResult, *, revision: str, root: Path | None) -> Outcome:
+    async def _reconcile(
+        self, result: LoadResult, *, revision: str, root: Path | None
+    ) -> ReconcileOutcome:
         if not result.ok or result.state is None:
             return self._reject(revision, result.errors)
         desired = result.state
@@ -159,10 +161,10 @@ class Reconciler:
         if the_plan.is_noop and self.applied is not None and revision == self.applied.revision:
             if self._credentials_rotated():
                 self._configure_gateway()
-                return Outcome(
+                return ReconcileOutcome(
                     revision, True, "CredentialsRotated", "tokens changed", plan=the_plan
                 )
-            return Outcome(revision, True, "Unchanged", "no changes", plan=the_plan)
+            return ReconcileOutcome(revision, True, "Unchanged", "no changes", plan=the_plan)
         await self._carry_out(the_plan, base_dirs=_base_dirs(desired, the_plan, root))
         self.applied = desired
         with self.store.batch():
@@ -171,9 +173,9 @@ class Reconciler:
             self._credentials_rotated()
             self.write_status([a.key for a in the_plan.changes])
         self._configure_gateway()
-        return Outcome(revision, True, "Succeeded", _summary(the_plan), plan=the_plan)
+        return ReconcileOutcome(revision, True, "Succeeded", _summary(the_plan), plan=the_plan)
 
-    async def resync(self) -> Outcome | None:
+    async def resync(self) -> ReconcileOutcome | None:
         """Re-plan the applied state: corrects drift (a runner that ended, a lost process)."""
         if self.applied is None:
             return None
@@ -186,7 +188,7 @@ class Reconciler:
                 self.write_status()
             elif rotated:
                 self._configure_gateway()
-            return Outcome(self.applied.revision or "", True, "Resynced", plan=the_plan)
+            return ReconcileOutcome(self.applied.revision or "", True, "Resynced", plan=the_plan)
 
     def observed(self) -> ObservedState:
         servers: dict[ResourceKey, ObservedServer] = {}
@@ -288,7 +290,7 @@ class Reconciler:
 
     # -- failures -------------------------------------------------------------------------
 
-    def _reject(self, revision: str, problems: list[Problem]) -> Outcome:
+    def _reject(self, revision: str, problems: list[Problem]) -> ReconcileOutcome:
         first = str(problems[0]) if problems else "invalid input"
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         self.store.record_attempt(revision, outcome="ValidationFailed", message=first + more)
@@ -301,9 +303,11 @@ class Reconciler:
             "NotApplied",
             f"{revision} is invalid ({len(problems)} errors); {kept} keeps running",
         )
-        return Outcome(revision, False, "ValidationFailed", first + more, problems=problems)
+        return ReconcileOutcome(
+            revision, False, "ValidationFailed", first + more, problems=problems
+        )
 
-    def _refuse_mass_prune(self, revision: str, the_plan: Plan) -> Outcome:
+    def _refuse_mass_prune(self, revision: str, the_plan: Plan) -> ReconcileOutcome:
         deletes = [a for a in the_plan.actions if a.kind is ActionKind.DELETE]
         servers = [a for a in deletes if a.key.kind == MCPServer.kind_name]
         applied = sum(isinstance(a.resource, MCPServer) for a in self._inventory.values())
@@ -313,9 +317,11 @@ class Reconciler:
         )
         self.store.record_attempt(revision, outcome="MassPruneRefused", message=message)
         self._event("error", "prune", "MassPruneRefused", message)
-        return Outcome(revision, False, "MassPruneRefused", message, plan=the_plan)
+        return ReconcileOutcome(revision, False, "MassPruneRefused", message, plan=the_plan)
 
-    def _refuse_open_suites(self, revision: str, suites: list[str], the_plan: Plan) -> Outcome:
+    def _refuse_open_suites(
+        self, revision: str, suites: list[str], the_plan: Plan
+    ) -> ReconcileOutcome:
         names = ", ".join(suites)
         message = (
             f"refusing to apply: suite {names} would lose its last ToolPermission and be open "
@@ -326,7 +332,7 @@ class Reconciler:
         for suite in self.applied.suites if self.applied is not None else ():
             if suite.name in suites:
                 self._event("error", "access", "OpenSuiteRefused", message, resource=suite.key)
-        return Outcome(revision, False, "OpenSuiteRefused", message, plan=the_plan)
+        return ReconcileOutcome(revision, False, "OpenSuiteRefused", message, plan=the_plan)
 
     def _credentials_rotated(self) -> bool:
         """Compare the applied state's token values with the last seen; an event per change."""

@@ -42,7 +42,7 @@ from ..upstream.transport import Transport, stdio_transport
 from .confinement import Confinement
 from .launch import Machine, launch_spec, remote_headers, secret_value
 from .serverlogs import ServerLog, ServerLogs
-from .supervisor import Backoff, ManagedProcess, spawn
+from .supervisor import ManagedProcess, RestartDelays, spawn
 
 log = structlog.get_logger("reconciler.controller")
 
@@ -208,7 +208,7 @@ class ServerRunner:
                     f"{self.server.name}` (or change its spec) to try again",
                 )
                 return
-            delay = Backoff.from_policy(policy.backoff).delay(self.failures)
+            delay = RestartDelays.from_policy(policy.backoff).delay(self.failures)
             self.phase = Phase.BACKOFF
             self._event(
                 "warning",

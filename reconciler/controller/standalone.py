@@ -30,7 +30,7 @@ from ..identity import JwtVerifier
 from ..llm.embeddings import ProviderEmbedders
 from ..loading.loader import load_documents
 from ..secrets import SecretResolver
-from ..sources import Snapshot, Source
+from ..sources import Source, SourceSnapshot
 from ..store import Store, acquire_controller_lock
 from .confinement import DEFAULT_BWRAP, Confinement
 from .control import control_server
@@ -38,7 +38,7 @@ from .enhancing import EnhancementStep, Tools
 from .launch import this_machine
 from .pool import RunnerPool
 from .providerprobes import ProviderProbes
-from .reconcile import Outcome, Reconciler
+from .reconcile import ReconcileOutcome, Reconciler
 from .recovery import cleanup_leftovers
 from .serverlogs import ServerLogs
 from .usage import UsageRecorder
@@ -105,7 +105,7 @@ class StandaloneController:
         self.store: Store | None = None
         self.reconciler: Reconciler | None = None
         self.gateway: Gateway | None = None
-        self.last_outcome: Outcome | None = None
+        self.last_outcome: ReconcileOutcome | None = None
         self.gateway_url: str | None = None
         self._stop = asyncio.Event()
         self._kick = asyncio.Event()
@@ -274,7 +274,7 @@ class StandaloneController:
                 async with asyncio.timeout(self.options.resync_seconds):
                     await self._stop.wait()
 
-    async def apply(self, snapshot: Snapshot) -> Outcome:
+    async def apply(self, snapshot: SourceSnapshot) -> ReconcileOutcome:
         assert self.reconciler is not None
         # Directory files are named by their full path; git files by their path in the repo.
         from_directory = snapshot.revision.startswith("sha256:")

@@ -16,7 +16,7 @@ Limits: `memory_mb` caps the address space (RLIMIT_AS), not resident memory. Run
 reserve address space up front need far more than they use: Node refuses to start below
 about 1 GiB.
 
-`Backoff` computes the delay before a restart; the controller owns when to restart.
+`RestartDelays` computes the delay before a restart; the controller owns when to restart.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class LaunchSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class Backoff:
+class RestartDelays:
     """Capped exponential delay between restarts: initial * multiplier^(failures - 1)."""
 
     initial: float = 1.0
@@ -96,7 +96,7 @@ class Backoff:
     """Upper bound in seconds."""
 
     @classmethod
-    def from_policy(cls, policy: BackoffPolicy) -> Backoff:
+    def from_policy(cls, policy: BackoffPolicy) -> RestartDelays:
         return cls(policy.initial_seconds, policy.multiplier, policy.max_seconds)
 
     def delay(self, failures: int) -> float:

@@ -1,6 +1,6 @@
 """Where the standalone controller reads its YAML from: a watched directory or a git branch.
 
-A source is an async stream of `Snapshot`s: the current content first, then one snapshot per
+A source is an async stream of `SourceSnapshot`s: the current content first, then one snapshot per
 real change. The controller loads each snapshot (`reconciler.loading.load_documents`) and
 applies only the valid ones, so a source never judges the YAML it hands over.
 
@@ -22,7 +22,7 @@ from ..core.errors import SourceError
 
 
 @dataclass(frozen=True, slots=True)
-class Snapshot:
+class SourceSnapshot:
     """The YAML files of one revision of a source, read in full."""
 
     revision: str
@@ -46,7 +46,7 @@ class Source(Protocol):
     re-read or fetch; it yields a snapshot only if the content changed.
     """
 
-    def snapshots(self) -> AsyncIterator[Snapshot]: ...
+    def snapshots(self) -> AsyncIterator[SourceSnapshot]: ...
 
     def trigger(self) -> None: ...
 
@@ -63,4 +63,4 @@ def decode(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-__all__ = ["Snapshot", "Source", "decode"]
+__all__ = ["Source", "SourceSnapshot", "decode"]

@@ -25,7 +25,7 @@ import watchfiles
 
 from ..core.errors import SourceError
 from ..loading.files import content_revision, is_config_file
-from . import Snapshot, decode
+from . import SourceSnapshot, decode
 
 log = structlog.get_logger(__name__)
 
@@ -60,7 +60,7 @@ class DirectorySource:
         self._forced = True
         self._changed.set()
 
-    async def snapshots(self) -> AsyncIterator[Snapshot]:
+    async def snapshots(self) -> AsyncIterator[SourceSnapshot]:
         identity = self._identity()
         watcher = await _Watcher.start(self.root, self._changed, debounce_ms=self.debounce_ms)
         try:
@@ -126,7 +126,7 @@ class DirectorySource:
             )
         return stat.st_dev, stat.st_ino
 
-    async def _read(self, identity: tuple[int, int], watcher: _Watcher) -> Snapshot:
+    async def _read(self, identity: tuple[int, int], watcher: _Watcher) -> SourceSnapshot:
         files = await asyncio.to_thread(read_tree, self.root)
         try:
             now = self._identity()
@@ -139,7 +139,7 @@ class DirectorySource:
             raise _Replaced(now)
         self.reads += 1
         self.last_error = None
-        return Snapshot(
+        return SourceSnapshot(
             revision=content_revision(files),
             files=tuple((name, decode(data)) for name, data in files),
             root=self.root,

@@ -44,7 +44,7 @@ import structlog
 
 from ..core.errors import InvalidInput, SourceError
 from ..loading.files import content_revision, is_config_file
-from . import Snapshot, decode
+from . import SourceSnapshot, decode
 
 log = structlog.get_logger(__name__)
 
@@ -119,7 +119,7 @@ class GitSource:
         """Fetch now instead of at the end of the interval."""
         self._trigger.set()
 
-    async def snapshots(self) -> AsyncIterator[Snapshot]:
+    async def snapshots(self) -> AsyncIterator[SourceSnapshot]:
         try:
             while True:
                 self._trigger.clear()
@@ -133,7 +133,7 @@ class GitSource:
                 self._repo.close()
                 self._repo = None
 
-    async def _poll(self) -> Snapshot | None:
+    async def _poll(self) -> SourceSnapshot | None:
         """Fetch, and return a snapshot when the followed ref brings new content."""
         fetch_error: SourceError | None = None
         try:
@@ -186,7 +186,7 @@ class GitSource:
             local = f"refs/tags/{name}" if self.tag else self._tracking(name)
         return await asyncio.to_thread(_resolve, self._repo, local)
 
-    async def _snapshot(self, sha: str) -> Snapshot | None:
+    async def _snapshot(self, sha: str) -> SourceSnapshot | None:
         if sha == self._sha:
             return None
         assert self._repo is not None
@@ -200,7 +200,7 @@ class GitSource:
             return None
         self._emitted = digest
         log.info("git source at a new revision", source=self.describe(), revision=revision)
-        return Snapshot(
+        return SourceSnapshot(
             revision=revision,
             files=tuple((name, decode(data)) for name, data in files),
             root=self.clone_dir,

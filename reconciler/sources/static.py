@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..core.errors import SourceError
 from ..loading.files import content_revision
-from . import Snapshot
+from . import SourceSnapshot
 
 
 class StaticSource:
@@ -20,7 +20,7 @@ class StaticSource:
 
     def __init__(self, files: list[tuple[str, str]], *, root: Path, label: str) -> None:
         revision = content_revision(files)
-        self.snapshot = Snapshot(revision, tuple(sorted(files)), root, label)
+        self.snapshot = SourceSnapshot(revision, tuple(sorted(files)), root, label)
         self.last_error: SourceError | None = None
 
     def describe(self) -> str:
@@ -29,6 +29,6 @@ class StaticSource:
     def trigger(self) -> None:
         """Nothing to re-read: the resources are fixed for this process's life."""
 
-    async def snapshots(self) -> AsyncIterator[Snapshot]:
+    async def snapshots(self) -> AsyncIterator[SourceSnapshot]:
         yield self.snapshot
         await asyncio.Event().wait()

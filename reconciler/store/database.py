@@ -35,7 +35,7 @@ from .records import (
     CapabilityChanges,
     CapabilityKind,
     CapabilityRecord,
-    Event,
+    EventRecord,
     EventSeverity,
     HealthRecord,
     InventoryRecord,
@@ -335,7 +335,7 @@ class Store(CallTables):
         category: str | None = None,
         reason: str | None = None,
         limit: int = 100,
-    ) -> list[Event]:
+    ) -> list[EventRecord]:
         """The newest `limit` matching events, oldest first (`after_id`: to follow)."""
         query, args = _where(
             "SELECT * FROM events",

@@ -104,7 +104,7 @@ class HealthRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class Event:
+class EventRecord:
     """Something that happened, for `mcp-reconciler events` and status messages."""
 
     id: int
@@ -187,8 +187,8 @@ def health_from_row(row: sqlite3.Row) -> HealthRecord:
     return HealthRecord(**values)
 
 
-def event_from_row(row: sqlite3.Row) -> Event:
-    return Event(**dict(row))
+def event_from_row(row: sqlite3.Row) -> EventRecord:
+    return EventRecord(**dict(row))
 
 
 def revision_from_row(row: sqlite3.Row) -> Revision:
