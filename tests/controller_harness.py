@@ -7,31 +7,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from reconciler.controller.processes import start_time_of, verify
-
-T = TypeVar("T")
-
-
-def wait_for(
-    condition: Callable[[], T | None], *, timeout: float = 30.0, what: str = "condition"
-) -> T:
-    """Poll until `condition()` returns something truthy; fail with `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = condition()
-        except Exception as error:  # the state may be mid-write; try again
-            last = error
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+from tests.polling import wait_for
 
 
 def cli(*args: str, state_dir: Path, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx2
 from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
@@ -24,8 +24,6 @@ from reconciler.loading.loader import load_documents
 from reconciler.secrets import SecretResolver
 from reconciler.upstream import UpstreamConnection, stdio_transport
 from tests.conftest import node_server, python_server
-
-T = TypeVar("T")
 
 
 def everything_command() -> list[str]:
@@ -235,17 +233,3 @@ async def open_session(http: httpx2.AsyncClient, url: str, **headers: str) -> st
     response = await http.post(url, json=INITIALIZE, headers={**ACCEPT, **headers})
     assert response.status_code == 200, response.text
     return response.headers["mcp-session-id"]
-
-
-async def eventually(
-    condition: Callable[[], T | None], *, timeout: float = 10.0, what: str = "condition"
-) -> T:
-    """Poll until `condition()` is truthy; fail naming `what` after `timeout` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.02)

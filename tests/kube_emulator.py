@@ -17,9 +17,8 @@ import contextlib
 import copy
 import itertools
 import re
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +34,7 @@ from kmock._internal import enums, rendering
 
 from reconciler.core.models import API_GROUP, API_VERSION, API_VERSION_NAME, KINDS
 from reconciler.operator import Operator, OperatorSettings
+from tests.polling import eventually
 
 ALL_VERBS = {"get", "list", "watch", "create", "patch", "update", "delete"}
 CORE = {
@@ -328,24 +328,6 @@ class EmulatedCluster:
         wanted = {kmock.resource(PLURALS[kind]) for kind in kinds}
         seen = {r.resource for r in self.emulator if r.action == enums.action.WATCH and r.resource}
         return wanted <= seen
-
-
-async def eventually(
-    check: Callable[[], Any], *, timeout: float = 10.0, interval: float = 0.02
-) -> Any:
-    """Poll `check` until it returns a truthy value; fail with its last value at the deadline."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except (AssertionError, KeyError, TypeError) as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s; last: {last!r}")
 
 
 def write_kubeconfig(path: Path, url: str) -> Path:

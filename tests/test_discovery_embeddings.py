@@ -28,7 +28,6 @@ from tests.gateway_harness import (
     Registry,
     Upstream,
     desired,
-    eventually,
     everything_command,
     mcp_client,
     serving,
@@ -36,6 +35,7 @@ from tests.gateway_harness import (
     suite,
     time_command,
 )
+from tests.polling import eventually
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 

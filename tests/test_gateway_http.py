@@ -21,7 +21,6 @@ from tests.gateway_harness import (
     ACCEPT,
     Registry,
     Upstream,
-    eventually,
     everything_command,
     mcp_client,
     open_session,
@@ -31,6 +30,7 @@ from tests.gateway_harness import (
     suite,
     time_command,
 )
+from tests.polling import eventually
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from reconciler.loading.loader import load_paths
 from reconciler.sources import Source, SourceSnapshot
 from reconciler.sources.directory import DirectorySource
 from reconciler.sources.gitsource import GitSource, clone_name, redact_url
+from tests.polling import eventually
 
 DEADLINE = 15.0
 SERVER = "kind: MCPServer\nmetadata: {name: %s}\nspec: {transport: stdio, command: %s}\n"
@@ -64,14 +65,6 @@ async def streaming(source: Source) -> AsyncIterator[Stream]:
     finally:
         stream.task.cancel()
         await asyncio.gather(stream.task, return_exceptions=True)
-
-
-async def eventually(condition: Callable[[], bool], *, timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail("condition not met before the deadline")
-        await asyncio.sleep(0.02)
 
 
 def texts(snapshot: SourceSnapshot) -> dict[str, str]:

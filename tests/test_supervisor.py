@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import sys
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from reconciler.core.errors import ServerError
 from reconciler.core.models.server import Backoff as BackoffPolicy
 from reconciler.core.models.server import ProcessLimits
 from reconciler.store import Store, acquire_controller_lock
+from tests.polling import eventually
 
 PY = sys.executable
 
@@ -47,14 +47,6 @@ print(child.pid, flush=True)
 time.sleep(120)
 """
 """A server that starts a grandchild (as npx starts node) and prints the grandchild's pid."""
-
-
-async def eventually(check: Callable[[], bool], *, within: float = 10.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {within}s")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture

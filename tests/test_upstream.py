@@ -29,6 +29,7 @@ from reconciler.upstream import (
     stdio_transport,
     streamable_http_transport,
 )
+from tests.polling import eventually
 
 PIPE = asyncio.subprocess.PIPE
 EVERYTHING_TOOLS = 17
@@ -138,14 +139,6 @@ def long_call(seconds: float, steps: int, token: object) -> dict[str, Any]:
         "arguments": {"duration": seconds, "steps": steps},
         "_meta": {"progressToken": token},
     }
-
-
-async def eventually(condition: Any, *, within: float = 5.0) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 # -- handshake and listings ----------------------------------------------------------------
