@@ -24,6 +24,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from ..core.errors import ReconcilerError, StateError, ValidationFailed
+from ..core.models import qualified_name
 from ..core.models.provider import LLMProviderSpec
 from ..enhancement import (
     EnhancementProgress,
@@ -237,7 +238,7 @@ def _tools_from_state(state: Path) -> dict[str, list[dict[str, Any]]]:
         tool: dict[str, Any] = {"name": capability.name, "inputSchema": capability.schema or {}}
         if capability.description is not None:
             tool["description"] = capability.description
-        tools.setdefault(capability.server.rpartition("/")[2], []).append(tool)
+        tools.setdefault(qualified_name(*capability.server.split("/", 1)), []).append(tool)
     return tools
 
 

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from ..core.errors import StateError
+from ..core.models import qualified_name
 from .app import app
 from .durations import parse_duration
 from .options import Output, OutputOpt, StateDir, resolve_state_dir
@@ -89,7 +90,7 @@ def _locate(state_dir: Path, server: str) -> tuple[str, str]:
         known |= {(p.parent.name, p.name.removesuffix(".log")) for p in logs_dir.glob("*/*.log")}
     matches = sorted(k for k in known if k[1] == name and (not namespace or k[0] == namespace))
     if not matches:
-        names = ", ".join(sorted({k[1] for k in known})) or "none"
+        names = ", ".join(sorted({qualified_name(*k) for k in known})) or "none"
         raise _fail(f"unknown server {server!r} in {state_dir} (servers: {names})")
     if len(matches) > 1:
         choices = ", ".join(f"{ns}/{n}" for ns, n in matches)

@@ -29,7 +29,10 @@ def _fail(message: str) -> typer.Exit:
 def restart(
     servers: Annotated[
         list[str] | None,
-        typer.Argument(help="Names of the servers to restart.", show_default=False),
+        typer.Argument(
+            help="Servers to restart: name, or namespace/name outside the default namespace.",
+            show_default=False,
+        ),
     ] = None,
     every: Annotated[bool, typer.Option("--all", help="Restart every running server.")] = False,
     wait: Annotated[
@@ -54,6 +57,8 @@ def restart(
     --kube: annotates each MCPServer with mcp.reconciler.dev/restartedAt; the operator
     rolls its Deployment like `kubectl rollout restart` and clears Stalled.
     """
+    from ..core.models import qualified_name
+
     names = list(servers or [])
     if bool(names) == every:
         raise _fail("name the servers to restart, or pass --all (not both)")
@@ -77,7 +82,7 @@ def restart(
         table = Table("SERVER", "OLD PID", "NEW PID", "PHASE", "MESSAGE")
         for row in rows:
             table.add_row(
-                row["name"],
+                qualified_name(row["namespace"], row["name"]),
                 str(row["previousPid"] or "-"),
                 str(row["pid"] or "-"),
                 row["phase"],

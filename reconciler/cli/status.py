@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from ..core.errors import StateError
 from .app import app
@@ -82,7 +82,10 @@ def status(output: OutputOpt = Output.text, state_dir: StateDir = None) -> None:
             f"attempted:  {attempted['revision']} ({attempted['outcome']}): {attempted['message']}",
             fg="red",
         )
-    servers = Table("SERVER", "PHASE", "PID", "UPTIME", "RESTARTS", "TOOLS", "MESSAGE")
+    # Names are never wrapped (`team-a/time` reads as one); the message column gives way.
+    servers = Table(
+        Column("SERVER", no_wrap=True), "PHASE", "PID", "UPTIME", "RESTARTS", "TOOLS", "MESSAGE"
+    )
     for server in report["servers"]:
         phase = server["phase"] or "-"
         if server.get("asLastSeen"):
@@ -97,7 +100,7 @@ def status(output: OutputOpt = Output.text, state_dir: StateDir = None) -> None:
             server["lastError"] or _withheld_note(server),
         )
     console.print(servers)
-    others = Table("KIND", "NAME", "PHASE", "READY", "MESSAGE")
+    others = Table("KIND", Column("NAME", no_wrap=True), "PHASE", "READY", "MESSAGE")
     for resource in report["resources"]:
         if resource["kind"] != "MCPServer":
             others.add_row(
@@ -113,7 +116,10 @@ def status(output: OutputOpt = Output.text, state_dir: StateDir = None) -> None:
 @app.command()
 def events(
     resource: Annotated[
-        str | None, typer.Option(help="Only events of this resource, e.g. MCPServer/time.")
+        str | None,
+        typer.Option(
+            help="Only events of this resource, e.g. MCPServer/time or MCPServer/team-a/time."
+        ),
     ] = None,
     severity: Annotated[
         EventSeverityChoice | None, typer.Option(help="Only events of this severity.")

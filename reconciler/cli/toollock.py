@@ -23,7 +23,7 @@ import typer
 
 from ..core.desired import DesiredState
 from ..core.errors import ReconcilerError, StateError, ValidationFailed
-from ..core.models import MCPServer, ToolLock
+from ..core.models import MCPServer, ToolLock, named, qualified_name
 from ..loading.loader import load_paths
 from ..secrets import SecretResolver
 from ..toollock import Finding, scan_tool
@@ -87,7 +87,9 @@ def lock(
     except ReconcilerError as error:
         _fail(output, f"error: {error.message}")
     discovered = {
-        (s.metadata.ns, s.name): _exposed(s, tools[s.name]) for s in servers if s.name in tools
+        (s.metadata.ns, s.name): _exposed(s, found)
+        for s in servers
+        if (found := tools.get(s.key.qualified_name)) is not None
     }
     locks, changes = plan_locks(existing, discovered, update=update)
     text = render_locks(locks)
@@ -156,7 +158,11 @@ def scan(
             assert desired is not None
             servers = _servers(desired, server)
             tools, failures = _discover(desired, servers, state, secrets_dir, timeout)
-            tools = {s.name: _exposed(s, tools[s.name]) for s in servers if s.name in tools}
+            tools = {
+                s.key.qualified_name: _exposed(s, found)
+                for s in servers
+                if (found := tools.get(s.key.qualified_name)) is not None
+            }
     except ValidationFailed as failed:
         _fail(output, *[str(p) for p in failed.problems])
     except ReconcilerError as error:
@@ -217,10 +223,10 @@ def _live(state: Path) -> DesiredState:
 def _servers(desired: DesiredState, only: Sequence[str] | None) -> list[MCPServer]:
     servers = sorted(desired.servers, key=lambda s: (s.metadata.ns, s.name))
     if only:
-        unknown = sorted(set(only) - {s.name for s in servers})
+        unknown = sorted(n for n in set(only) if not any(named(s.key, n) for s in servers))
         if unknown:
             raise StateError(f"unknown server {', '.join(unknown)}: not declared in the paths")
-        return [s for s in servers if s.name in only]
+        return [s for s in servers if any(named(s.key, n) for n in only)]
     return [s for s in servers if s.spec.enabled]
 
 
@@ -231,7 +237,8 @@ def _discover(
     secrets_dir: Path | None,
     timeout: float,
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
-    """The servers' tools: from the running controller, the rest started here briefly."""
+    """The servers' tools by qualified name: from the running controller, the rest started
+    here briefly."""
     from ..controller.probe import controller_tools, probe_tools
     from .logsetup import configure_logging
 
@@ -239,8 +246,8 @@ def _discover(
     if not servers:
         return {}, {}
     live = controller_tools(state) or {}
-    tools = {s.name: live[s.name] for s in servers if s.name in live}
-    missing = [s for s in servers if s.name not in tools]
+    tools = {name: live[name] for s in servers if (name := s.key.qualified_name) in live}
+    missing = [s for s in servers if s.key.qualified_name not in tools]
     failures: dict[str, str] = {}
     if missing:
         resolver = SecretResolver(secrets_dir or state / "secrets")
@@ -289,7 +296,12 @@ def _scan(desired: DesiredState | None, tools: dict[str, list[dict[str, Any]]]) 
     neighbours: dict[str, set[str]] = {name: {name} for name in tools}
     if desired is not None:
         for suite in desired.suites:
-            members = [m.server for m in desired.suite_members(suite) if m.server in tools]
+            ns = suite.metadata.ns
+            members = [
+                name
+                for m in desired.suite_members(suite)
+                if (name := qualified_name(ns, m.server)) in tools
+            ]
             for member in members:
                 neighbours[member].update(members)
     index = name_index({name: [str(t.get("name")) for t in found] for name, found in tools.items()})
@@ -304,7 +316,9 @@ def _scan(desired: DesiredState | None, tools: dict[str, list[dict[str, Any]]]) 
 def _accepted(desired: DesiredState | None, finding: Finding) -> bool:
     if desired is None:
         return False
-    found = [lock_ for lock_ in desired.of_kind(ToolLock) if lock_.name == finding.server]
+    found = [
+        lock_ for lock_ in desired.of_kind(ToolLock) if lock_.key.qualified_name == finding.server
+    ]
     return any(lock_.spec.accepts(finding.tool, finding.kind) for lock_ in found)
 
 

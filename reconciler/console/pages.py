@@ -118,7 +118,7 @@ def overview_fragment(view: Overview, *, reconcile_csrf: str) -> str:
     )
     suites = (
         "".join(
-            f'<tr><td><a href="/ui/suites/{quote(s.name, safe="")}">{h(s.name)}</a></td>'
+            f'<tr><td><a href="/ui/suites/{quote(s.name, safe="/")}">{h(s.name)}</a></td>'
             f'<td><code class="copy">{h(s.url)}</code></td>'
             f"<td>{', '.join(server_link(m) for m in s.members) or DASH}</td>"
             f"<td>{_phase(s.phase)}</td><td>{len(s.tools)}</td><td>{h(s.message)}</td></tr>"

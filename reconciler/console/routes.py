@@ -3,6 +3,7 @@
     GET  /ui/                          overview (servers, suites, revisions, events)
     GET  /ui/servers/{namespace}/{name} one server: tools side by side, health, events
     GET  /ui/suites/{name}             endpoint, client configurations, tools, access matrix
+                                       (`namespace/name` outside the default namespace)
     GET  /ui/usage                     calls, errors, p50/p95 per tool over 1h, 24h, 7d
     GET  /ui/stream                    server-sent events: `change` when the state changes
     POST /ui/actions/reconcile         re-read the source and re-plan now (CSRF-checked)
@@ -140,7 +141,7 @@ def console_routes(controller: StandaloneController, guard: ConsoleGuard) -> lis
         if reconciler is None:
             raise Refused(409, "the controller has not applied a revision yet")
         try:
-            keys = restartable(reconciler, [name], every=False)
+            keys = restartable(reconciler, [f"{namespace}/{name}"], every=False)
         except InvalidInput as error:
             raise Refused(404, error.message) from None
         # The page follows the restart live; the response does not wait for Ready.
@@ -195,7 +196,7 @@ def console_routes(controller: StandaloneController, guard: ConsoleGuard) -> lis
         Route("/ui", to_console, methods=["GET"]),
         Route("/ui/", guarded(overview), methods=["GET"]),
         Route("/ui/servers/{namespace}/{name}", guarded(server), methods=["GET"]),
-        Route("/ui/suites/{name}", guarded(suite), methods=["GET"]),
+        Route("/ui/suites/{name:path}", guarded(suite), methods=["GET"]),
         Route("/ui/usage", guarded(usage), methods=["GET"]),
         Route("/ui/stream", guarded(stream), methods=["GET"]),
         Route("/ui/actions/reconcile", guarded(reconcile), methods=["POST"]),

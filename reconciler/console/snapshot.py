@@ -16,8 +16,9 @@ from ..clientconfig import Client, client_config
 from ..controller.serverlogs import log_path, read_lines
 from ..core.access import qualified
 from ..core.conditions import condition
+from ..core.models import MCPServer, ResourceKey, qualified_name
 from ..core.models.globs import glob_match
-from ..gateway.config import Access
+from ..gateway.config import Access, server_name
 from ..store import Store
 from ..store.records import CallStats, EventRecord, Revisions
 
@@ -126,13 +127,14 @@ def overview(controller: StandaloneController, *, events: int = 20) -> Overview:
     config = controller.gateway.config if controller.gateway is not None else None
     suites = []
     for record in store.statuses(kind="MCPSuite"):
-        served = config.suites.get(record.key.name) if config is not None else None
+        name = record.key.qualified_name  # how the gateway names and serves it
+        served = config.suites.get(name) if config is not None else None
         ready = condition(record.conditions, "Ready")
         suites.append(
             SuiteRow(
-                name=record.key.name,
+                name=name,
                 url=(
-                    f"{controller.gateway_url}/suites/{record.key.name}/mcp"
+                    f"{controller.gateway_url}/suites/{name}/mcp"
                     if controller.gateway_url
                     else None
                 ),
@@ -157,10 +159,10 @@ def _served_descriptions(controller: StandaloneController, server: str) -> Mappi
     served: dict[str, Any] = {}
     if config is None:
         return served
-    names = {server, server.partition("/")[2]}  # suites name members without a namespace
+    routed = qualified_name(*server.split("/", 1))  # how the gateway names the server
     for suite in config.suites.values():
         for route in suite.tools.values():
-            if route.server in names and route.chain is None:
+            if route.server == routed and route.chain is None:
                 served.setdefault(route.tool, route.definition)
     return served
 
@@ -184,10 +186,10 @@ def server_detail(controller: StandaloneController, server: str) -> ServerDetail
                 exposed=cap.exposed,
             )
         )
-    name = server.partition("/")[2]
-    events = list(reversed(store.events(resource=f"MCPServer/{name}", limit=30)))
+    namespace, name = server.split("/", 1)
+    key = ResourceKey(MCPServer.kind_name, namespace, name)
+    events = list(reversed(store.events(resource=str(key), limit=30)))
     health = [(h.ts, h.ok, h.latency_ms, h.error) for h in store.health(server, limit=20)]
-    namespace = server.partition("/")[0]
     log_file = log_path(controller.options.state_dir, namespace, name)
     log = [(line.ts, line.text) for line in read_lines(log_file, tail=LOG_LINES)]
     return ServerDetail(row=row, tools=tools, events=events, health=health, log=log)
@@ -218,7 +220,7 @@ def decide(access: Access, server: str, tool: str) -> Decision:
     rules = access.rules
     if rules is None:
         return Decision(allowed, "no ToolPermission: everything allowed")
-    name = qualified(server, tool)
+    name = qualified(server_name(server), tool)
     deny = next((p for p in rules.deny if glob_match(p, name)), None)
     allow = next((p for p in rules.allow if glob_match(p, name)), None)
     if deny is not None:

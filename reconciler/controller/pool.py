@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.conditions import Phase
-from ..core.models import DEFAULT_NAMESPACE, MCPServer, ResourceKey
+from ..core.models import MCPServer, ResourceKey, split_qualified
 from ..store import Store
 from ..upstream.connection import UpstreamConnection
 from ..upstream.sinks import MessageSink
@@ -47,8 +47,7 @@ class RunnerPool:
 
     def get(self, server: str) -> UpstreamConnection | None:
         """The connection of `server` (qualified name) while it is Ready."""
-        namespace, _, name = server.rpartition("/")
-        key = ResourceKey(MCPServer.kind_name, namespace or DEFAULT_NAMESPACE, name)
+        key = ResourceKey(MCPServer.kind_name, *split_qualified(server))
         runner = self._runners.get(key)
         return runner.connection if runner is not None and runner.phase == Phase.READY else None
 

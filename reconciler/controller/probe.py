@@ -97,8 +97,8 @@ async def _probe(
     runner.start()
     try:
         if await runner.wait_ready(timeout):
-            return server.name, list(runner.tools), None
+            return server.key.qualified_name, list(runner.tools), None
         error = runner.last_error or f"did not list its tools within {timeout:g} s"
-        return server.name, None, error
+        return server.key.qualified_name, None, error
     finally:
         await runner.stop()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import InvalidInput
-from ..core.models import MCPServer, ResourceKey
+from ..core.models import MCPServer, ResourceKey, named
 from .runner import ServerRunner
 
 if TYPE_CHECKING:
@@ -46,22 +46,30 @@ class Restarted:
 
 
 def restartable(reconciler: Reconciler, names: list[str], *, every: bool) -> list[ResourceKey]:
-    """The keys of the named running (or Stalled) servers; `InvalidInput` naming the unknown
-    or not-running ones."""
-    runners = [runner.server.key for runner in reconciler.pool]
+    """The keys of the named running (or Stalled) servers; `InvalidInput` naming the unknown,
+    not-running or ambiguous ones.
+
+    A name is `namespace/name`, or a bare `name` when only one namespace has such a server.
+    """
+    runners = sorted((runner.server.key for runner in reconciler.pool), key=_order)
     if every:
-        return sorted(runners, key=lambda key: (key.namespace, key.name))
-    declared = {key.name: key for key in _declared(reconciler)}
-    keys, unknown, idle = [], [], []
+        return runners
+    declared = sorted(_declared(reconciler), key=_order)
+    keys, unknown, idle, ambiguous = [], [], [], []
     for name in dict.fromkeys(names):
-        key = next((k for k in runners if k.name == name), None)
-        if key is not None:
-            keys.append(key)
-        elif name in declared:
-            idle.append(name)
-        else:
+        matches = [key for key in declared if named(key, name)]
+        if len(matches) > 1:
+            choices = ", ".join(key.qualified_name for key in matches)
+            ambiguous.append(f"{name} (one of: {choices})")
+        elif not matches:
             unknown.append(name)
+        elif matches[0] in runners:
+            keys.append(matches[0])
+        else:
+            idle.append(name)
     problems = []
+    if ambiguous:
+        problems.append(f"server in several namespaces, name one: {'; '.join(ambiguous)}")
     if unknown:
         problems.append(f"unknown server(s): {', '.join(unknown)}")
     if idle:
@@ -103,7 +111,7 @@ async def restart_servers(
                 + (" (was Stalled)" if was_stalled else "")
                 + f": pid {previous_pid or '-'} -> {pid or '-'}, now {runner.phase}"
             ),
-            resource=f"MCPServer/{runner.server.name}",
+            resource=str(runner.server.key),
         )
         results.append(
             Restarted(
@@ -117,6 +125,10 @@ async def restart_servers(
             )
         )
     return results
+
+
+def _order(key: ResourceKey) -> tuple[str, str]:
+    return (key.namespace, key.name)
 
 
 def _declared(reconciler: Reconciler) -> list[ResourceKey]:

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Literal
 
+from ..core.models import qualified_name
 from ..discovery import Embedder
 from .auth import JwtVerifier
 from .config import GatewayConfig, SuiteConfig
@@ -92,7 +93,9 @@ class Gateway:
         """Serve `config` from now on; sessions whose visible tools changed get list_changed."""
         self._config = config
         self._visible = {}
-        self.metrics.set_withheld({name: len(v.withheld) for (_, name), v in config.locks.items()})
+        self.metrics.set_withheld(
+            {qualified_name(ns, name): len(v.withheld) for (ns, name), v in config.locks.items()}
+        )
         self.router.catalog.forget()
         self.router.search.forget(config.suites)
         for session in self.sessions:

@@ -15,7 +15,9 @@ from .base import (
     ResourceStatus,
     SecretKeyRef,
     ValueSource,
+    named,
     qualified_name,
+    split_qualified,
 )
 from .permission import (
     OidcIdentity,
@@ -91,5 +93,7 @@ __all__ = [
     "ValueSource",
     "Workflow",
     "WorkflowSpec",
+    "named",
     "qualified_name",
+    "split_qualified",
 ]

@@ -237,5 +237,20 @@ def qualified_name(namespace: str, name: str) -> str:
     return name if namespace == DEFAULT_NAMESPACE else f"{namespace}/{name}"
 
 
+def split_qualified(qualified: str) -> tuple[str, str]:
+    """(namespace, name) of a qualified name: `namespace/name`, or `name` in the default
+    namespace."""
+    namespace, _, name = qualified.rpartition("/")
+    return namespace or DEFAULT_NAMESPACE, name
+
+
+def named(key: ResourceKey, wanted: str) -> bool:
+    """Whether `wanted`, as a person types it, names the resource: `namespace/name` names
+    one namespace's; a bare `name` names it in any namespace (the caller says when that
+    is ambiguous)."""
+    namespace, _, name = wanted.rpartition("/")
+    return key.name == name and (not namespace or key.namespace == namespace)
+
+
 def is_dns_label(value: str) -> bool:
     return bool(_DNS_LABEL.match(value)) and len(value) <= 63
