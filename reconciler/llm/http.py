@@ -62,26 +62,7 @@ class JsonEndpoint:
         params: Mapping[str, str] | None = None,
     ) -> Any:
         """POST `body` as JSON; the decoded JSON answer, or `ProviderError`."""
-        try:
-            response = await self._client.post(
-                url, json=dict(body), headers=dict(headers or {}), params=dict(params or {})
-            )
-        except httpx.TimeoutException:
-            raise provider_error(self.name, TIMED_OUT, "no answer in time") from None
-        except httpx.TransportError as error:
-            raise provider_error(
-                self.name, UNAVAILABLE, f"cannot reach {_origin(url)} ({type(error).__name__})"
-            ) from None
-        if response.status_code >= 400:
-            raise self._status_error(response)
-        try:
-            return response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise provider_error(
-                self.name,
-                BAD_RESPONSE,
-                f"HTTP {response.status_code} answer is not JSON: {self._detail(response.text)!r}",
-            ) from None
+        return await self._request("POST", url, body=body, headers=headers, params=params)
 
     async def get(
         self,
@@ -91,9 +72,24 @@ class JsonEndpoint:
         params: Mapping[str, str] | None = None,
     ) -> Any:
         """GET a JSON document (a model list); the decoded answer, or `ProviderError`."""
+        return await self._request("GET", url, headers=headers, params=params)
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None,
+        params: Mapping[str, str] | None,
+    ) -> Any:
         try:
-            response = await self._client.get(
-                url, headers=dict(headers or {}), params=dict(params or {})
+            response = await self._client.request(
+                method,
+                url,
+                json=None if body is None else dict(body),
+                headers=dict(headers or {}),
+                params=dict(params or {}),
             )
         except httpx.TimeoutException:
             raise provider_error(self.name, TIMED_OUT, "no answer in time") from None
