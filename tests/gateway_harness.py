@@ -115,6 +115,34 @@ class Registry:
 
 
 @dataclass
+class Started:
+    """Upstream servers started for a test module, and the tools each one listed."""
+
+    registry: Registry
+    tools: dict[str, list[dict[str, Any]]]
+
+
+@contextlib.asynccontextmanager
+async def everything_and_time() -> AsyncIterator[Started]:
+    """server-everything and mcp-server-time, started side by side and stopped at the end."""
+    started = await asyncio.gather(
+        start_upstream("everything", everything_command()),
+        start_upstream("time", time_command()),
+        return_exceptions=True,
+    )
+    upstreams = [u for u in started if isinstance(u, Upstream)]
+    try:
+        for failure in started:
+            if isinstance(failure, BaseException):
+                raise failure
+        registry = Registry({u.name: u for u in upstreams})
+        yield Started(registry, {u.name: await u.connection.list_tools() for u in upstreams})
+    finally:
+        for upstream in upstreams:
+            await upstream.stop()
+
+
+@dataclass
 class Served:
     """A gateway serving on a free port, with the calls it recorded."""
 

@@ -4,12 +4,10 @@ failing provider leaves lexical ranking working."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import mcp_types as types
 import pytest
@@ -25,15 +23,12 @@ from reconciler.loading.loader import load_documents
 from reconciler.secrets import SecretResolver
 from tests.gateway_harness import (
     SERVERS,
-    Registry,
-    Upstream,
+    Started,
     desired,
-    everything_command,
+    everything_and_time,
     mcp_client,
     serving,
-    start_upstream,
     suite,
-    time_command,
 )
 from tests.polling import eventually
 
@@ -93,29 +88,11 @@ spec:
 """
 
 
-@dataclass
-class Shared:
-    registry: Registry
-    tools: dict[str, list[dict[str, Any]]]
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def shared() -> AsyncIterator[Shared]:
-    started = await asyncio.gather(
-        start_upstream("everything", everything_command()),
-        start_upstream("time", time_command()),
-        return_exceptions=True,
-    )
-    upstreams = [u for u in started if isinstance(u, Upstream)]
-    try:
-        for failure in started:
-            if isinstance(failure, BaseException):
-                raise failure
-        registry = Registry({u.name: u for u in upstreams})
-        yield Shared(registry, {u.name: await u.connection.list_tools() for u in upstreams})
-    finally:
-        for upstream in upstreams:
-            await upstream.stop()
+async def shared() -> AsyncIterator[Started]:
+    """server-everything and mcp-server-time, started once for the module."""
+    async with everything_and_time() as started:
+        yield started
 
 
 def names(result: types.CallToolResult) -> list[str]:
@@ -123,7 +100,7 @@ def names(result: types.CallToolResult) -> list[str]:
     return [tool["name"] for tool in json.loads(text)["tools"]]
 
 
-async def test_embeddings_find_what_words_do_not_and_are_computed_once(shared: Shared) -> None:
+async def test_embeddings_find_what_words_do_not_and_are_computed_once(shared: Started) -> None:
     provider = EmbeddingServer()
     app = Starlette(routes=[Route("/v1/embeddings", provider.handle, methods=["POST"])])
     async with EmbeddedHttpServer(app) as http:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import mcp_types as types
@@ -15,14 +14,11 @@ import pytest_asyncio
 from mcp.shared.exceptions import MCPError
 
 from tests.gateway_harness import (
-    Registry,
-    Upstream,
-    everything_command,
+    Started,
+    everything_and_time,
     mcp_client,
     serving,
-    start_upstream,
     suite,
-    time_command,
 )
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
@@ -42,29 +38,11 @@ spec:
 """
 
 
-@dataclass
-class Shared:
-    registry: Registry
-    tools: dict[str, list[dict[str, Any]]]
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def shared() -> AsyncIterator[Shared]:
-    started = await asyncio.gather(
-        start_upstream("everything", everything_command()),
-        start_upstream("time", time_command()),
-        return_exceptions=True,
-    )
-    upstreams = [u for u in started if isinstance(u, Upstream)]
-    try:
-        for failure in started:
-            if isinstance(failure, BaseException):
-                raise failure
-        registry = Registry({u.name: u for u in upstreams})
-        yield Shared(registry, {u.name: await u.connection.list_tools() for u in upstreams})
-    finally:
-        for upstream in upstreams:
-            await upstream.stop()
+async def shared() -> AsyncIterator[Started]:
+    """server-everything and mcp-server-time, started once for the module."""
+    async with everything_and_time() as started:
+        yield started
 
 
 def found(result: types.CallToolResult) -> list[dict[str, Any]]:
@@ -75,7 +53,7 @@ def found(result: types.CallToolResult) -> list[dict[str, Any]]:
     return tools
 
 
-async def test_a_search_suite_lists_only_the_two_discovery_tools(shared: Shared) -> None:
+async def test_a_search_suite_lists_only_the_two_discovery_tools(shared: Started) -> None:
     async with (
         serving(SEARCH, shared.registry, shared.tools) as served,
         mcp_client(served.url("dev")) as client,
@@ -85,7 +63,7 @@ async def test_a_search_suite_lists_only_the_two_discovery_tools(shared: Shared)
 
 
 async def test_found_tools_join_the_session_list_and_are_callable_by_name(
-    shared: Shared,
+    shared: Started,
 ) -> None:
     changed = asyncio.Event()
 
@@ -113,7 +91,7 @@ async def test_found_tools_join_the_session_list_and_are_callable_by_name(
         assert [t.name for t in (await other.list_tools()).tools] == ["find_tools", "call_tool"]
 
 
-async def test_call_tool_reaches_the_real_tool_and_is_recorded_as_it(shared: Shared) -> None:
+async def test_call_tool_reaches_the_real_tool_and_is_recorded_as_it(shared: Started) -> None:
     async with (
         serving(SEARCH, shared.registry, shared.tools) as served,
         mcp_client(served.url("dev")) as client,
@@ -127,7 +105,7 @@ async def test_call_tool_reaches_the_real_tool_and_is_recorded_as_it(shared: Sha
         ]
 
 
-async def test_find_tools_and_call_tool_honour_permissions(shared: Shared) -> None:
+async def test_find_tools_and_call_tool_honour_permissions(shared: Started) -> None:
     async with (
         serving(
             SEARCH + PERMISSION, shared.registry, shared.tools, environ={"BOT_TOKEN": "bot-secret"}
@@ -145,7 +123,7 @@ async def test_find_tools_and_call_tool_honour_permissions(shared: Shared) -> No
         assert served.records[-1].tool == "get-env"
 
 
-async def test_bad_discovery_arguments_are_invalid_params(shared: Shared) -> None:
+async def test_bad_discovery_arguments_are_invalid_params(shared: Started) -> None:
     async with (
         serving(SEARCH, shared.registry, shared.tools) as served,
         mcp_client(served.url("dev")) as client,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx2
@@ -20,7 +19,8 @@ from mcp.shared.exceptions import MCPError
 from tests.gateway_harness import (
     ACCEPT,
     Registry,
-    Upstream,
+    Started,
+    everything_and_time,
     everything_command,
     mcp_client,
     open_session,
@@ -28,38 +28,17 @@ from tests.gateway_harness import (
     serving,
     start_upstream,
     suite,
-    time_command,
 )
 from tests.polling import eventually
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 
 
-@dataclass
-class Shared:
-    registry: Registry
-    tools: dict[str, list[dict[str, Any]]]
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def shared() -> AsyncIterator[Shared]:
+async def shared() -> AsyncIterator[Started]:
     """server-everything and mcp-server-time, started once for the module."""
-    started = await asyncio.gather(
-        start_upstream("everything", everything_command()),
-        start_upstream("time", time_command()),
-        return_exceptions=True,
-    )
-    upstreams = [u for u in started if isinstance(u, Upstream)]
-    try:
-        for failure in started:
-            if isinstance(failure, BaseException):
-                raise failure
-        registry = Registry({u.name: u for u in upstreams})
-        tools = {u.name: await u.connection.list_tools() for u in upstreams}
-        yield Shared(registry, tools)
-    finally:
-        for upstream in upstreams:
-            await upstream.stop()
+    async with everything_and_time() as started:
+        yield started
 
 
 DEV = suite("dev", "time", "everything")
@@ -97,7 +76,7 @@ def text(result: types.CallToolResult) -> str:
     return "".join(c.text for c in result.content if isinstance(c, types.TextContent))
 
 
-async def test_suite_serves_the_tools_of_its_servers_under_prefixed_names(shared: Shared) -> None:
+async def test_suite_serves_the_tools_of_its_servers_under_prefixed_names(shared: Started) -> None:
     async with (
         serving(DEV, shared.registry, shared.tools) as served,
         mcp_client(served.url("dev")) as client,
@@ -128,7 +107,7 @@ async def test_suite_serves_the_tools_of_its_servers_under_prefixed_names(shared
     assert len(served.records[0].args_hash or "") == 64
 
 
-async def test_priority_suite_serves_bare_names(shared: Shared) -> None:
+async def test_priority_suite_serves_bare_names(shared: Started) -> None:
     yaml = suite("bare", "time", "everything", extra=", conflictResolution: priority")
     async with (
         serving(yaml, shared.registry, shared.tools) as served,
@@ -138,7 +117,7 @@ async def test_priority_suite_serves_bare_names(shared: Shared) -> None:
         assert text(await client.call_tool("echo", {"message": "bare"})) == "Echo: bare"
 
 
-async def test_each_token_sees_and_may_call_only_its_permitted_tools(shared: Shared) -> None:
+async def test_each_token_sees_and_may_call_only_its_permitted_tools(shared: Started) -> None:
     async with serving(LOCKED, shared.registry, shared.tools, environ=TOKENS) as served:
         async with mcp_client(served.url("locked"), token="reader-secret") as reader:
             assert names(await reader.list_tools()) == {"time_get_current_time"}
@@ -155,7 +134,7 @@ async def test_each_token_sees_and_may_call_only_its_permitted_tools(shared: Sha
     assert outcomes == [("reader", "echo", "denied"), ("ci-bot", "echo", "ok")]
 
 
-async def test_missing_or_wrong_token_is_refused_with_401(shared: Shared) -> None:
+async def test_missing_or_wrong_token_is_refused_with_401(shared: Started) -> None:
     async with serving(LOCKED, shared.registry, shared.tools, environ=TOKENS) as served:
         url = served.url("locked")
         async with httpx2.AsyncClient() as http:
@@ -173,7 +152,7 @@ async def test_missing_or_wrong_token_is_refused_with_401(shared: Shared) -> Non
         assert refused.group_contains(MCPError, match="needs a valid bearer token")
 
 
-async def test_tokens_rotate_with_a_reconcile_without_restart(shared: Shared) -> None:
+async def test_tokens_rotate_with_a_reconcile_without_restart(shared: Started) -> None:
     environ = {"CI_TOKEN": "old-token", "READER_TOKEN": "r"}
     async with serving(LOCKED, shared.registry, shared.tools, environ=environ) as served:
         url = served.url("locked")
@@ -188,7 +167,7 @@ async def test_tokens_rotate_with_a_reconcile_without_restart(shared: Shared) ->
             assert await open_session(http, url, authorization="Bearer new-token")
 
 
-async def test_a_session_belongs_to_the_subject_that_opened_it(shared: Shared) -> None:
+async def test_a_session_belongs_to_the_subject_that_opened_it(shared: Started) -> None:
     async with serving(LOCKED, shared.registry, shared.tools, environ=TOKENS) as served:
         url = served.url("locked")
         async with httpx2.AsyncClient() as http:
@@ -231,7 +210,7 @@ spec:
 )
 
 
-async def test_a_rate_limit_refuses_with_retry_after_and_then_recovers(shared: Shared) -> None:
+async def test_a_rate_limit_refuses_with_retry_after_and_then_recovers(shared: Started) -> None:
     async with (
         serving(RATE_LIMITED, shared.registry, shared.tools, environ=TOKENS) as served,
         mcp_client(served.url("limited"), token="ci-secret") as client,
@@ -248,7 +227,7 @@ async def test_a_rate_limit_refuses_with_retry_after_and_then_recovers(shared: S
     assert [r.outcome for r in served.records] == ["ok", "rate_limited", "ok"]
 
 
-async def test_progress_reaches_the_caller_before_the_result(shared: Shared) -> None:
+async def test_progress_reaches_the_caller_before_the_result(shared: Started) -> None:
     progress: list[float] = []
 
     async def on_progress(value: float, total: float | None, message: str | None) -> None:
@@ -268,7 +247,7 @@ async def test_progress_reaches_the_caller_before_the_result(shared: Shared) -> 
 
 
 async def test_a_server_request_is_answered_by_the_client_whose_call_raised_it(
-    shared: Shared,
+    shared: Started,
 ) -> None:
     async def sample(
         context: Any, params: types.CreateMessageRequestParams
@@ -290,7 +269,7 @@ async def test_a_server_request_is_answered_by_the_client_whose_call_raised_it(
             assert refused.is_error or "error" in text(refused).lower()
 
 
-async def test_resources_and_prompts_pass_through(shared: Shared) -> None:
+async def test_resources_and_prompts_pass_through(shared: Started) -> None:
     async with (
         serving(DEV, shared.registry, shared.tools) as served,
         mcp_client(served.url("dev")) as client,
@@ -309,7 +288,7 @@ async def test_resources_and_prompts_pass_through(shared: Shared) -> None:
         assert prompt.messages
 
 
-async def test_fifty_concurrent_clients_each_get_their_own_answers(shared: Shared) -> None:
+async def test_fifty_concurrent_clients_each_get_their_own_answers(shared: Started) -> None:
     async def one(index: int, url: str) -> str:
         async with mcp_client(url) as client:
             echoed = await client.call_tool("everything_echo", {"message": f"client-{index}"})
@@ -321,7 +300,7 @@ async def test_fifty_concurrent_clients_each_get_their_own_answers(shared: Share
     assert answers == [f"Echo: client-{i}" for i in range(50)]
 
 
-async def test_connected_clients_get_list_changed_when_a_server_is_added(shared: Shared) -> None:
+async def test_connected_clients_get_list_changed_when_a_server_is_added(shared: Started) -> None:
     changed = asyncio.Event()
 
     async def on_message(message: Any) -> None:
@@ -339,7 +318,7 @@ async def test_connected_clients_get_list_changed_when_a_server_is_added(shared:
 
 
 async def test_an_upstream_killed_mid_call_gives_an_error_then_calls_succeed_again(
-    shared: Shared,
+    shared: Started,
 ) -> None:
     registry = Registry({"everything": await start_upstream("everything", everything_command())})
     started = asyncio.Event()
@@ -377,7 +356,7 @@ async def test_an_upstream_killed_mid_call_gives_an_error_then_calls_succeed_aga
         await registry.upstreams["everything"].stop()
 
 
-async def test_health_readiness_and_metrics(shared: Shared) -> None:
+async def test_health_readiness_and_metrics(shared: Started) -> None:
     yaml = DEV + suite("extra", "missing-server")
     yaml += """
 ---
@@ -413,7 +392,7 @@ spec: {command: nowhere}
     assert 'mcp_reconciles_total{outcome="success"} 1.0' in metrics
 
 
-async def test_foreign_host_or_origin_is_refused(shared: Shared) -> None:
+async def test_foreign_host_or_origin_is_refused(shared: Started) -> None:
     async with serving(DEV, shared.registry, shared.tools) as served, httpx2.AsyncClient() as http:
         url = served.url("dev")
         rebound = await http.post(
@@ -428,7 +407,7 @@ async def test_foreign_host_or_origin_is_refused(shared: Shared) -> None:
         assert await open_session(http, local, origin="http://localhost:6274")
 
 
-async def test_malformed_requests_get_http_and_json_rpc_errors(shared: Shared) -> None:
+async def test_malformed_requests_get_http_and_json_rpc_errors(shared: Started) -> None:
     async with serving(DEV, shared.registry, shared.tools) as served, httpx2.AsyncClient() as http:
         url = served.url("dev")
 
@@ -458,7 +437,7 @@ async def test_malformed_requests_get_http_and_json_rpc_errors(shared: Shared) -
         assert old.status_code == 400
 
 
-async def test_legacy_sse_clients_are_served(shared: Shared) -> None:
+async def test_legacy_sse_clients_are_served(shared: Started) -> None:
     async with serving(DEV, shared.registry, shared.tools) as served:
         async with (
             sse_client(served.url("dev", path="sse")) as (read, write),
@@ -471,7 +450,7 @@ async def test_legacy_sse_clients_are_served(shared: Shared) -> None:
         await eventually(lambda: len(served.gateway.sessions) == 0, what="the SSE session to end")
 
 
-async def test_cancelling_a_call_stops_it_upstream(shared: Shared) -> None:
+async def test_cancelling_a_call_stops_it_upstream(shared: Started) -> None:
     async with (
         serving(DEV, shared.registry, shared.tools) as served,
         mcp_client(served.url("dev")) as client,
@@ -501,7 +480,7 @@ DEPRECATED_AT_2026 = pytest.mark.filterwarnings(
 
 
 @DEPRECATED_AT_2026
-async def test_log_messages_reach_the_client_that_set_a_level(shared: Shared) -> None:
+async def test_log_messages_reach_the_client_that_set_a_level(shared: Started) -> None:
     logs: list[types.LoggingMessageNotificationParams] = []
 
     async def on_log(params: types.LoggingMessageNotificationParams) -> None:
@@ -530,7 +509,7 @@ async def test_log_messages_reach_the_client_that_set_a_level(shared: Shared) ->
 
 
 @DEPRECATED_AT_2026
-async def test_subscribed_clients_get_resource_updates(shared: Shared) -> None:
+async def test_subscribed_clients_get_resource_updates(shared: Started) -> None:
     updated = asyncio.Event()
 
     async def on_message(message: Any) -> None:
@@ -559,7 +538,7 @@ async def test_subscribed_clients_get_resource_updates(shared: Shared) -> None:
             connection.default_sink = previous
 
 
-async def test_an_elicitation_is_answered_by_the_calling_client(shared: Shared) -> None:
+async def test_an_elicitation_is_answered_by_the_calling_client(shared: Started) -> None:
     asked: list[str] = []
 
     async def elicit(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
@@ -575,7 +554,7 @@ async def test_an_elicitation_is_answered_by_the_calling_client(shared: Shared) 
     assert "decline" in text(result).lower()
 
 
-async def test_a_slow_call_does_not_hold_up_other_calls_to_the_same_server(shared: Shared) -> None:
+async def test_a_slow_call_does_not_hold_up_other_calls_to_the_same_server(shared: Started) -> None:
     async with (
         serving(DEV, shared.registry, shared.tools) as served,
         mcp_client(served.url("dev")) as slow,
@@ -592,7 +571,7 @@ async def test_a_slow_call_does_not_hold_up_other_calls_to_the_same_server(share
         assert "completed" in text(await long)
 
 
-async def test_a_call_past_the_timeout_gets_a_timeout_error(shared: Shared) -> None:
+async def test_a_call_past_the_timeout_gets_a_timeout_error(shared: Started) -> None:
     async with (
         serving(DEV, shared.registry, shared.tools, call_timeout=0.2) as served,
         mcp_client(served.url("dev")) as client,
@@ -606,7 +585,7 @@ async def test_a_call_past_the_timeout_gets_a_timeout_error(shared: Shared) -> N
     assert served.records[0].outcome == "timeout"
 
 
-async def test_a_permission_change_sends_list_changed_and_widens_the_list(shared: Shared) -> None:
+async def test_a_permission_change_sends_list_changed_and_widens_the_list(shared: Started) -> None:
     changed = asyncio.Event()
 
     async def on_message(message: Any) -> None:
@@ -625,7 +604,7 @@ async def test_a_permission_change_sends_list_changed_and_widens_the_list(shared
         assert names(await reader.list_tools()) == {"time_get_current_time", "time_convert_time"}
 
 
-async def test_resources_and_prompts_follow_the_callers_tool_permissions(shared: Shared) -> None:
+async def test_resources_and_prompts_follow_the_callers_tool_permissions(shared: Started) -> None:
     async with serving(LOCKED, shared.registry, shared.tools, environ=TOKENS) as served:
         async with mcp_client(served.url("locked"), token="reader-secret") as reader:
             assert (await reader.list_resources()).resources == []
@@ -638,7 +617,7 @@ async def test_resources_and_prompts_follow_the_callers_tool_permissions(shared:
 
 
 async def test_a_client_probing_for_newer_protocols_falls_back_to_the_handshake(
-    shared: Shared,
+    shared: Started,
 ) -> None:
     async with (
         serving(DEV, shared.registry, shared.tools) as served,
@@ -654,7 +633,7 @@ async def test_a_client_probing_for_newer_protocols_falls_back_to_the_handshake(
     [("2025-06-18", "2025-06-18"), ("2025-11-25", "2025-11-25"), ("2099-01-01", "2025-11-25")],
 )
 async def test_the_protocol_version_is_negotiated(
-    shared: Shared, offered: str, answered: str
+    shared: Started, offered: str, answered: str
 ) -> None:
     params = {
         "protocolVersion": offered,
