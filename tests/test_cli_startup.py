@@ -44,6 +44,7 @@ NOT_FOR_OFFLINE_COMMANDS = (
     "prometheus_client",
     "structlog",
     "jsonschema",
+    "importlib.metadata",
     "reconciler.llm",
     "reconciler.gateway",
     "reconciler.upstream",

@@ -18,6 +18,10 @@ this order.
 
 from __future__ import annotations
 
+import sys
+
+from .pydantic_plugins import skip_pydantic_plugins
+
 COMMANDS: dict[str, str] = {
     "validate": "validate",
     "diff": "diff",
@@ -42,10 +46,15 @@ COMMANDS: dict[str, str] = {
 }
 """Every command of `mcp-reconciler`: its name, and the module of this package defining it."""
 
+OFFLINE_COMMANDS = ("validate", "diff")
+"""Commands run in pre-commit hooks and CI on every push: they start as fast as they can."""
+
 from .app import app  # noqa: E402  (COMMANDS first: the lazy group reads it)
 
 
 def main() -> None:
+    if sys.argv[1:2] and sys.argv[1] in OFFLINE_COMMANDS:
+        skip_pydantic_plugins()
     app()
 
 
