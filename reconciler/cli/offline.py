@@ -1,9 +1,9 @@
 """`validate` and `diff` started without typer, when their arguments are plain.
 
-typer costs about a fifth of a `validate`: its import, and a pydantic validator built
-for each parameter when parsing. These two commands run in pre-commit hooks and CI on
-every push, with plain arguments: paths and a few options, each given once. For such
-arguments `run_offline` parses them here and runs the command's work
+typer costs an eighth of the instructions of a `validate`: its import, and a pydantic
+validator built for each parameter when parsing. These two commands run in pre-commit
+hooks and CI on every push, with plain arguments: paths and a few options, each given
+once. For such arguments `run_offline` parses them here and runs the command's work
 (`validating.run_validate`, `comparing.run_diff`), which prints what the typer command
 prints and ends with the same exit status. Anything else (`--help`, an unknown or
 repeated option, a missing or odd value, `--cluster`, `--`, no path) returns to the

@@ -3,8 +3,8 @@
 Before building its first validator (typer builds one per command-line parameter, the
 loader one per kind of resource), pydantic looks for plugins: it imports
 `importlib.metadata` (and with it `email`, `zipfile`, `csv`, `socket`) and reads the
-metadata of every installed distribution. That is an eighth of the instructions of a
-whole `validate` of the quickstart, for plugins (observability hooks of applications)
+metadata of every installed distribution. That is 8 % of the instructions of a whole
+`validate` of the quickstart, for plugins (observability hooks of applications)
 that an offline check has no use for: validation runs pydantic-core alone, as it does when
 no plugin is installed, and gives the same results.
 
