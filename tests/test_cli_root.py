@@ -25,7 +25,7 @@ COMMANDS = [
 def test_every_command_has_help_with_state_dir_and_machine_output() -> None:
     from typer.testing import CliRunner
 
-    from reconciler.cli import app
+    from reconciler.cli.app import app
 
     runner = CliRunner()
     for command in COMMANDS:
@@ -38,7 +38,7 @@ def test_every_command_has_help_with_state_dir_and_machine_output() -> None:
 def test_public_url_must_be_a_base_url_and_is_offered_where_a_gateway_runs() -> None:
     from typer.testing import CliRunner
 
-    from reconciler.cli import app
+    from reconciler.cli.app import app
 
     runner = CliRunner()
     refused = runner.invoke(app, ["run", ".", "--public-url", "ftp://mcp.example.com?x=1"])

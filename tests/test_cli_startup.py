@@ -44,6 +44,9 @@ NOT_FOR_OFFLINE_COMMANDS = (
     "prometheus_client",
     "structlog",
     "jsonschema",
+    "importlib.metadata",
+    "typer",
+    "click",
     "reconciler.llm",
     "reconciler.gateway",
     "reconciler.upstream",
@@ -75,13 +78,13 @@ def heavy(modules: set[str]) -> list[str]:
     )
 
 
-def test_validate_imports_none_of_the_servers_libraries_nor_other_commands() -> None:
+def test_validate_imports_none_of_the_servers_libraries_nor_typer() -> None:
     done, modules = run_cli("validate", str(QUICKSTART))
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("valid: 4 resources")
     assert heavy(modules) == []
     commands = {f"reconciler.cli.{module}" for module in COMMANDS.values()}
-    assert sorted(commands & modules) == ["reconciler.cli.validate"]
+    assert sorted(commands & modules) == []
 
 
 def test_diff_of_two_directories_imports_none_of_the_servers_libraries(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from reconciler.cli import app
+from reconciler.cli.app import app
 
 DATA = Path(__file__).parent / "data"
 SERVER = (

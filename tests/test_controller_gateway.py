@@ -221,7 +221,7 @@ def in_process(*args: str, state_dir: Path) -> str:
     """A read-only command run in this process (the real command, no interpreter start)."""
     from typer.testing import CliRunner
 
-    from reconciler.cli import app
+    from reconciler.cli.app import app
 
     result = CliRunner().invoke(app, [*args, "--state-dir", str(state_dir)])
     assert result.exit_code == 0, result.output

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from reconciler.cli import app
+from reconciler.cli.app import app
 from reconciler.loading.loader import load_paths
 from tests.controller_harness import Controller, cli
 from tests.gateway_harness import mcp_client

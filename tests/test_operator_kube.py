@@ -24,7 +24,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from reconciler.cli import app
+from reconciler.cli.app import app
 from reconciler.core.models import KINDS
 from reconciler.core.planning import plan
 from reconciler.loading.loader import load_documents

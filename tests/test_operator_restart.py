@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from reconciler.cli import app
+from reconciler.cli.app import app
 from tests.kube_emulator import EmulatedCluster, emulated_cluster, eventually, running_operator
 from tests.test_operator_kube import SERVERS, condition, settings_for, status
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from reconciler.cli import app
+from reconciler.cli.app import app
 from reconciler.cli.options import BWRAP_ENV
 from tests.conftest import TESTS, node_server, python_server
 from tests.controller_harness import (

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from reconciler.cli import app
+from reconciler.cli.app import app
 from reconciler.controller.serverlogs import ServerLog, log_files, log_path, read_lines
 from tests.controller_harness import Controller, cli, server_doc, wait_for, write_yaml
 

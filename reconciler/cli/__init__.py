@@ -7,7 +7,8 @@ How a command is registered
    `export` and `enhancements` are). One module may define several commands.
 2. Add one line to `COMMANDS` below: the name users type, and the module defining it.
 
-Nothing else imports the command modules: the root group imports a module when its command
+The typer application is in `.app` (`from reconciler.cli.app import app`). Nothing else
+imports the command modules: the root group imports a module when its command
 is looked up (`LazyCommands` in `.app`), so `validate` and `diff` start without loading
 the gateway, the operator or the LLM adapters. Keep a command module's top-level imports
 to what building its options needs (typer, `.app`, `.options`, the standard library);
@@ -17,6 +18,10 @@ this order.
 """
 
 from __future__ import annotations
+
+import sys
+
+from .pydantic_plugins import skip_pydantic_plugins
 
 COMMANDS: dict[str, str] = {
     "validate": "validate",
@@ -42,11 +47,20 @@ COMMANDS: dict[str, str] = {
 }
 """Every command of `mcp-reconciler`: its name, and the module of this package defining it."""
 
-from .app import app  # noqa: E402  (COMMANDS first: the lazy group reads it)
+OFFLINE_COMMANDS = ("validate", "diff")
+"""Commands run in pre-commit hooks and CI on every push: they start as fast as they can
+(without typer when their arguments are plain, `offline`)."""
 
 
 def main() -> None:
+    if sys.argv[1:2] and sys.argv[1] in OFFLINE_COMMANDS:
+        skip_pydantic_plugins()
+        from .offline import run_offline
+
+        run_offline(sys.argv[1], sys.argv[2:])  # exits when it ran the command
+    from .app import app
+
     app()
 
 
-__all__ = ["COMMANDS", "app", "main"]
+__all__ = ["COMMANDS", "OFFLINE_COMMANDS", "main"]

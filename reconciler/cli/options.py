@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import enum
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-DEFAULT_STATE_DIR = ".mcp-reconciler"
-STATE_DIR_ENV = "MCP_RECONCILER_STATE_DIR"
-
-
-class Output(enum.StrEnum):
-    text = "text"
-    json = "json"
-    markdown = "markdown"
-
-
-def default_state_dir() -> Path:
-    return Path(os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR)
-
+from .settings import (
+    BWRAP_ENV,
+    DEFAULT_STATE_DIR,
+    STATE_DIR_ENV,
+    Output,
+    default_state_dir,
+    resolve_state_dir,
+)
 
 StateDir = Annotated[
     Path | None,
@@ -36,10 +30,6 @@ OutputOpt = Annotated[
     Output,
     typer.Option("--output", "-o", help="Output format: text (tables), json or markdown."),
 ]
-
-
-def resolve_state_dir(value: Path | None) -> Path:
-    return value if value is not None else default_state_dir()
 
 
 class LogFormatChoice(enum.StrEnum):
@@ -73,8 +63,6 @@ def log_format(output: Output | None, chosen: LogFormatChoice) -> LogFormatChoic
     return LogFormatChoice.json if output == Output.json else LogFormatChoice.console
 
 
-BWRAP_ENV = "MCP_RECONCILER_BWRAP"
-
 BwrapOpt = Annotated[
     str,
     typer.Option(
@@ -82,4 +70,21 @@ BwrapOpt = Annotated[
         envvar=BWRAP_ENV,
         help="bubblewrap executable that confines servers declaring `sandbox` (name or path).",
     ),
+]
+
+
+__all__ = [
+    "BWRAP_ENV",
+    "DEFAULT_STATE_DIR",
+    "STATE_DIR_ENV",
+    "BwrapOpt",
+    "LogFormatChoice",
+    "LogFormatOpt",
+    "LogOutputOpt",
+    "Output",
+    "OutputOpt",
+    "StateDir",
+    "default_state_dir",
+    "log_format",
+    "resolve_state_dir",
 ]

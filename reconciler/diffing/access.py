@@ -35,7 +35,7 @@ from ..core.models import (
     ToolPermission,
 )
 from ..core.models.globs import glob_match
-from .index import StateIndex
+from .index import Credential, StateIndex, credential
 from .model import AccessChange, AccessKind, Direction, suite_label
 
 ROLE_PREFIX = "role:"
@@ -51,7 +51,7 @@ class _SuiteAccess:
     """Subject label -> merged rules, for every subject the permissions name."""
     tools: frozenset[str] = frozenset()
     """`server.tool` the suite serves (when discovered tools are known)."""
-    credentials: frozenset[tuple[str, str, str]] = frozenset()
+    credentials: frozenset[Credential] = frozenset()
     """(subject, ToolPermission, token reference) of every credential logging in here."""
 
     @property
@@ -106,17 +106,18 @@ def _suite_access(
 
 def _credentials(
     index: StateIndex, key: ResourceKey, permissions: list[ToolPermission]
-) -> frozenset[tuple[str, str, str]]:
-    """The credentials that log in on the suite (the gateway's rule, `gateway/config.py`)."""
-    applying = {p.name for p in permissions}
-    roles = {s.role for p in permissions for s in p.spec.subjects if s.role is not None}
-    found: set[tuple[str, str, str]] = set()
-    for permission in index.state.of_kind(ToolPermission, key.namespace):
-        for subject in permission.spec.subjects:
-            if subject.token_from is None:
-                continue
-            if permission.name in applying or roles & set(subject.roles):
-                found.add((subject.name, str(permission.key), subject.token_from.describe()))
+) -> frozenset[Credential]:
+    """The credentials that log in on the suite (the gateway's rule, `gateway/config.py`):
+    those of the permissions naming it, and those holding a role these permissions name."""
+    found = {
+        credential(permission, subject)
+        for permission in permissions
+        for subject in permission.spec.subjects
+        if subject.token_from is not None
+    }
+    by_role = index.credentials.get(key.namespace, {})
+    for role in {s.role for p in permissions for s in p.spec.subjects if s.role is not None}:
+        found.update(by_role.get(role, ()))
     return frozenset(found)
 
 
