@@ -44,7 +44,6 @@ NOT_FOR_OFFLINE_COMMANDS = (
     "prometheus_client",
     "structlog",
     "jsonschema",
-    "importlib.metadata",
     "typer",
     "click",
     "reconciler.llm",

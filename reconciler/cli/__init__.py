@@ -19,9 +19,8 @@ this order.
 
 from __future__ import annotations
 
+import os
 import sys
-
-from .pydantic_plugins import skip_pydantic_plugins
 
 COMMANDS: dict[str, str] = {
     "validate": "validate",
@@ -54,7 +53,9 @@ OFFLINE_COMMANDS = ("validate", "diff")
 
 def main() -> None:
     if sys.argv[1:2] and sys.argv[1] in OFFLINE_COMMANDS:
-        skip_pydantic_plugins()
+        # pydantic's documented switch: no scan of every installed distribution for
+        # plugins (observability hooks an offline check has no use for)
+        os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
         from .offline import run_offline
 
         run_offline(sys.argv[1], sys.argv[2:])  # exits when it ran the command
