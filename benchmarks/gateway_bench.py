@@ -10,8 +10,8 @@ One run measures, with the same official SDK client code (`echo_client.py`:
                    request to server-everything's stdio and nothing else; the least any
                    Python gateway can do, and the baseline the gateway is held to
     gateway        the standalone controller (`python -m reconciler run`) serving a suite
-                   with server-everything, called as `everything_echo`; one target per
-                   `GATEWAY_VARIANTS` entry (`gateway`: no authentication,
+                   with server-everything, called as `everything_echo`; one target (and
+                   one controller) per `GATEWAY_VARIANTS` entry (`gateway`: no authentication,
                    `gateway-token`: a static bearer token and an allow rule,
                    `gateway-oidc`: a JWT verified against a warm JWKS, `gateway-lock`: the
                    server's tools pinned by an enforced ToolLock)
@@ -569,7 +569,15 @@ def main() -> None:
                 Target("direct", STDIO, "echo"),
                 start_floor(processes, Path(name)),
                 start_relay(processes, Path(name)),
-                *start_gateway(processes, Path(name), GATEWAY_VARIANTS),
+                # one controller per variant: 64 clients of every variant at once would
+                # pass one controller's cap of connections per client address
+                *(
+                    target
+                    for variant in GATEWAY_VARIANTS
+                    for target in start_gateway(
+                        processes, Path(name), [variant], name=f"controller-{variant.name}"
+                    )
+                ),
             ]
             if not args.skip_proxy:
                 targets.append(start_proxy(processes, args.proxy_venv))
