@@ -487,7 +487,8 @@ def markdown(
     for c in checks(figures):
         result = "**PASS**" if c.met else "**FAIL**"
         lines.append(f"| {c.variant} | {c.target} | {c.measured} | {c.goal} | {result} |")
-    lines.append(load_line(load).strip().capitalize() + ".")
+    lines += ["", f"Load average (1 min): {load[0]:.2f} before, {load[1]:.2f} after, "
+              f"{os.cpu_count()} CPUs."]  # fmt: skip
     return lines
 
 

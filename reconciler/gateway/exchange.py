@@ -88,7 +88,8 @@ class Exchange:
             self._activity.set()
             await self._pump
         elif response is None:
-            await send({"type": "http.response.start", "status": 202, "headers": [session]})
+            headers = [(b"content-length", b"0"), session]
+            await send({"type": "http.response.start", "status": 202, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
         elif json:
             body = wire.dumps(response)
