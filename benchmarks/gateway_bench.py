@@ -10,28 +10,39 @@ One run measures, with the same official SDK client code (`echo_client.py`:
                    request to server-everything's stdio and nothing else; the least any
                    Python gateway can do, and the baseline the gateway is held to
     gateway        the standalone controller (`python -m reconciler run`) serving a suite
-                   with server-everything, called as `everything_echo`; one target per
-                   `GATEWAY_VARIANTS` entry (`gateway`: no authentication,
-                   `gateway-token`: a static bearer token and an allow rule)
+                   with server-everything, called as `everything_echo`; one target (and
+                   one controller) per `GATEWAY_VARIANTS` entry (`gateway`: no authentication,
+                   `gateway-token`: a static bearer token and an allow rule,
+                   `gateway-oidc`: a JWT verified against a warm JWKS, `gateway-lock`: the
+                   server's tools pinned by an enforced ToolLock)
     mcp-proxy      PyPI mcp-proxy (the common Python stdio-to-HTTP bridge) in front of the
                    same server; it pins the 1.x SDK, so it gets its own virtualenv
 
 Latency: after a warm-up, N sequential calls on one session per target, interleaved in
 blocks so that noise from other work on the machine spreads evenly, in R rounds -> the
-best round's p50 and p95. Throughput at 1, 16 and 64 concurrent clients, each with its
+best round's p50 and p95, and the CPU time the serving process spent per call (all its
+threads; the server behind it not counted), which other work on the machine disturbs far
+less than wall-clock time. Throughput at 1, 16 and 64 concurrent clients, each with its
 own session (for `direct`, its own server process), spread over a few client processes
 so that the client SDK is not capped at one core, in R interleaved windows -> the best
 window's calls/s, and every failed call counted. Memory: the gateway's resident set
 before and after K idle sessions are opened (initialized, then left alone) -> KB per
-session. Profile: py-spy samples the gateway while 16 clients call it; the flame graph
-and the collapsed stacks are written to --out, the functions with the most samples are
-printed (samples holding the GIL only: waits on sockets and pipes are left out). Targets
-(issue: the gateway hot path against the bare relay):
+session. Profile: py-spy samples the gateway while one client calls it back to back
+(`--profile-clients`); the flame graph and the collapsed stacks are written to --out, the
+functions with the most samples are printed (samples holding the GIL only: waits on
+sockets and pipes are left out).
 
-    gateway p50 - relay p50                       <= 0.3 ms
-    gateway - (floor + direct)                    <= 0.25 x (mcp-proxy - (floor + direct))
-    gateway calls/s at 16 clients                 >= 0.9 x relay's, with no failed call
-    memory per idle session                       < 20 KB
+The report ends with the targets (the gateway hot path against the bare relay), each
+PASS or FAIL with the figures it was decided on, for every gateway variant:
+
+    p50                gateway p50 - relay p50                    <= 0.3 ms
+    added vs mcp-proxy gateway p50 - (floor p50 + direct p50)
+                           <= 0.25 x (mcp-proxy p50 - (floor p50 + direct p50))
+    calls/s@16         gateway calls/s at 16 clients              >= 0.9 x relay's
+    failed calls       failed calls of the gateway, whole run     0
+    memory             KB per idle session                        < 20 KB
+
+and the same figures as Markdown tables (`report.md` in --out) for the README.
 
 Needs the test servers (`npm ci --prefix tests`); creates mcp-proxy's virtualenv in
 benchmarks/.mcp-proxy-venv and installs py-spy into the project's virtualenv on first use
@@ -39,7 +50,8 @@ benchmarks/.mcp-proxy-venv and installs py-spy into the project's virtualenv on 
 
     .venv/bin/python benchmarks/gateway_bench.py [--calls 300] [--rounds 3]
         [--clients 1,16,64] [--seconds 3] [--client-processes 4] [--sessions 1000]
-        [--profile-seconds 8] [--skip-proxy] [--skip-profile] [--out DIR]
+        [--profile-seconds 8] [--profile-clients 1] [--skip-proxy] [--skip-profile]
+        [--out DIR]
 """
 
 from __future__ import annotations
@@ -88,6 +100,8 @@ class Figures:
 
     p50_ms: float = float("inf")
     p95_ms: float = float("inf")
+    cpu_us: float | None = None
+    """CPU time of the serving process per sequential call (best round), microseconds."""
     rates: dict[int, float] = field(default_factory=dict)
     failed: int = 0
     session_kb: float | None = None
@@ -114,17 +128,34 @@ async def latencies(
         for number in range(rounds):
             print(f"  latency round {number + 1}/{rounds}", file=sys.stderr)
             samples: dict[str, list[float]] = {t.name: [] for t in targets}
+            cpu = dict.fromkeys(samples, 0.0)
             while any(len(s) < calls for s in samples.values()):
                 for target, session in zip(targets, sessions, strict=True):
                     timings = samples[target.name]
+                    before = cpu_seconds(target.pid)
                     for _ in range(min(BLOCK_CALLS, calls - len(timings))):
                         started = time.perf_counter()
                         await call(session, target.tool)
                         timings.append(time.perf_counter() - started)
-            for name, timings in samples.items():
-                f = figures[name]
+                    cpu[target.name] += cpu_seconds(target.pid) - before
+            for target in targets:
+                f, timings = figures[target.name], samples[target.name]
                 f.p50_ms = min(f.p50_ms, percentile(timings, 50))
                 f.p95_ms = min(f.p95_ms, percentile(timings, 95))
+                if target.pid is not None:
+                    per_call = cpu[target.name] / len(timings) * 1e6
+                    f.cpu_us = per_call if f.cpu_us is None else min(f.cpu_us, per_call)
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """CPU time a process has run so far, all its threads (0 for no process)."""
+    if pid is None:
+        return 0.0
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
 
 
 def percentile(samples: list[float], q: int) -> float:
@@ -269,11 +300,12 @@ def py_spy() -> Path:
 
 
 async def profile(target: Target, processes: Processes, args: argparse.Namespace) -> list[str]:
-    """Sample the target's process while 16 clients call it: a flame graph and collapsed
-    stacks in --out; returns the report lines (functions with the most samples)."""
+    """Sample the target's process while --profile-clients clients call it back to back: a
+    flame graph and collapsed stacks in --out; returns the report lines (functions with
+    the most samples)."""
     assert target.pid is not None
     spy = py_spy()
-    load = Load(target, processes, clients=16, workers=args.client_processes)
+    load = Load(target, processes, clients=args.profile_clients, workers=args.client_processes)
     lines: list[str] = []
     try:
         await load.ready()
@@ -335,58 +367,129 @@ def short_frame(frame: str) -> str:
 
 # -- report -----------------------------------------------------------------------------
 
+LABELS = {
+    "direct": "direct stdio",
+    "floor": "floor (HTTP, answers at once)",
+    "relay": "bare relay",
+    "gateway": "**gateway** (open suite)",
+    "gateway-token": "**gateway-token** (static bearer token)",
+    "gateway-oidc": "**gateway-oidc** (OIDC JWT, warm JWKS)",
+    "gateway-lock": "**gateway-lock** (enforced ToolLock)",
+    "mcp-proxy": "mcp-proxy 0.13",
+}
+"""How each target is named in the Markdown table."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One target checked for one gateway variant."""
+
+    variant: str
+    target: str
+    measured: str
+    goal: str
+    met: bool
+
+
+def checks(figures: dict[str, Figures]) -> list[Check]:
+    """Every target of every gateway variant, decided on this run's figures."""
+    direct, floor, relay = figures["direct"], figures["floor"], figures["relay"]
+    proxy = figures.get("mcp-proxy")
+    base = floor.p50_ms + direct.p50_ms
+    found = []
+    for name, f in figures.items():
+        if not name.startswith("gateway"):
+            continue
+        behind = f.p50_ms - relay.p50_ms
+        found.append(Check(name, "p50 - relay p50", f"{behind:+.2f} ms", "<= 0.3 ms",
+                           behind <= 0.3))  # fmt: skip
+        if proxy is not None:
+            added, proxy_added = f.p50_ms - base, proxy.p50_ms - base
+            ratio = added / proxy_added if proxy_added > 0 else float("inf")
+            found.append(Check(
+                name, "added over floor+direct / mcp-proxy's",
+                f"{added:+.2f} / {proxy_added:+.2f} ms = {ratio:.2f}", "<= 0.25",
+                added <= 0.25 * proxy_added,
+            ))  # fmt: skip
+        if relay.rates.get(16):
+            ratio = f.rates.get(16, 0.0) / relay.rates[16]
+            found.append(Check(name, "calls/s at 16 clients / relay's", f"{ratio:.2f}",
+                               ">= 0.9", ratio >= 0.9))  # fmt: skip
+        found.append(Check(name, "failed calls", str(f.failed), "0", f.failed == 0))
+        if f.session_kb is not None:
+            found.append(Check(name, "memory per idle session", f"{f.session_kb:.1f} KB",
+                               "< 20 KB", f.session_kb < 20))  # fmt: skip
+    return found
+
 
 def report(
     figures: dict[str, Figures], clients: list[int], *, load: tuple[float, float]
 ) -> list[str]:
-    """The table, then every gateway target's ratios against the issue's targets."""
+    """The table, the ratios to the relay, then every target with PASS or FAIL."""
     lines = []
     rate_headers = "".join(f"{f'calls/s@{c}':>12}" for c in clients)
-    lines.append(f"{'target':<16}{'p50 ms':>8}{'p95 ms':>8}{rate_headers}{'failed':>8}"
-                 f"{'KB/session':>12}")  # fmt: skip
+    lines.append(f"{'target':<16}{'p50 ms':>8}{'p95 ms':>8}{'CPU us':>8}{rate_headers}"
+                 f"{'failed':>8}{'KB/session':>12}")  # fmt: skip
     for name, f in figures.items():
         rates = "".join(f"{f.rates.get(c, 0.0):>12.0f}" for c in clients)
+        cpu = f"{f.cpu_us:>8.0f}" if f.cpu_us is not None else f"{'':>8}"
         memory = f"{f.session_kb:>12.1f}" if f.session_kb is not None else f"{'':>12}"
-        lines.append(f"{name:<16}{f.p50_ms:>8.2f}{f.p95_ms:>8.2f}{rates}{f.failed:>8}{memory}")
+        lines.append(f"{name:<16}{f.p50_ms:>8.2f}{f.p95_ms:>8.2f}{cpu}{rates}{f.failed:>8}{memory}")
     direct, floor, relay = figures["direct"], figures["floor"], figures["relay"]
-    proxy = figures.get("mcp-proxy")
-    base = floor.p50_ms + direct.p50_ms
     lines.append("")
-    lines.append(f"relay p50 - (floor p50 + direct p50) = {relay.p50_ms - base:+.2f} ms "
+    lines.append(f"relay p50 - (floor p50 + direct p50) = "
+                 f"{relay.p50_ms - floor.p50_ms - direct.p50_ms:+.2f} ms "
                  "(what forwarding over a pipe costs)")  # fmt: skip
     for name, f in figures.items():
-        if not name.startswith("gateway"):
-            continue
-        lines.append(f"{name}:")
-        rows = [("p50 - relay p50", f"{f.p50_ms - relay.p50_ms:+.2f} ms",
-                 verdict("<= 0.3 ms", f.p50_ms - relay.p50_ms <= 0.3))]  # fmt: skip
-        if proxy is not None:
-            added, proxy_added = f.p50_ms - base, proxy.p50_ms - base
-            rows.append((
-                "added over floor+direct / mcp-proxy's",
-                f"{added:+.2f}/{proxy_added:+.2f} ms",
-                verdict("<= 0.25", added <= 0.25 * proxy_added),
-            ))  # fmt: skip
-        for c in clients:
-            ratio = f.rates.get(c, 0.0) / relay.rates[c] if relay.rates.get(c) else 0.0
-            note = verdict(">= 0.9", ratio >= 0.9) if c == 16 else ""
-            rows.append((f"calls/s / relay's at {c} clients", f"{ratio:.2f}", note))
-        rows.append(("failed calls", str(f.failed), verdict("0", f.failed == 0)))
-        if f.session_kb is not None:
-            rows.append(("memory per idle session", f"{f.session_kb:.1f} KB",
-                         verdict("< 20 KB", f.session_kb < 20)))  # fmt: skip
-        if proxy is not None and proxy.rates.get(16):
-            rows.append(("calls/s / mcp-proxy's at 16 clients",
-                         f"{f.rates.get(16, 0.0) / proxy.rates[16]:.2f}", ""))  # fmt: skip
-        lines.extend(f"  {label:<40}{value:>14}  {note}".rstrip() for label, value, note in rows)
-    lines.append(
-        f"\nload average (1 min) {load[0]:.2f} before, {load[1]:.2f} after, {os.cpu_count()} CPUs"
-    )
+        if name.startswith("gateway") or name == "mcp-proxy":
+            parts = [f"p50 {f.p50_ms - relay.p50_ms:+.2f} ms"]
+            if f.cpu_us is not None and relay.cpu_us is not None:
+                parts.append(f"CPU per call {f.cpu_us - relay.cpu_us:+.0f} us")
+            parts += [
+                f"calls/s@{c} x{f.rates[c] / relay.rates[c]:.2f}"
+                for c in clients
+                if relay.rates.get(c) and c in f.rates
+            ]
+            lines.append(f"{name} against the relay: {', '.join(parts)}")
+    found = checks(figures)
+    passed = sum(c.met for c in found)
+    lines += ["", f"targets: {passed} of {len(found)} PASS"]
+    for c in found:
+        lines.append(f"  {'PASS' if c.met else 'FAIL'}  {c.variant:<15}{c.target:<40}"
+                     f"{c.measured:>26}  (target {c.goal})")  # fmt: skip
+    lines.append(load_line(load))
     return lines
 
 
-def verdict(goal: str, met: bool) -> str:
-    return f"(target {goal}: {'met' if met else 'NOT met'})"
+def load_line(load: tuple[float, float]) -> str:
+    return (
+        f"\nload average (1 min) {load[0]:.2f} before, {load[1]:.2f} after, {os.cpu_count()} CPUs"
+    )
+
+
+def markdown(
+    figures: dict[str, Figures], clients: list[int], *, load: tuple[float, float]
+) -> list[str]:
+    """The README's tables: every target's figures, then the targets with PASS or FAIL."""
+    rate_headers = " | ".join(f"calls/s, {c} client{'s' if c > 1 else ''}" for c in clients)
+    lines = [
+        f"| target | p50 | p95 | CPU per call | {rate_headers} | failed "
+        "| memory per idle session |",
+        "|---" * (6 + len(clients)) + "|",
+    ]
+    for name, f in figures.items():
+        cpu = f"{f.cpu_us:.0f} µs" if f.cpu_us is not None else "—"
+        memory = f"{f.session_kb:.1f} KB" if f.session_kb is not None else "—"
+        rates = " | ".join(f"{f.rates.get(c, 0.0):.0f}" for c in clients)
+        lines.append(f"| {LABELS.get(name, name)} | {f.p50_ms:.2f} ms | {f.p95_ms:.2f} ms | "
+                     f"{cpu} | {rates} | {f.failed} | {memory} |")  # fmt: skip
+    lines += ["", "| gateway | target | measured | goal | result |", "|---|---|---|---|---|"]
+    for c in checks(figures):
+        result = "**PASS**" if c.met else "**FAIL**"
+        lines.append(f"| {c.variant} | {c.target} | {c.measured} | {c.goal} | {result} |")
+    lines += ["", f"Load average (1 min): {load[0]:.2f} before, {load[1]:.2f} after, "
+              f"{os.cpu_count()} CPUs."]  # fmt: skip
+    return lines
 
 
 # -- the run ----------------------------------------------------------------------------
@@ -403,7 +506,11 @@ async def measure(
     profile_lines: list[str] = []
     gateway = next(t for t in targets if t.name == "gateway")
     if not args.skip_profile:
-        print(f"profile: py-spy on the gateway, {args.profile_seconds:g} s", file=sys.stderr)
+        print(
+            f"profile: py-spy on the gateway, {args.profile_clients} client(s), "
+            f"{args.profile_seconds:g} s",
+            file=sys.stderr,
+        )
         profile_lines = await profile(gateway, processes, args)
     print(f"memory: {args.sessions} idle sessions", file=sys.stderr)
     for target in targets:
@@ -432,6 +539,12 @@ def main() -> None:
     )
     parser.add_argument("--sessions", type=int, default=1000, help="idle sessions opened")
     parser.add_argument("--profile-seconds", type=float, default=8.0)
+    parser.add_argument(
+        "--profile-clients",
+        type=int,
+        default=1,
+        help="clients calling the gateway while it is profiled (1: sequential calls)",
+    )
     parser.add_argument("--skip-proxy", action="store_true", help="leave mcp-proxy out")
     parser.add_argument("--skip-profile", action="store_true", help="no py-spy profile")
     parser.add_argument("--proxy-venv", type=Path, default=PROXY_VENV, help="its virtualenv")
@@ -457,7 +570,15 @@ def main() -> None:
                 Target("direct", STDIO, "echo"),
                 start_floor(processes, Path(name)),
                 start_relay(processes, Path(name)),
-                *start_gateway(processes, Path(name), GATEWAY_VARIANTS),
+                # one controller per variant: 64 clients of every variant at once would
+                # pass one controller's cap of connections per client address
+                *(
+                    target
+                    for variant in GATEWAY_VARIANTS
+                    for target in start_gateway(
+                        processes, Path(name), [variant], name=f"controller-{variant.name}"
+                    )
+                ),
             ]
             if not args.skip_proxy:
                 targets.append(start_proxy(processes, args.proxy_venv))
@@ -471,13 +592,21 @@ def main() -> None:
             raise
         finally:
             processes.stop_all()
-    lines = report(figures, args.clients, load=(load_before, os.getloadavg()[0]))
+    load = (load_before, os.getloadavg()[0])
+    lines = report(figures, args.clients, load=load)
     if profile_lines:
-        lines += ["", f"profile of the gateway under 16 clients (py-spy; {args.out}):"]
+        lines += [
+            "",
+            f"profile of the gateway, {args.profile_clients} client(s) calling back to back "
+            f"(py-spy; {args.out}):",
+        ]
         lines += profile_lines
     text = "\n".join(lines)
+    table = "\n".join(markdown(figures, args.clients, load=load))
     print(text)
+    print(f"\nMarkdown for the README ({args.out / 'report.md'}):\n\n{table}")
     (args.out / "report.txt").write_text(text + "\n")
+    (args.out / "report.md").write_text(table + "\n")
     (args.out / "figures.json").write_text(
         json.dumps({name: asdict(f) for name, f in figures.items()}, indent=2) + "\n"
     )

@@ -49,6 +49,14 @@ class Target:
 
 
 STATIC_TOKEN = "bench-static-token-0123456789abcdef"
+SESSION_LIMITS = {
+    "maxSessions": 100_000,
+    "maxSessionsPerCaller": 100_000,
+    "initializePerMinute": 1_000_000,
+}
+"""Every suite's session limits: the benchmark's clients are one caller (one address or
+one subject) opening sessions far faster than the defaults let one caller, and the idle
+sessions of the memory figure must all stay open."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,14 @@ class GatewayVariant:
     env: dict[str, str] = field(default_factory=dict)
     headers: Callable[[str], dict[str, str]] = lambda url: {}
     """The headers every client sends, given the suite's URL (a JWT's audience)."""
+    locked: bool = False
+    """The suite's server has a ToolLock (mode enforce) pinning all its tools, written by
+    `mcp-reconciler lock` before the controller starts. A lock belongs to a server, so
+    this suite gets a server of its own (`locked`, another server-everything)."""
+
+    @property
+    def server(self) -> str:
+        return "locked" if self.locked else "everything"
 
     @property
     def target(self) -> str:
@@ -114,10 +130,12 @@ GATEWAY_VARIANTS = [
         headers=lambda url: {"authorization": f"Bearer {STATIC_TOKEN}"},
     ),
     GatewayVariant("oidc", documents=_oidc_permission, headers=_oidc_headers),
+    GatewayVariant("lock", locked=True),
 ]
 """`gateway` (a suite without ToolPermissions: no authentication, every tool),
-`gateway-token` (a static bearer token, with an allow rule checked on every call) and
-`gateway-oidc` (a JWT from a local OpenID Connect issuer, verified with its cached JWKS)."""
+`gateway-token` (a static bearer token, with an allow rule checked on every call),
+`gateway-oidc` (a JWT from a local OpenID Connect issuer, verified with its cached JWKS) and
+`gateway-lock` (no authentication; the server's tools pinned by an enforced ToolLock)."""
 
 
 class Processes:
@@ -279,16 +297,18 @@ def start_gateway(
     the one server-everything."""
     config, state = tmp / name / "config", tmp / name / "state"
     config.mkdir(parents=True)
+    servers = sorted({variant.server for variant in variants})
     documents: list[dict[str, Any]] = [
-        {"kind": "MCPServer", "metadata": {"name": "everything"},
-         "spec": {"command": EVERYTHING[0], "args": [*EVERYTHING[1:], "stdio"]}},
+        {"kind": "MCPServer", "metadata": {"name": server},
+         "spec": {"command": EVERYTHING[0], "args": [*EVERYTHING[1:], "stdio"]}}
+        for server in servers
     ]  # fmt: skip
     env: dict[str, str] = {}
     for variant in variants:
         suite = f"bench-{variant.name}"
         documents.append(
             {"kind": "MCPSuite", "metadata": {"name": suite},
-             "spec": {"servers": [{"name": "everything"}]}}
+             "spec": {"servers": [{"name": variant.server}], "sessions": SESSION_LIMITS}}
         )  # fmt: skip
         documents.extend(variant.documents(suite))
         env.update(variant.env)
@@ -297,6 +317,8 @@ def start_gateway(
             json.dumps({"apiVersion": "mcp.reconciler.dev/v1alpha1", **d}) for d in documents
         )
     )
+    if any(variant.locked for variant in variants):
+        write_lock(config, state, "locked")
     controller = processes.start(name, [
         sys.executable, "-m", "reconciler", "run", str(config),
         "--state-dir", str(state), "--listen", "127.0.0.1:0", "--log-format", "json",
@@ -307,10 +329,27 @@ def start_gateway(
     wait_for("the gateway's /readyz", lambda: answers_200(f"{base}/readyz"), controller)
     pid = controller.pid
     return [
-        Target(variant.target, url, "everything_echo", headers=variant.headers(url), pid=pid)
+        Target(variant.target, url, f"{variant.server}_echo", headers=variant.headers(url), pid=pid)
         for variant in variants
         for url in [f"{base}/suites/bench-{variant.name}/mcp"]
     ]
+
+
+def write_lock(config: Path, state: Path, server: str) -> None:
+    """`mcp-reconciler lock CONFIG --server SERVER`: the server is started briefly and all
+    its tools are pinned (mode enforce) in CONFIG/tools.lock.yaml."""
+    done = subprocess.run(
+        [sys.executable, "-m", "reconciler", "lock", str(config), "--server", server,
+         "--state-dir", str(state), "-o", "json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=START_TIMEOUT,
+    )  # fmt: skip
+    lock = config / "tools.lock.yaml"
+    if done.returncode != 0 or not lock.exists():
+        raise RuntimeError(
+            f"mcp-reconciler lock failed ({done.returncode}):\n{done.stderr[-2000:]}"
+        )
+    if "mode: enforce" not in lock.read_text():
+        raise RuntimeError(f"{lock} does not enforce the lock")
 
 
 def proxy_executable(venv: Path) -> Path:

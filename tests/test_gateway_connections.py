@@ -71,6 +71,18 @@ async def test_a_body_sent_a_byte_at_a_time_is_cut_off(served: Served) -> None:
     writer.close()
 
 
+async def test_headers_past_the_size_cap_are_refused_with_431(served: Served) -> None:
+    reader, writer = await connect(served)
+    writer.write(b"GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\n")
+    with contextlib.suppress(ConnectionError):
+        for _ in range(LIMITS.header_bytes // 1024 + 1):
+            writer.write(b"x-pad: " + b"a" * 1024 + b"\r\n")
+            await writer.drain()
+    answer = await closed_within(reader, 3)
+    assert answer.startswith(b"HTTP/1.1 431")
+    writer.close()
+
+
 async def test_an_idle_keep_alive_connection_is_closed(served: Served) -> None:
     reader, writer = await connect(served)
     writer.write(b"GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")

@@ -114,6 +114,24 @@ def test_redaction_masks_every_credential_shape_in_text(value: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "value",
+    [
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----",
+        "github_pat_11ABCDEFG0123456789_abcdefghijklmnop",
+        "gho_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5",
+        "ASIAZ7QW3RT5YU8IO2PL",
+        "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q",
+        "Basic dXNlcjpwYXNzd29yZA==",
+        "bearer 9f8e7d6c5b4a39281706",
+        "https://bob:hunter2-Correct-Horse@git.example.com/repo",
+    ],
+)
+def test_redaction_masks_the_other_shapes_wherever_they_are(value: str) -> None:
+    for text in (value, f"({value})", f"connecting with {value} now"):
+        assert MASK in redact(text)
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "the token authenticates only bob",

@@ -44,6 +44,13 @@ _SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a password in a URL", re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)")),
 )
 
+_MARKERS = re.compile(
+    r"-----BEGIN |sk-|gh[pousr]_|github_pat_|xox[abposr]-|AKIA|ASIA|AROA|AIDA|AIza|eyJ|"
+    r"[Bb]earer|Basic|://"
+)
+"""Text every shape needs (each shape starts with, or follows, one of these): a string
+without any of them has nothing to redact, which one scan tells."""
+
 _SECRET_NAME = re.compile(
     r"TOKEN|SECRET|PASSW(?:OR)?D|PASSPHRASE|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|"
     r"(?:^|_)KEY(?:$|_)",
@@ -89,7 +96,7 @@ def credential_kind(value: str, *, name: str | None = None, header: bool = False
 
 def redact(text: str) -> str:
     """`text` with every credential shape replaced by `[REDACTED]`."""
-    if not text:
+    if not text or _MARKERS.search(text) is None:
         return text
     for kind, pattern in _SHAPES:
         if kind == "an authorization value":

@@ -24,7 +24,7 @@ from ..upstream import wire
 from .auth import Unauthenticated, authenticate, bearer_token
 from .config import ANONYMOUS, SuiteConfig
 from .context import RequestContext
-from .exchange import Exchange
+from .exchange import SESSION_HEADER, SSE_HEADERS, Exchange, Send, sse_event
 from .records import unauthenticated_attempt
 from .router import SUPPORTED_VERSIONS
 from .rpc import (
@@ -44,11 +44,9 @@ from .sessions import ClientSession
 
 logger = logging.getLogger(__name__)
 
-SESSION_HEADER = "mcp-session-id"
 METADATA_PREFIX = "/.well-known/oauth-protected-resource"
 VERSION_HEADER = "mcp-protocol-version"
 KEEPALIVE_SECONDS = 15.0
-SSE_HEADERS = {"cache-control": "no-cache, no-transform", "x-accel-buffering": "no"}
 KNOWN_METHODS = frozenset(
     {
         "initialize",
@@ -96,10 +94,6 @@ def json_response(
     message: Message, *, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
     return Response(wire.dumps(message), status, headers, media_type="application/json")
-
-
-def sse_event(message: Message) -> bytes:
-    return b"event: message\ndata: " + wire.dumps(message) + b"\n\n"
 
 
 # -- checks shared by every MCP endpoint -----------------------------------------------
@@ -312,29 +306,50 @@ def parse_message(body: Any) -> tuple[str, Message]:
 # -- serving one request ---------------------------------------------------------------
 
 
-def start_request(
-    gateway: Gateway, suite: SuiteConfig, session: ClientSession, message: Message, *, stream: bool
-) -> tuple[Exchange, asyncio.Task[Message | None]]:
-    """Run a client request in a task of its own, cancellable by the client."""
-    request_id = message["id"]
-    method = message["method"]
-    gateway.metrics.count_request(suite.name, method if method in KNOWN_METHODS else "other")
-    exchange = Exchange(session, stream=stream)
-    ctx = RequestContext(gateway, session, suite, exchange, request_id)
-    task = asyncio.create_task(gateway.router.request(ctx, method, message.get("params")))
-    session.in_flight[request_id] = task
+class CallResponse(Response):
+    """The response to a client request, which handles the request when it is sent: the
+    handler runs in the task serving the HTTP request (no task between receiving the
+    request and forwarding it), and `Exchange.answer` writes what it returns.
 
-    def finished(done: asyncio.Task[Message | None]) -> None:
-        if session.in_flight.get(request_id) is done:
-            del session.in_flight[request_id]
+    The request is in the session's `in_flight` while it runs: the client's
+    notifications/cancelled cancels it (the router answers "Request cancelled"), and
+    closing the session ends it (202, or the end of the stream already begun)."""
 
-    task.add_done_callback(finished)
-    return exchange, task
+    def __init__(
+        self,
+        gateway: Gateway,
+        suite: SuiteConfig,
+        session: ClientSession,
+        message: Message,
+        *,
+        json: bool,
+        stream: bool,
+    ) -> None:
+        self.gateway, self.suite, self.session, self.message = gateway, suite, session, message
+        self.json, self.stream = json, stream
 
-
-async def sse_body(exchange: Exchange, task: asyncio.Task[Message | None]) -> AsyncIterator[bytes]:
-    async for message in exchange.messages(task):
-        yield sse_event(message)
+    async def __call__(self, scope: Any, receive: Any, send: Send) -> None:
+        gateway, session, message = self.gateway, self.session, self.message
+        request_id, method = message["id"], message["method"]
+        gateway.metrics.count_request(
+            self.suite.name, method if method in KNOWN_METHODS else "other"
+        )
+        exchange = Exchange(session, stream=self.stream, send=send)
+        ctx = RequestContext(gateway, session, self.suite, exchange, request_id)
+        task = asyncio.current_task()
+        assert task is not None
+        session.in_flight[request_id] = task
+        try:
+            answer = await gateway.router.request(ctx, method, message.get("params"))
+        except asyncio.CancelledError:
+            if not session.closed:
+                raise
+            task.uncancel()
+            answer = None
+        finally:
+            if session.in_flight.get(request_id) is task:
+                del session.in_flight[request_id]
+        await exchange.answer(answer, json=self.json)
 
 
 async def post_mcp(request: Request) -> Response:
@@ -361,25 +376,13 @@ async def post_mcp(request: Request) -> Response:
         session = session_of(gateway, suite, subject, headers_of(request).get(SESSION_HEADER))
     except Refusal as refusal:
         return refusal.response()
-    headers = {SESSION_HEADER: session.id}
     if kind == "notification":
         gateway.router.notification(session, message["method"], message.get("params"))
-        return Response(status_code=202, headers=headers)
+        return Response(status_code=202, headers={SESSION_HEADER: session.id})
     if kind == "response":
         gateway.router.response(session, message)
-        return Response(status_code=202, headers=headers)
-    exchange, task = start_request(gateway, suite, session, message, stream=wants_sse)
-    if wants_json:
-        await exchange.first_activity(task)
-        if task.done() and not exchange.pending:
-            exchange.done = True
-            answer = None if task.cancelled() else task.result()
-            if answer is None:
-                return Response(status_code=202, headers=headers)
-            return json_response(answer, headers=headers)
-    return StreamingResponse(
-        sse_body(exchange, task), media_type="text/event-stream", headers={**SSE_HEADERS, **headers}
-    )
+        return Response(status_code=202, headers={SESSION_HEADER: session.id})
+    return CallResponse(gateway, suite, session, message, json=wants_json, stream=wants_sse)
 
 
 def _token_sub(request: Request) -> str | None:

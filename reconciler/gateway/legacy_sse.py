@@ -14,8 +14,11 @@ from collections.abc import AsyncIterator
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from .config import SuiteConfig
+from .context import RequestContext
+from .exchange import SSE_HEADERS, Exchange
 from .http import (
-    SSE_HEADERS,
+    KNOWN_METHODS,
     Refusal,
     accepts,
     admit,
@@ -25,7 +28,6 @@ from .http import (
     read_json,
     session_of,
     session_stream,
-    start_request,
 )
 from .rpc import INVALID_REQUEST, Message, result
 from .service import Gateway
@@ -75,9 +77,29 @@ async def legacy_messages(request: Request) -> Response:
         answer = gateway.router.initialize(session, suite, message.get("params"))
         session.push(result(message["id"], answer))
     else:
-        _, task = start_request(gateway, suite, session, message, stream=False)
+        task = start_request(gateway, suite, session, message)
         task.add_done_callback(lambda done: _deliver(session, done))
     return Response("Accepted", status_code=202)
+
+
+def start_request(
+    gateway: Gateway, suite: SuiteConfig, session: ClientSession, message: Message
+) -> asyncio.Task[Message | None]:
+    """Run a client request in a task of its own (its answer goes to the session's stream),
+    cancellable by the client."""
+    request_id = message["id"]
+    method = message["method"]
+    gateway.metrics.count_request(suite.name, method if method in KNOWN_METHODS else "other")
+    ctx = RequestContext(gateway, session, suite, Exchange(session, stream=False), request_id)
+    task = asyncio.create_task(gateway.router.request(ctx, method, message.get("params")))
+    session.in_flight[request_id] = task
+
+    def finished(done: asyncio.Task[Message | None]) -> None:
+        if session.in_flight.get(request_id) is done:
+            del session.in_flight[request_id]
+
+    task.add_done_callback(finished)
+    return task
 
 
 def _deliver(session: ClientSession, task: asyncio.Task[Message | None]) -> None:
