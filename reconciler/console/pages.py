@@ -295,7 +295,8 @@ def refusal_page(status: int, reason: str, *, login: bool, oidc: str | None = No
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{status} · mcp-reconciler</title>"
         '<link rel="icon" href="data:,">'
-        '<link rel="stylesheet" href="/ui/static/console.css"></head><body><main>'
+        '<link rel="stylesheet" href="/ui/static/console.css"></head><body>'
+        '<header><a href="/ui/" class="brand">mcp-reconciler</a></header><main class="refusal">'
         f"<h1>{status}</h1><p>{h(reason)}</p>{form}</main></body></html>"
     )
 
