@@ -378,6 +378,13 @@ def test_usage_charts_count_the_calls_made_through_the_gateway(
         assert sum(shown) >= 10
         if window == "1h":
             tab.screenshot(path=artefacts / "usage.png", full_page=True)
+    tab.goto(f"{url}/ui/usage?window=1h")
+    tab.evaluate("window.__notReloaded = true")
+    expect(tab.locator("#live")).to_have_class("live on")
+    call_tools(url, [("hostile_echo", {"text": "one more"})], suite="metered", token=None)
+    echo_calls = tab.locator('section[data-window="1h"] tr[data-tool="hostile.echo"] td.calls')
+    expect(echo_calls).to_have_text("10", timeout=15_000)  # live, without a reload
+    assert tab.evaluate("window.__notReloaded") is True
     unknown = httpx.get(f"{url}/ui/usage", params={"window": "<b>2y</b>"})
     assert unknown.status_code == 404
     assert "no window &lt;b&gt;2y&lt;/b&gt;" in unknown.text

@@ -35,8 +35,9 @@ def h(value: object) -> str:
     return DASH if value is None else html.escape(str(value), quote=True)
 
 
-def document(title: str, content: str, *, stream: str) -> str:
-    """A whole page; `stream` is the fragment URL the live updates re-fetch."""
+def document(title: str, content: str, *, stream: str, events: str = "/ui/stream") -> str:
+    """A whole page; `stream` is the fragment URL the live updates re-fetch whenever the
+    server-sent-events stream `events` says the state changed."""
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{h(title)} · mcp-reconciler</title>"
@@ -47,7 +48,8 @@ def document(title: str, content: str, *, stream: str) -> str:
         '<header><a href="/ui/" class="brand">mcp-reconciler</a>'
         '<nav><a href="/ui/">Overview</a><a href="/ui/usage">Usage</a></nav>'
         '<span id="live" class="live" title="live updates">●</span></header>'
-        f'<main id="content" data-fragment="{h(stream)}">{content}</main></body></html>'
+        f'<main id="content" data-fragment="{h(stream)}" data-stream="{h(events)}">{content}'
+        "</main></body></html>"
     )
 
 

@@ -6,7 +6,8 @@
                                        (`namespace/name` outside the default namespace)
     GET  /ui/usage?window=1h|24h|7d    calls, errors, p50/p95 per tool over the window,
                                        as charts over time buckets (default 1h)
-    GET  /ui/stream                    server-sent events: `change` when the state changes
+    GET  /ui/stream[?watch=calls]      server-sent events: `change` when the state changes
+                                       (with watch=calls: also when calls are recorded)
     POST /ui/actions/reconcile         re-read the source and re-plan now (CSRF-checked)
     POST /ui/actions/restart/{ns}/{name} restart one server (CSRF-checked)
     POST /ui/login                     exchange the admin token (or an admin's OIDC token)
@@ -77,7 +78,7 @@ def console_routes(controller: StandaloneController, guard: ConsoleGuard) -> lis
             refused.status,
         )
 
-    def page(request: Request, title: str, content: str) -> Response:
+    def page(request: Request, title: str, content: str, *, events: str = "/ui/stream") -> Response:
         if request.query_params.get("fragment"):
             return _html(content)
         query = "&".join(
@@ -86,7 +87,7 @@ def console_routes(controller: StandaloneController, guard: ConsoleGuard) -> lis
             if k != "fragment"
         )
         stream = f"{request.url.path}?{query + '&' if query else ''}fragment=1"
-        return _html(pages.document(title, content, stream=stream))
+        return _html(pages.document(title, content, stream=stream, events=events))
 
     async def overview(request: Request) -> Response:
         view = snapshot.overview(controller)
@@ -121,16 +122,19 @@ def console_routes(controller: StandaloneController, guard: ConsoleGuard) -> lis
             request,
             f"Usage {window}",
             pages.usage_fragment(snapshot.usage(controller, window), windows=windows),
+            events="/ui/stream?watch=calls",
         )
 
     async def stream(request: Request) -> Response:
+        calls = request.query_params.get("watch") == "calls"
+
         async def changes() -> AsyncIterator[bytes]:
-            last = snapshot.fingerprint(controller)
+            last = snapshot.fingerprint(controller, calls=calls)
             idle = 0.0
             yield b"retry: 1000\n: stream open\n\n"
             while True:
                 await asyncio.sleep(STREAM_POLL_SECONDS)
-                current = snapshot.fingerprint(controller)
+                current = snapshot.fingerprint(controller, calls=calls)
                 if current != last:
                     last, idle = current, 0.0
                     yield b"event: change\ndata: state\n\n"

@@ -144,12 +144,15 @@ def _store(controller: StandaloneController) -> Store:
     return controller.store
 
 
-def fingerprint(controller: StandaloneController) -> tuple[Any, ...]:
+def fingerprint(controller: StandaloneController, *, calls: bool = False) -> tuple[Any, ...]:
+    """Changes when an event is written or a server's process row changes; with `calls`,
+    also when gateway calls are recorded (the usage page's stream)."""
     store = _store(controller)
     newest = store.events(limit=1)
     return (
         newest[0].id if newest else 0,
         tuple((r.server, r.phase, r.pid, r.restarts) for r in store.instances()),
+        store.newest_call() if calls else None,
     )
 
 

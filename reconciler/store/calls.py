@@ -33,6 +33,11 @@ class CallTables(SqliteFile):
             )
         return len(rows)
 
+    def newest_call(self) -> int:
+        """The id of the newest recorded call (0 when none): grows with every batch."""
+        rows = self._read("SELECT MAX(id) FROM calls")
+        return int(rows[0][0] or 0)
+
     def prune_calls(self, older_than: float) -> int:
         """Delete calls before the time `older_than`; how many."""
         with self._transaction() as db:
