@@ -18,7 +18,7 @@ import hmac
 import ipaddress
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -74,7 +74,7 @@ class ConsoleGuard:
     key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     oidc: AdminOidc | None = None
     verifier: JwtVerifier | None = field(default=None, repr=False)
-    clock: Any = field(default=time.time, repr=False)
+    clock: Callable[[], float] = field(default=time.time, repr=False)
 
     def _mac(self, purpose: str, value: bytes = b"") -> str:
         return hmac.new(self.key, purpose.encode() + b"\0" + value, hashlib.sha256).hexdigest()
