@@ -199,9 +199,16 @@ def test_overview_shows_servers_suites_and_revision_without_console_errors(
         row = tab.locator(f'#servers tr[data-server="{name}"]')
         expect(row).to_contain_text("Ready")
     expect(tab.locator("#suites")).to_contain_text(f"{url}/suites/main/mcp")
+    main_suite = tab.locator("#suites tr", has_text=f"{url}/suites/main/mcp")
+    expect(main_suite.locator("td.discovery")).to_have_text("search")
     expect(tab.locator("#revisions")).to_contain_text("Succeeded")
     expect(tab.locator("#live")).to_have_class("live on")
     tab.screenshot(path=artefacts / "overview.png", full_page=True)
+    tab.screenshot(
+        path=artefacts / "overview-top.png",
+        full_page=True,
+        clip={"x": 0, "y": 0, "width": 1280, "height": 800},
+    )
     tab.goto(f"{url}/ui/servers/default/clock")
     expect(tab.locator("#tools")).to_contain_text("get_current_time")
     tab.screenshot(path=artefacts / "server.png", full_page=True)

@@ -135,10 +135,11 @@ def overview_fragment(view: Overview, *, reconcile_csrf: str) -> str:
             f'<tr><td><a href="/ui/suites/{quote(s.name, safe="/")}">{h(s.name)}</a></td>'
             f'<td><code class="copy">{h(s.url)}</code></td>'
             f"<td>{', '.join(server_link(m) for m in s.members) or DASH}</td>"
-            f"<td>{_phase(s.phase)}</td><td>{len(s.tools)}</td><td>{h(s.message)}</td></tr>"
+            f'<td>{_phase(s.phase)}</td><td>{len(s.tools)}</td><td class="discovery">'
+            f"{_discovery_badge(s.discovery)}</td><td>{h(s.message)}</td></tr>"
             for s in view.suites
         )
-        or '<tr><td colspan="6">No suites.</td></tr>'
+        or '<tr><td colspan="7">No suites.</td></tr>'
     )
     reconcile = action_form(
         "reconcile", "Reconcile now", reconcile_csrf, target="/ui/actions/reconcile"
@@ -151,7 +152,8 @@ def overview_fragment(view: Overview, *, reconcile_csrf: str) -> str:
         "<th>PID</th><th>Uptime</th><th>Restarts</th><th>Tools</th><th>Last error</th>"
         f"</tr></thead><tbody>{servers}</tbody></table></section>"
         '<section><h2>Suites</h2><table id="suites"><thead><tr><th>Suite</th><th>URL</th>'
-        "<th>Members</th><th>Readiness</th><th>Tools</th><th>Message</th></tr></thead>"
+        "<th>Members</th><th>Readiness</th><th>Tools</th><th>Discovery</th><th>Message</th>"
+        "</tr></thead>"
         f"<tbody>{suites}</tbody></table></section>"
         '<section><h2>Revisions</h2><table id="revisions">'
         f"{_revision('Applied', view.revisions.applied)}"
@@ -333,10 +335,14 @@ def suite_fragment(detail: SuiteDetail) -> str:
     )
 
 
+def _discovery_badge(mode: str) -> str:
+    return _badge(mode, "ok" if mode == "search" else "muted")
+
+
 def _discovery(detail: SuiteDetail) -> str:
     row = detail.row
     if row.discovery != "search":
-        return f"{_badge('all', 'muted')} clients list every tool they may call"
+        return f"{_discovery_badge('all')} clients list every tool they may call"
     fused = (
         f"; ranking fused with embeddings from {h(detail.embeddings[0])} "
         f"(<code>{h(detail.embeddings[1])}</code>)"
@@ -344,7 +350,7 @@ def _discovery(detail: SuiteDetail) -> str:
         else "; lexical ranking (BM25)"
     )
     return (
-        f"{_badge('search', 'ok')} clients list <code>find_tools</code> and "
+        f"{_discovery_badge('search')} clients list <code>find_tools</code> and "
         f"<code>call_tool</code>; <code>find_tools</code> returns at most {row.max_results} "
         f"tools per query{fused}"
     )
