@@ -28,7 +28,6 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_play
 from tests.conftest import TESTS, python_server
 from tests.controller_harness import (
     Controller,
-    cli,
     server_doc,
     suite_doc,
     write_yaml,
@@ -154,9 +153,16 @@ def controller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Controller]
 def pin_and_edit_locks(running: Controller, resources: Path) -> None:
     """`mcp-reconciler lock` from the running controller, then a reviewer's edits: the
     poisoned `notes` left out of hostile's lock, clock under `warn` with `convert_time`'s
-    hash changed (drifted, still served). Waits until the controller judged the new locks."""
-    cli("lock", str(resources), "--server", "hostile", "--server", "clock",
-        state_dir=running.state_dir)  # fmt: skip
+    hash changed (drifted, still served). Waits until the controller judged the new locks.
+
+    The command runs in this process (the real command, no interpreter start)."""
+    from typer.testing import CliRunner
+
+    from reconciler.cli.app import app
+
+    args = ["lock", str(resources), "--server", "hostile", "--server", "clock"]
+    locked = CliRunner().invoke(app, [*args, "--state-dir", str(running.state_dir)])
+    assert locked.exit_code == 0, locked.output
     lock_file = resources / "tools.lock.yaml"
     locks = {doc["metadata"]["name"]: doc for doc in yaml.safe_load_all(lock_file.read_text())}
     del locks["hostile"]["spec"]["tools"]["notes"]
@@ -531,6 +537,7 @@ def test_a_non_loopback_listener_admits_only_the_admin_token_or_an_admin_oidc_to
         assert admin not in log
         assert admin.split(".")[2] not in log
     finally:
+        unset.process.send_signal(signal.SIGTERM)  # both stop at once
         guarded.terminate()
         unset.terminate()
         issuer.stop()
