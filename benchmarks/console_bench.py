@@ -1,21 +1,26 @@
 """First render of the web console's overview for a 100-server controller.
 
 The state store is populated as a controller with N servers (10 tools each, a suite over
-all of them, 200 events) would leave it; the console's routes and `/healthz` are served
-over real HTTP (uvicorn, as `run` does) and timed from a client in the same run. The
-baseline is `/healthz` on the same listener; the target is a first `/ui/` under 300 ms.
+all of them, 200 events, 100 health checks per server) would leave it, plus a week of
+gateway calls spread over 100 tools; the console's routes and `/healthz` are served over
+real HTTP (uvicorn, as `run` does) and timed from a client in the same run. The baseline is
+`/healthz` on the same listener; the target is a first `/ui/` under 300 ms. A server's
+page (tools, health history) and the usage page (3 windows, charts per tool over time
+buckets) are timed the same way.
 
-    .venv/bin/python benchmarks/console_bench.py [--servers 100] [--repeat 20]
+    .venv/bin/python benchmarks/console_bench.py [--servers 100] [--calls 50000] [--repeat 20]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import statistics
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import httpx
@@ -26,22 +31,24 @@ from reconciler.embedded_http import EmbeddedHttpServer
 from reconciler.gateway import Gateway, HostPolicy
 from reconciler.gateway.server import create_app
 from reconciler.store import Store
-from reconciler.store.records import Capability, InventoryRecord
+from reconciler.store.records import CallRecord, Capability, InventoryRecord
 
 
 class _Controller:
     """What the console reads of a running controller: its store, gateway and URL."""
 
-    def __init__(self, store: Store, gateway: Gateway) -> None:
+    def __init__(self, store: Store, gateway: Gateway, state_dir: Path) -> None:
         self.store = store
         self.gateway = gateway
         self.gateway_url = "http://127.0.0.1:8765"
+        self.reconciler = None
+        self.options = SimpleNamespace(state_dir=state_dir)
 
     def trigger(self) -> None:
         pass
 
 
-def populate(store: Store, servers: int) -> None:
+def populate(store: Store, servers: int, calls: int) -> None:
     ready = Condition(type="Ready", status="True", reason="Ready")
     with store.batch():
         for index in range(servers):
@@ -62,6 +69,18 @@ def populate(store: Store, servers: int) -> None:
             store.add_event("info", "server", "Started", f"server-{index % servers:03d} ready",
                             resource=f"MCPServer/server-{index % servers:03d}")  # fmt: skip
         store.record_attempt("sha256:" + "0" * 64, outcome="Succeeded")
+        now = time.time()
+        for index in range(100):
+            store.record_health("default/server-000", ok=index % 17 != 0, latency_ms=5.0,
+                                ts=now - 30 * (100 - index))  # fmt: skip
+    shuffle = random.Random(7)
+    week = 7 * 86400
+    store.record_calls(
+        CallRecord(now - shuffle.random() * week, "all", f"server-{n // 10:03d}",
+                   f"tool_{n % 10}", shuffle.expovariate(1 / 40),
+                   "ok" if shuffle.random() > 0.05 else "tool_error")
+        for n in (shuffle.randrange(100) for _ in range(calls))  # a hundred tools are called
+    )  # fmt: skip
 
 
 async def timed(client: httpx.AsyncClient, path: str) -> float:
@@ -72,12 +91,12 @@ async def timed(client: httpx.AsyncClient, path: str) -> float:
     return elapsed
 
 
-async def main(servers: int, repeat: int) -> None:
+async def main(servers: int, calls: int, repeat: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.open(Path(tmp))
-        populate(store, servers)
+        populate(store, servers, calls)
         gateway = Gateway(cast(Any, None), hosts=HostPolicy.of())
-        controller = _Controller(store, gateway)
+        controller = _Controller(store, gateway, Path(tmp))
         guard = ConsoleGuard(hosts=gateway.hosts, token_required=False)
         app = create_app(gateway, extra_routes=console_routes(cast(Any, controller), guard))
         async with EmbeddedHttpServer(app, host="127.0.0.1", port=0, name="bench") as http:
@@ -89,19 +108,30 @@ async def main(servers: int, repeat: int) -> None:
                 health = [await timed(client, "/healthz") for _ in range(repeat)]
                 ui = [await timed(client, "/ui/") for _ in range(repeat)]
                 size = len((await client.get("/ui/")).content)
+                pages = {}
+                for path in ("/ui/servers/default/server-000", "/ui/usage?window=1h",
+                             "/ui/usage?window=7d"):  # fmt: skip
+                    first = await timed(client, path)
+                    again = [await timed(client, path) for _ in range(repeat)]
+                    pages[path] = (first, statistics.median(again),
+                                   len((await client.get(path)).content))  # fmt: skip
+        stored = len(store.audit_calls(since=0, limit=10**9))
         store.close()
-    print(f"servers: {servers}, /ui/ size: {size / 1024:.0f} KiB")
+    print(f"servers: {servers}, calls stored: {stored}, /ui/ size: {size / 1024:.0f} KiB")
     print(f"first render   /ui/ {first_ui:7.1f} ms   /healthz {first_health:6.1f} ms")
     print(
         f"median of {repeat:<3} /ui/ {statistics.median(ui):7.1f} ms   "
         f"/healthz {statistics.median(health):6.1f} ms"
     )
+    for path, (first, median, page_size) in pages.items():
+        print(f"{path}: first {first:.1f} ms, median {median:.1f} ms, {page_size / 1024:.0f} KiB")
     print(f"target: first /ui/ under 300 ms: {'met' if first_ui < 300 else 'MISSED'}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--servers", type=int, default=100)
+    parser.add_argument("--calls", type=int, default=50_000, help="gateway calls over a week")
     parser.add_argument("--repeat", type=int, default=20)
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.servers, arguments.repeat))
+    asyncio.run(main(arguments.servers, arguments.calls, arguments.repeat))

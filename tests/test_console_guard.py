@@ -51,3 +51,30 @@ def test_run_refuses_an_admin_token_it_cannot_read(
     )  # fmt: skip
     assert result.returncode == 2
     assert expected in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (["--admin-oidc-issuer", "http://idp.example.com/realms/main", "--admin-oidc-audience",
+          "console", "--admin-oidc-claim", "sub=alice"], "not an https URL"),
+        (["--admin-oidc-issuer", "https://idp.example.com/realms/main", "--admin-oidc-claim",
+          "sub=alice"], "needs --admin-oidc-audience"),
+        (["--admin-oidc-issuer", "https://idp.example.com/realms/main", "--admin-oidc-audience",
+          "console"], "at least one --admin-oidc-claim"),
+        (["--admin-oidc-audience", "console"], "need --admin-oidc-issuer"),
+    ],
+)  # fmt: skip
+def test_run_refuses_oidc_admin_options_that_do_not_fit(
+    tmp_path: Path, options: list[str], expected: str
+) -> None:
+    resources = tmp_path / "resources"
+    resources.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "reconciler", "run", str(resources), "--listen", "0.0.0.0:0",
+         *options, "--state-dir", str(tmp_path / "state")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert expected in result.stderr

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.controller.usage import usage_series
 from reconciler.core.errors import StateError
 from reconciler.core.models import Condition, ResourceKey
 from reconciler.store import Store, acquire_controller_lock
@@ -359,3 +360,35 @@ def test_writes_from_several_threads_are_serialized(store: Store) -> None:
     for thread in threads:
         thread.join()
     assert len(store.events(limit=1000)) == 400
+
+
+def test_usage_series_splits_the_calls_into_time_buckets_as_call_stats_counts(
+    store: Store,
+) -> None:
+    calls = [
+        CallRecord(1000.0 + i, "dev", SERVER, "now", float(i + 1), "error" if i == 3 else "ok")
+        for i in range(10)  # 1000..1009: buckets of 5 s -> 1000-1004, 1005-1009
+    ] + [CallRecord(1012.0, "dev", SERVER, "later", 7.0, "tool_error"),
+         CallRecord(99.0, "dev", SERVER, "now", 1.0, "ok")]  # fmt: skip
+    store.record_calls(calls)
+
+    rows = store.call_rows(since=1000.0, until=1015.0)
+    series = usage_series(rows, since=1000.0, until=1015.0, buckets=3)
+
+    assert len(rows) == 11
+    assert series.bucket_seconds == 5.0
+    now = series.tool_buckets[(SERVER, "now")]
+    assert now[2] is None
+    assert now[0] is not None
+    assert now[1] is not None
+    assert (now[0].count, now[0].errors, now[0].p50_ms, now[0].p95_ms) == (5, 1, 3.0, 5.0)
+    assert (now[1].count, now[1].errors, now[1].p50_ms, now[1].p95_ms) == (5, 0, 8.0, 10.0)
+    assert [b.count if b else 0 for b in series.total] == [5, 5, 1]
+    assert [b.errors if b else 0 for b in series.total] == [1, 0, 1]
+    whole = {s.group["tool"]: s for s in store.call_stats(since=1000.0, until=1015.0)}
+    for tool in ("now", "later"):
+        mine = series.tools[(SERVER, tool)]
+        theirs = whole[tool]
+        assert (mine.count, mine.errors, mine.p50_ms, mine.p95_ms) == (
+            theirs.count, theirs.errors, theirs.p50_ms, theirs.p95_ms,
+        )  # fmt: skip

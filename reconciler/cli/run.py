@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 from urllib.parse import urlsplit
 
 import typer
@@ -23,6 +23,7 @@ from .options import (
 from .options import log_format as chosen_log_format
 
 if TYPE_CHECKING:
+    from ..console import AdminOidc
     from ..controller.standalone import RunOptions
     from ..sources import Source
 
@@ -115,6 +116,30 @@ def run(
             "non-loopback address: env:VAR or secret:NAME/KEY (read from the secrets dir).",
         ),
     ] = None,
+    admin_oidc_issuer: Annotated[
+        str | None,
+        typer.Option(
+            "--admin-oidc-issuer",
+            help="OIDC issuer whose tokens also admit console admins (https, or http on "
+            "loopback); needs --admin-oidc-audience and at least one --admin-oidc-claim.",
+        ),
+    ] = None,
+    admin_oidc_audience: Annotated[
+        str | None,
+        typer.Option(
+            "--admin-oidc-audience",
+            help="Audience (aud) an admin's token must carry, e.g. the console's client ID.",
+        ),
+    ] = None,
+    admin_oidc_claim: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--admin-oidc-claim",
+            metavar="NAME=VALUE",
+            help="Claim an admin's token must have (equal, or contained in a list claim), "
+            "e.g. sub=alice or groups=mcp-admins (repeatable: all must match).",
+        ),
+    ] = None,
     usage_retention_days: Annotated[
         float, typer.Option(help="Days of gateway call records kept for `stats`.")
     ] = 90.0,
@@ -164,7 +189,42 @@ def run(
         public_url=_public_url(public_url),
     )
     token = _admin_token(admin_token_from, secrets_dir or state / "secrets")
-    serve_until_signalled(source, options, admin_token=token)
+    oidc = _admin_oidc(admin_oidc_issuer, admin_oidc_audience, admin_oidc_claim or [])
+    serve_until_signalled(source, options, admin_token=token, admin_oidc=oidc)
+
+
+def _admin_oidc(issuer: str | None, audience: str | None, claims: list[str]) -> AdminOidc | None:
+    """The console's OIDC admins from the three options; exit 2 when they do not fit."""
+    from ..console import AdminOidc
+    from ..identity.keys import check_endpoint
+
+    if issuer is None:
+        if audience is not None or claims:
+            _option_error("--admin-oidc-audience and --admin-oidc-claim need --admin-oidc-issuer")
+        return None
+    try:
+        check_endpoint(issuer, what="--admin-oidc-issuer")
+    except ReconcilerError as error:
+        _option_error(error.message)
+    if not audience:
+        _option_error("--admin-oidc-issuer needs --admin-oidc-audience (the token's aud)")
+    pairs: list[tuple[str, str]] = []
+    for claim in claims:
+        name, equals, value = claim.partition("=")
+        if not equals or not name.strip() or not value:
+            _option_error(f"--admin-oidc-claim: expected NAME=VALUE, got {claim[:60]!r}")
+        pairs.append((name.strip(), value))
+    if not pairs:
+        _option_error(
+            "--admin-oidc-issuer needs at least one --admin-oidc-claim (e.g. sub=alice or "
+            "groups=mcp-admins): every token of the issuer would be an admin otherwise"
+        )
+    return AdminOidc(issuer=issuer, audience=audience, claims=tuple(pairs))
+
+
+def _option_error(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
 
 
 def _admin_token(reference: str | None, secrets_dir: Path) -> str | None:
@@ -200,13 +260,19 @@ def _admin_token(reference: str | None, secrets_dir: Path) -> str | None:
 
 
 def serve_until_signalled(
-    source: Source, options: RunOptions, *, admin_token: str | None = None
+    source: Source,
+    options: RunOptions,
+    *,
+    admin_token: str | None = None,
+    admin_oidc: AdminOidc | None = None,
 ) -> None:
     """Run a controller over `source` until SIGTERM/SIGINT; errors exit 1 with a message."""
     from ..console import console_for
     from ..controller.standalone import StandaloneController, run_until_signalled
 
-    console = console_for(listen_host=options.listen_host, admin_token=admin_token)
+    console = console_for(
+        listen_host=options.listen_host, admin_token=admin_token, admin_oidc=admin_oidc
+    )
     try:
         asyncio.run(run_until_signalled(StandaloneController(source, options, routes=console)))
     except ReconcilerError as error:

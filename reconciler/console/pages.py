@@ -11,11 +11,23 @@ import html
 import time
 from urllib.parse import quote
 
-from ..store.records import CallStats, EventRecord, Revision
-from .snapshot import Overview, ServerDetail, ServerRow, SuiteDetail, Usage
+from ..store.records import EventRecord, Revision
+from .charts import health_strip, sparkline, usage_chart
+from .snapshot import Overview, ServerDetail, ServerRow, SuiteDetail, ToolRow, Usage
 
 DASH = "\N{EN DASH}"
 PHASE_CLASS = {"Ready": "ok", "Running": "ok", "Starting": "busy", "Pending": "busy"}
+LOCK_CLASS = {"locked": "ok", "unpinned": "muted", "drifted": "bad", "unlocked": "bad"}
+ENHANCEMENT_CLASS = {
+    "enhanced": "ok",
+    "cached": "ok",
+    "pinned": "ok",
+    "failed": "bad",
+    "pending": "busy",
+    "queued": "busy",
+    "skipped": "muted",
+    "off": "muted",
+}
 
 
 def h(value: object) -> str:
@@ -23,8 +35,9 @@ def h(value: object) -> str:
     return DASH if value is None else html.escape(str(value), quote=True)
 
 
-def document(title: str, content: str, *, stream: str) -> str:
-    """A whole page; `stream` is the fragment URL the live updates re-fetch."""
+def document(title: str, content: str, *, stream: str, events: str = "/ui/stream") -> str:
+    """A whole page; `stream` is the fragment URL the live updates re-fetch whenever the
+    server-sent-events stream `events` says the state changed."""
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{h(title)} · mcp-reconciler</title>"
@@ -35,7 +48,8 @@ def document(title: str, content: str, *, stream: str) -> str:
         '<header><a href="/ui/" class="brand">mcp-reconciler</a>'
         '<nav><a href="/ui/">Overview</a><a href="/ui/usage">Usage</a></nav>'
         '<span id="live" class="live" title="live updates">●</span></header>'
-        f'<main id="content" data-fragment="{h(stream)}">{content}</main></body></html>'
+        f'<main id="content" data-fragment="{h(stream)}" data-stream="{h(events)}">{content}'
+        "</main></body></html>"
     )
 
 
@@ -121,10 +135,11 @@ def overview_fragment(view: Overview, *, reconcile_csrf: str) -> str:
             f'<tr><td><a href="/ui/suites/{quote(s.name, safe="/")}">{h(s.name)}</a></td>'
             f'<td><code class="copy">{h(s.url)}</code></td>'
             f"<td>{', '.join(server_link(m) for m in s.members) or DASH}</td>"
-            f"<td>{_phase(s.phase)}</td><td>{len(s.tools)}</td><td>{h(s.message)}</td></tr>"
+            f'<td>{_phase(s.phase)}</td><td>{len(s.tools)}</td><td class="discovery">'
+            f"{_discovery_badge(s.discovery)}</td><td>{h(s.message)}</td></tr>"
             for s in view.suites
         )
-        or '<tr><td colspan="6">No suites.</td></tr>'
+        or '<tr><td colspan="7">No suites.</td></tr>'
     )
     reconcile = action_form(
         "reconcile", "Reconcile now", reconcile_csrf, target="/ui/actions/reconcile"
@@ -137,12 +152,69 @@ def overview_fragment(view: Overview, *, reconcile_csrf: str) -> str:
         "<th>PID</th><th>Uptime</th><th>Restarts</th><th>Tools</th><th>Last error</th>"
         f"</tr></thead><tbody>{servers}</tbody></table></section>"
         '<section><h2>Suites</h2><table id="suites"><thead><tr><th>Suite</th><th>URL</th>'
-        "<th>Members</th><th>Readiness</th><th>Tools</th><th>Message</th></tr></thead>"
+        "<th>Members</th><th>Readiness</th><th>Tools</th><th>Discovery</th><th>Message</th>"
+        "</tr></thead>"
         f"<tbody>{suites}</tbody></table></section>"
         '<section><h2>Revisions</h2><table id="revisions">'
         f"{_revision('Applied', view.revisions.applied)}"
         f"{_revision('Attempted', view.revisions.attempted)}</table></section>"
         f"<section><h2>Recent events</h2>{events_table(view.events)}</section>"
+    )
+
+
+def _badge(text: str, cls: str) -> str:
+    return f'<span class="badge {cls}">{h(text)}</span>'
+
+
+def _lock_cell(tool: ToolRow) -> str:
+    if tool.lock is None:
+        return f'<td class="lock" data-lock="">{DASH}</td>'
+    badges = _badge(tool.lock, LOCK_CLASS.get(tool.lock, "muted"))
+    if tool.withheld:
+        badges += " " + _badge("withheld", "bad")
+    reason = f"<br><small>{h(tool.lock_reason)}</small>" if tool.lock_reason else ""
+    return (
+        f'<td class="lock" data-lock="{h(tool.lock)}" data-withheld="{str(tool.withheld).lower()}">'
+        f"{badges}{reason}</td>"
+    )
+
+
+def _scan_cell(tool: ToolRow) -> str:
+    if not tool.findings:
+        return (
+            '<td class="scan">none</td>'
+            if tool.lock is not None
+            else f'<td class="scan">{DASH}</td>'
+        )
+    items = "".join(
+        f'<li data-finding="{h(f.kind)}" data-severity="{h(f.severity)}">'
+        f"{_badge(f.severity, {'high': 'bad', 'medium': 'busy'}.get(f.severity, 'muted'))} "
+        f"<code>{h(f.kind)}</code> <em>{h(f.decision)}</em><br>"
+        f"<small>{h(f.where)}: {h(f.excerpt)}</small></li>"
+        for f in tool.findings
+    )
+    return f'<td class="scan"><ul class="findings">{items}</ul></td>'
+
+
+def _enhancement_cell(tool: ToolRow) -> str:
+    note = f"<br><small>{h(tool.enhancement_note)}</small>" if tool.enhancement_note else ""
+    source = (
+        "" if tool.enhanced or tool.served is None else "<br><small>serving upstream text</small>"
+    )
+    return (
+        f'<td class="enhancement" data-enhancement="{h(tool.enhancement)}">'
+        f"{_badge(tool.enhancement, ENHANCEMENT_CLASS.get(tool.enhancement, 'muted'))}"
+        f"{note}{source if tool.enhancement != 'off' else ''}</td>"
+    )
+
+
+def _tool_row(tool: ToolRow) -> str:
+    hidden = "" if tool.exposed else " <em>(hidden)</em>"
+    return (
+        f'<tr data-tool="{h(tool.name)}"><td><code>{h(tool.name)}</code>{hidden}</td>'
+        f'<td class="desc upstream">{h(tool.upstream)}</td>'
+        f'<td class="desc served">{h(tool.served)}</td>'
+        f"{_enhancement_cell(tool)}{_lock_cell(tool)}{_scan_cell(tool)}</tr>"
     )
 
 
@@ -155,25 +227,30 @@ def server_fragment(detail: ServerDetail, *, restart_csrf: str) -> str:
         restart_csrf,
         target=f"/ui/actions/restart/{quote(namespace, safe='')}/{quote(name, safe='')}",
     )
-    tools = (
-        "".join(
-            f"<tr><td><code>{h(t.name)}</code>{'' if t.exposed else ' <em>(hidden)</em>'}</td>"
-            f'<td class="desc upstream">{h(t.upstream)}</td>'
-            f'<td class="desc served">{h(t.served)}</td>'
-            f"<td>{'enhanced' if t.enhanced else 'upstream'}</td></tr>"
-            for t in detail.tools
-        )
-        or '<tr><td colspan="4">No tools discovered.</td></tr>'
+    tools = "".join(_tool_row(t) for t in detail.tools) or (
+        '<tr><td colspan="6">No tools discovered.</td></tr>'
     )
     health = (
         "".join(
             f"<tr><td>{_when(ts)}</td><td>{_phase('Ready' if ok else 'Failed')}</td>"
             f"<td>{_latency(latency)}</td><td>{h(error)}</td></tr>"
-            for ts, ok, latency, error in detail.health
+            for ts, ok, latency, error in reversed(detail.health)
         )
         or '<tr><td colspan="4">No health checks yet.</td></tr>'
     )
     log = "\n".join(f"{_when(ts)}  {h(text)}" for ts, text in detail.log) or "No log lines."
+    lock = (
+        f"{_badge(detail.lock_mode, 'ok')} ToolLock <code>{h(name)}</code>"
+        if detail.lock_mode
+        else "no ToolLock (tools unpinned; a high scan finding still withholds a tool)"
+    )
+    withheld = [t.name for t in detail.tools if t.withheld]
+    missing = (
+        f'<tr><th>Locked, not offered</th><td class="error">{h(", ".join(detail.missing))}'
+        "</td></tr>"
+        if detail.missing
+        else ""
+    )
     return (
         f'<section class="toolbar"><h1>Server {h(row.server)}</h1>{restart}</section>'
         '<table id="server" class="facts">'
@@ -181,11 +258,19 @@ def server_fragment(detail: ServerDetail, *, restart_csrf: str) -> str:
         f'<tr><th>PID</th><td class="pid">{h(row.pid)}</td></tr>'
         f"<tr><th>Uptime</th><td>{_duration(row.uptime_seconds)}</td></tr>"
         f'<tr><th>Restarts</th><td class="restarts">{row.restarts}</td></tr>'
-        f'<tr><th>Last error</th><td class="error">{h(row.last_error)}</td></tr></table>'
+        f'<tr><th>Last error</th><td class="error">{h(row.last_error)}</td></tr>'
+        f'<tr><th>Tool lock</th><td id="lock-mode">{lock}</td></tr>'
+        f'<tr><th>Withheld</th><td id="withheld">{h(", ".join(withheld)) if withheld else "none"}'
+        f"</td></tr>{missing}</table>"
         '<section><h2>Tools</h2><table id="tools"><thead><tr><th>Tool</th>'
-        "<th>Upstream description</th><th>Served description</th><th>Source</th></tr></thead>"
+        "<th>Upstream description</th><th>Served description</th><th>Enhancement</th>"
+        "<th>Lock</th><th>Scan findings</th></tr></thead>"
         f"<tbody>{tools}</tbody></table></section>"
-        '<section><h2>Health checks</h2><table id="health"><thead><tr><th>When</th>'
+        "<section><h2>Health history</h2>"
+        f"{health_strip(detail.history, now=time.time())}"
+        '<p class="legend">ticks: health checks (green ok, red failed); lines: '
+        "crashes (red), restarts (orange), ready (green)</p>"
+        '<table id="health"><thead><tr><th>When</th>'
         f"<th>Result</th><th>Latency</th><th>Error</th></tr></thead><tbody>{health}</tbody>"
         "</table></section>"
         f"<section><h2>Events</h2>{events_table(detail.events)}</section>"
@@ -193,9 +278,18 @@ def server_fragment(detail: ServerDetail, *, restart_csrf: str) -> str:
     )
 
 
-def refusal_page(status: int, reason: str, *, login: bool) -> str:
+def refusal_page(status: int, reason: str, *, login: bool, oidc: str | None = None) -> str:
+    """An error page; `login` adds the sign-in form, `oidc` names the issuer whose tokens
+    also sign in."""
+    label = "Admin token or OIDC token" if oidc else "Admin token"
+    hint = (
+        f'<p class="hint">Sign in with the admin token, or with a token (JWT) issued by '
+        f"<code>{h(oidc)}</code> for an admin subject.</p>"
+        if oidc and login
+        else ""
+    )
     form = (
-        '<form method="post" action="/ui/login" class="login"><label>Admin token '
+        f'{hint}<form method="post" action="/ui/login" class="login"><label>{label} '
         '<input type="password" name="token" autocomplete="current-password"></label>'
         '<button type="submit">Sign in</button></form>'
         if login
@@ -205,7 +299,8 @@ def refusal_page(status: int, reason: str, *, login: bool) -> str:
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{status} · mcp-reconciler</title>"
         '<link rel="icon" href="data:,">'
-        '<link rel="stylesheet" href="/ui/static/console.css"></head><body><main>'
+        '<link rel="stylesheet" href="/ui/static/console.css"></head><body>'
+        '<header><a href="/ui/" class="brand">mcp-reconciler</a></header><main class="refusal">'
         f"<h1>{status}</h1><p>{h(reason)}</p>{form}</main></body></html>"
     )
 
@@ -230,11 +325,49 @@ def suite_fragment(detail: SuiteDetail) -> str:
         f'<tr><th>Endpoint</th><td><code class="copy">{h(row.url)}</code></td></tr>'
         f"<tr><th>Readiness</th><td>{_phase(row.phase)} {h(row.message)}</td></tr>"
         f"<tr><th>Members</th><td>{', '.join(server_link(m) for m in row.members) or DASH}"
-        "</td></tr></table>"
+        f'</td></tr><tr><th>Discovery</th><td id="discovery" data-mode="{h(row.discovery)}">'
+        f"{_discovery(detail)}</td></tr></table>"
         '<section><h2>Exposed tools</h2><table id="suite-tools"><thead><tr><th>Exposed as</th>'
         f"<th>Server</th><th>Tool</th></tr></thead><tbody>{tools}</tbody></table></section>"
-        f'<section id="clients"><h2>Client configuration</h2>{clients}</section>'
+        f"{_withheld(detail)}"
         f"<section><h2>Access</h2>{access_matrix(detail)}</section>"
+        f'<section id="clients"><h2>Client configuration</h2>{clients}</section>'
+    )
+
+
+def _discovery_badge(mode: str) -> str:
+    return _badge(mode, "ok" if mode == "search" else "muted")
+
+
+def _discovery(detail: SuiteDetail) -> str:
+    row = detail.row
+    if row.discovery != "search":
+        return f"{_discovery_badge('all')} clients list every tool they may call"
+    fused = (
+        f"; ranking fused with embeddings from {h(detail.embeddings[0])} "
+        f"(<code>{h(detail.embeddings[1])}</code>)"
+        if detail.embeddings
+        else "; lexical ranking (BM25)"
+    )
+    return (
+        f"{_discovery_badge('search')} clients list <code>find_tools</code> and "
+        f"<code>call_tool</code>; <code>find_tools</code> returns at most {row.max_results} "
+        f"tools per query{fused}"
+    )
+
+
+def _withheld(detail: SuiteDetail) -> str:
+    if not detail.withheld:
+        return ""
+    rows = "".join(
+        f"<tr><td><code>{h(exposed)}</code></td><td>{server_link(server)}</td>"
+        f"<td><code>{h(tool)}</code></td><td>{h(why)}</td></tr>"
+        for exposed, server, tool, why in detail.withheld
+    )
+    return (
+        '<section><h2>Withheld tools</h2><table id="suite-withheld"><thead><tr>'
+        "<th>Exposed as</th><th>Server</th><th>Tool</th><th>Why</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></section>"
     )
 
 
@@ -260,46 +393,41 @@ def access_matrix(detail: SuiteDetail) -> str:
     )
 
 
-def _bars(stats: list[CallStats]) -> str:
-    """Server-rendered SVG: calls (and errors) per tool, one bar each."""
-    if not stats:
-        return "<p>No calls in this window.</p>"
-    top = max(s.count for s in stats) or 1
-    height = 18 * len(stats) + 4
-    bars = []
-    for index, s in enumerate(stats):
-        y = 18 * index + 2
-        width = max(1.0, 300 * s.count / top)
-        errors = 300 * s.errors / top
-        label = f"{s.group.get('server')}.{s.group.get('tool')}"
-        bars.append(
-            f'<text x="0" y="{y + 12}" font-size="12">{h(label)}</text>'
-            f'<rect x="260" y="{y}" width="{width:.1f}" height="14" fill="#0969da"></rect>'
-            f'<rect x="260" y="{y}" width="{errors:.1f}" height="14" fill="#cf222e"></rect>'
-            f'<text x="{266 + width:.1f}" y="{y + 12}" font-size="12">{s.count}</text>'
-        )
-    return (
-        f'<svg class="chart" width="640" height="{height}" viewBox="0 0 640 {height}" '
-        f'role="img" aria-label="calls per tool">{"".join(bars)}</svg>'
+NO_CALLS = '<tr><td colspan="7">No calls.</td></tr>'
+
+
+def usage_fragment(view: Usage, *, windows: tuple[str, ...]) -> str:
+    """One window (`1h`, `24h`, `7d`): every call as a detailed chart, then each tool's
+    figures with a compact chart of the same buckets. The other windows are links."""
+    window, series = view.window, view.series
+    nav = "".join(
+        f'<a href="/ui/usage?window={h(label)}" data-window="{h(label)}"'
+        f' class="{"current" if label == window else ""}">{h(label)}</a>'
+        for label in windows
     )
-
-
-def usage_fragment(view: Usage) -> str:
-    sections = []
-    for label, stats in view.windows.items():
-        rows = (
-            "".join(
-                f"<tr><td>{h(s.group.get('server'))}</td><td><code>{h(s.group.get('tool'))}</code>"
-                f"</td><td>{s.count}</td><td>{s.errors}</td><td>{s.p50_ms:.0f} ms</td>"
-                f"<td>{s.p95_ms:.0f} ms</td></tr>"
-                for s in stats
-            )
-            or '<tr><td colspan="6">No calls.</td></tr>'
+    rows = []
+    for (server, tool), s in sorted(series.tools.items(), key=lambda i: (-i[1].count, i[0])):
+        chart = sparkline(series.tool_buckets[(server, tool)], label=f"{server}.{tool}, {window}")
+        rows.append(
+            f'<tr data-tool="{h(server)}.{h(tool)}"><td>{h(server)}</td>'
+            f'<td><code>{h(tool)}</code></td><td class="calls">{s.count}</td>'
+            f'<td class="errors">{s.errors}</td><td class="p50">{s.p50_ms:.1f} ms</td>'
+            f'<td class="p95">{s.p95_ms:.1f} ms</td><td class="spark">{chart}</td></tr>'
         )
-        sections.append(
-            f'<section class="usage" data-window="{h(label)}"><h2>Last {h(label)}</h2>'
-            f"{_bars(stats)}<table><thead><tr><th>Server</th><th>Tool</th><th>Calls</th>"
-            f"<th>Errors</th><th>p50</th><th>p95</th></tr></thead><tbody>{rows}</tbody>"
-            "</table></section>"
-        )
-    return "<h1>Usage</h1>" + "".join(sections)
+    total = (
+        usage_chart(series.total, since=series.since, bucket_seconds=series.bucket_seconds,
+                    label=f"all calls, last {window}")
+        if series.tools
+        else "<p>No calls in this window.</p>"
+    )  # fmt: skip
+    return (
+        f'<section class="toolbar"><h1>Usage</h1><nav class="windows">{nav}</nav></section>'
+        f'<section class="usage" data-window="{h(window)}"><h2>Last {h(window)}</h2>'
+        f'<p class="legend">{series.buckets} buckets of {_duration(series.bucket_seconds)}: '
+        "calls per bucket (errors in red), p50 latency (green) and p95 (amber) per bucket; "
+        "errors are calls whose outcome is not ok, as in <code>stats</code></p>"
+        f'<div id="usage-total">{total}</div>'
+        "<table><thead><tr><th>Server</th><th>Tool</th><th>Calls</th><th>Errors</th>"
+        "<th>p50</th><th>p95</th><th>Over time</th></tr></thead>"
+        f"<tbody>{''.join(rows) or NO_CALLS}</tbody></table></section>"
+    )

@@ -4,11 +4,14 @@
     GET  /ui/servers/{namespace}/{name} one server: tools side by side, health, events
     GET  /ui/suites/{name}             endpoint, client configurations, tools, access matrix
                                        (`namespace/name` outside the default namespace)
-    GET  /ui/usage                     calls, errors, p50/p95 per tool over 1h, 24h, 7d
-    GET  /ui/stream                    server-sent events: `change` when the state changes
+    GET  /ui/usage?window=1h|24h|7d    calls, errors, p50/p95 per tool over the window,
+                                       as charts over time buckets (default 1h)
+    GET  /ui/stream[?watch=calls]      server-sent events: `change` when the state changes
+                                       (with watch=calls: also when calls are recorded)
     POST /ui/actions/reconcile         re-read the source and re-plan now (CSRF-checked)
     POST /ui/actions/restart/{ns}/{name} restart one server (CSRF-checked)
-    POST /ui/login                     exchange the admin token for a session cookie
+    POST /ui/login                     exchange the admin token (or an admin's OIDC token)
+                                       for a session cookie
     GET  /ui/static/{file}             console.js, console.css
 
 A page fetched with `?fragment=1` is only its `<main>` content (what live updates swap in).
@@ -17,6 +20,7 @@ A page fetched with `?fragment=1` is only its `<main>` content (what live update
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.resources import files
 from typing import TYPE_CHECKING
@@ -59,19 +63,31 @@ def console_routes(controller: StandaloneController, guard: ConsoleGuard) -> lis
     def guarded(handler: Handler) -> Handler:
         async def checked(request: Request) -> Response:
             try:
-                guard.admit(request)
+                await guard.admit(request)
                 return await handler(request)
             except Refused as refused:
                 login = refused.status == 401 and request.method == "GET"
-                return _html(pages.refusal_page(refused.status, refused.reason, login=login),
-                             refused.status)  # fmt: skip
+                return refusal(refused, login=login)
 
         return checked
 
-    def page(request: Request, title: str, content: str) -> Response:
+    def refusal(refused: Refused, *, login: bool) -> Response:
+        issuer = guard.oidc.issuer if guard.oidc is not None else None
+        return _html(
+            pages.refusal_page(refused.status, refused.reason, login=login, oidc=issuer),
+            refused.status,
+        )
+
+    def page(request: Request, title: str, content: str, *, events: str = "/ui/stream") -> Response:
         if request.query_params.get("fragment"):
             return _html(content)
-        return _html(pages.document(title, content, stream=f"{request.url.path}?fragment=1"))
+        query = "&".join(
+            f"{quote(k, safe='')}={quote(v, safe='')}"
+            for k, v in request.query_params.multi_items()
+            if k != "fragment"
+        )
+        stream = f"{request.url.path}?{query + '&' if query else ''}fragment=1"
+        return _html(pages.document(title, content, stream=stream, events=events))
 
     async def overview(request: Request) -> Response:
         view = snapshot.overview(controller)
@@ -97,16 +113,28 @@ def console_routes(controller: StandaloneController, guard: ConsoleGuard) -> lis
         return page(request, f"Suite {name}", pages.suite_fragment(detail))
 
     async def usage(request: Request) -> Response:
-        return page(request, "Usage", pages.usage_fragment(snapshot.usage(controller)))
+        windows = tuple(label for label, _, _ in snapshot.WINDOWS)
+        window = request.query_params.get("window", windows[0])
+        if window not in windows:
+            known = ", ".join(windows)
+            return _html(pages.refusal_page(404, f"no window {window}: {known}", login=False), 404)
+        return page(
+            request,
+            f"Usage {window}",
+            pages.usage_fragment(snapshot.usage(controller, window), windows=windows),
+            events="/ui/stream?watch=calls",
+        )
 
     async def stream(request: Request) -> Response:
+        calls = request.query_params.get("watch") == "calls"
+
         async def changes() -> AsyncIterator[bytes]:
-            last = snapshot.fingerprint(controller)
+            last = snapshot.fingerprint(controller, calls=calls)
             idle = 0.0
             yield b"retry: 1000\n: stream open\n\n"
             while True:
                 await asyncio.sleep(STREAM_POLL_SECONDS)
-                current = snapshot.fingerprint(controller)
+                current = snapshot.fingerprint(controller, calls=calls)
                 if current != last:
                     last, idle = current, 0.0
                     yield b"event: change\ndata: state\n\n"
@@ -160,14 +188,28 @@ def console_routes(controller: StandaloneController, guard: ConsoleGuard) -> lis
         try:
             guard.hosts_only(request)
         except Refused as refused:
-            return _html(pages.refusal_page(refused.status, refused.reason, login=False),
-                         refused.status)  # fmt: skip
+            return refusal(refused, login=False)
         form = await request.form()
-        if not guard.check_token(str(form.get("token", ""))):
-            return _html(pages.refusal_page(401, "wrong admin token", login=True), 401)
+        offered = str(form.get("token", "")).strip()
         response = RedirectResponse("/ui/", status_code=303, headers=SECURITY_HEADERS)
+        if guard.check_token(offered):
+            response.set_cookie(
+                COOKIE, guard.session_value(), httponly=True, samesite="strict", path="/ui"
+            )
+            return response
+        if guard.oidc is None:
+            return refusal(Refused(401, "wrong admin token"), login=True)
+        try:
+            expires = await guard.check_oidc(offered)
+        except Refused as refused:
+            return refusal(refused, login=True)
         response.set_cookie(
-            COOKIE, guard.session_value(), httponly=True, samesite="strict", path="/ui"
+            COOKIE,
+            guard.oidc_session_value(expires),
+            max_age=max(1, int(expires - time.time())),
+            httponly=True,
+            samesite="strict",
+            path="/ui",
         )
         return response
 

@@ -11,11 +11,14 @@ restart. Arguments appear only as their hash.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
 from ..store import Store
+from ..store.calls import CallRow
 from ..store.records import CallRecord, CallStats
 
 call_log = structlog.get_logger("reconciler.gateway.calls")
@@ -100,3 +103,78 @@ def usage_report(store: Store, *, window: str, now: float, top: int = 10) -> dic
         ][:top],
         "subjects": [row(s) for s in sorted(per_subject, key=lambda s: -s.count)],
     }
+
+
+@dataclass(frozen=True, slots=True)
+class UsageSeries:
+    """Calls of one window, per tool and per time bucket (a bucket without calls: None)."""
+
+    since: float
+    bucket_seconds: float
+    buckets: int
+    tools: dict[tuple[str, str], CallStats] = field(default_factory=dict)
+    """(server, tool) -> its figures over the whole window."""
+    tool_buckets: dict[tuple[str, str], list[CallStats | None]] = field(default_factory=dict)
+    """(server, tool) -> its figures per bucket."""
+    total: list[CallStats | None] = field(default_factory=list)
+    """Every call together, per bucket."""
+
+
+def percentile(ordered: list[float], percent: int) -> float:
+    """Nearest rank, as `Store.call_stats` computes it: the smallest value with at least
+    `percent`% of the values at or below it (`ordered` sorted, not empty)."""
+    return ordered[(len(ordered) * percent + 99) // 100 - 1]
+
+
+def _stats(durations: list[float], errors: int, group: dict[str, str | None]) -> CallStats:
+    ordered = sorted(durations)
+    return CallStats(
+        count=len(ordered),
+        errors=errors,
+        mean_ms=sum(ordered) / len(ordered),
+        p50_ms=percentile(ordered, 50),
+        p95_ms=percentile(ordered, 95),
+        group=group,
+    )
+
+
+def usage_series(
+    rows: Iterable[CallRow], *, since: float, until: float, buckets: int
+) -> UsageSeries:
+    """Aggregate `Store.call_rows(since, until)` into `buckets` equal time buckets: per tool
+    over the window and per bucket, and all tools per bucket (errors: outcome not ok).
+
+    One dictionary update per call (per tool and bucket); the tool's and the bucket's
+    figures are merged from those afterwards."""
+    width = (until - since) / buckets
+    last = buckets - 1
+    cells: dict[tuple[str, str, int], tuple[list[float], list[int]]] = {}
+    for ts, server, tool, duration, ok in rows:
+        index = int((ts - since) // width)
+        key = (server, tool, index if 0 <= index <= last else (last if index > last else 0))
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = ([], [0])
+        cell[0].append(duration)
+        if not ok:
+            cell[1][0] += 1
+    series = UsageSeries(since=since, bucket_seconds=width, buckets=buckets,
+                         total=[None] * buckets)  # fmt: skip
+    per_tool: dict[tuple[str, str], tuple[list[float], int]] = {}
+    per_bucket: dict[int, tuple[list[float], int]] = {}
+    for (server, tool, index), (durations, counted) in sorted(cells.items()):
+        group: dict[str, str | None] = {"server": server, "tool": tool}
+        series.tool_buckets.setdefault((server, tool), [None] * buckets)[index] = _stats(
+            durations, counted[0], group
+        )
+        whole, failed = per_tool.get((server, tool), ([], 0))
+        whole.extend(durations)
+        per_tool[(server, tool)] = (whole, failed + counted[0])
+        together, failed = per_bucket.get(index, ([], 0))
+        together.extend(durations)
+        per_bucket[index] = (together, failed + counted[0])
+    for (server, tool), (durations, errors) in per_tool.items():
+        series.tools[(server, tool)] = _stats(durations, errors, {"server": server, "tool": tool})
+    for index, (durations, errors) in per_bucket.items():
+        series.total[index] = _stats(durations, errors, {})
+    return series

@@ -92,6 +92,7 @@ async def call_tool(ctx: RequestContext, params: dict[str, Any]) -> Message:
             if withheld is not None and ctx.suite.access_for(ctx.session.subject).allows(
                 withheld.server, withheld.tool
             ):
+                call.server, call.tool = withheld.server, withheld.tool  # usage names the tool
                 raise call.refuse("withheld", RpcError(INVALID_PARAMS, withheld.message()))
             _rate_limit(ctx, call, ctx.suite.access_for(ctx.session.subject), "", "", tool)
             raise call.refuse(

@@ -5,11 +5,13 @@ from __future__ import annotations
 import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from .records import AuditOutcome, CallRecord, CallStats
 from .sqlitefile import SqliteFile
 
+CallRow = tuple[float, str, str, float, bool]
+"""(ts, server, tool, duration_ms, outcome is ok) of one call."""
 CallGroup = Literal["suite", "server", "tool", "subject", "outcome"]
 """Columns calls can be grouped by."""
 _CALL_GROUPS: Final = frozenset({"suite", "server", "tool", "subject", "outcome"})
@@ -30,6 +32,11 @@ class CallTables(SqliteFile):
                 rows,
             )
         return len(rows)
+
+    def newest_call(self) -> int:
+        """The id of the newest recorded call (0 when none): grows with every batch."""
+        rows = self._read("SELECT MAX(id) FROM calls")
+        return int(rows[0][0] or 0)
 
     def prune_calls(self, older_than: float) -> int:
         """Delete calls before the time `older_than`; how many."""
@@ -119,3 +126,14 @@ class CallTables(SqliteFile):
             for row in rows
             if row["count"]
         ]
+
+    def call_rows(self, *, since: float, until: float) -> Sequence[CallRow]:
+        """(ts, server, tool, duration_ms, ok) of every call in [since, until), in one scan:
+        what `usage.usage_series` aggregates (cheaper than a percentile query per figure).
+        Rows unpack as tuples; `ok` is 1 or 0."""
+        rows: Sequence[Any] = self._read(
+            "SELECT ts, server, tool, duration_ms, outcome = 'ok' FROM calls"
+            " WHERE ts >= ? AND ts < ?",
+            (since, until),
+        )
+        return rows

@@ -15,7 +15,7 @@ one decision the gateway, the status, the events and the metric share.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..core.desired import DesiredState
@@ -43,6 +43,9 @@ class ToolVerdict:
     findings: tuple[Finding, ...] = ()
     """High findings the lock does not accept."""
     withheld: bool = False
+    scanned: tuple[Finding, ...] = field(default=(), compare=False)
+    """Every scan finding of the tool, any severity, accepted ones included (for people
+    reading the state; the decision uses `findings`)."""
 
     @property
     def drifted(self) -> bool:
@@ -114,7 +117,9 @@ def judge(
     """The verdict on a server's tools from its lock, their definitions and scan findings."""
     enforce = lock is None or lock.mode == "enforce"
     by_tool: dict[str, list[Finding]] = {}
+    scanned: dict[str, list[Finding]] = {}
     for finding in findings:
+        scanned.setdefault(finding.tool, []).append(finding)
         if finding.high and not (lock is not None and lock.accepts(finding.tool, finding.kind)):
             by_tool.setdefault(finding.tool, []).append(finding)
     verdicts: list[ToolVerdict] = []
@@ -150,6 +155,7 @@ def judge(
                 changes,
                 bad,
                 withheld=enforce and (drifted or bool(bad)),
+                scanned=tuple(scanned.get(name, ())),
             )
         )
     missing = tuple(sorted(set(lock.tools) - offered)) if lock is not None else ()

@@ -26,7 +26,7 @@
     }
   }
 
-  const source = new EventSource("/ui/stream");
+  const source = new EventSource(main.dataset.stream || "/ui/stream");
   source.addEventListener("open", function () { live.classList.add("on"); });
   source.addEventListener("error", function () { live.classList.remove("on"); });
   source.addEventListener("change", refresh);
