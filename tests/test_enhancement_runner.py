@@ -20,9 +20,13 @@ from reconciler.enhancement import (
     enhanced_definition,
     export_enhancements,
     load_pins,
+    providers_of,
+    requests_from_desired,
 )
 from reconciler.enhancement.definitions import META_KEY
+from reconciler.enhancement.plan import provider_chain
 from reconciler.llm import ProviderPool, RetryPolicy
+from reconciler.loading.loader import load_documents
 from reconciler.secrets import SecretResolver
 
 RESOLVER = SecretResolver(environ={"LLM_KEY": "sk-local"})
@@ -316,3 +320,73 @@ async def test_a_missing_api_key_fails_with_what_to_do(
     assert outcome.reason == "SecretNotFound"
     assert "NOT_SET_ANYWHERE" in (outcome.message or "")
     assert llm.requests == []
+
+
+def team_docs(namespace: str, endpoint: str, key_env: str) -> list[dict[str, Any]]:
+    """A server `time` enhanced by a provider `llm`, both in `namespace`."""
+    return [
+        {
+            "apiVersion": "mcp.reconciler.dev/v1alpha1",
+            "kind": "LLMProvider",
+            "metadata": {"name": "llm", "namespace": namespace},
+            "spec": {
+                "type": "openai-compatible",
+                "endpoint": f"{endpoint}/v1",
+                "model": "local-model",
+                "apiKey": {"env": key_env},
+            },
+        },
+        {
+            "apiVersion": "mcp.reconciler.dev/v1alpha1",
+            "kind": "MCPServer",
+            "metadata": {"name": "time", "namespace": namespace},
+            "spec": {
+                "transport": "stdio",
+                "command": "mcp-server-time",
+                "enhancement": {"providerRef": "llm"},
+            },
+        },
+    ]
+
+
+async def test_each_namespace_is_enhanced_by_its_own_provider_and_key(
+    store: EnhancementStore,
+) -> None:
+    async with (
+        WireServer("openai", key="key-a") as team_a,
+        WireServer("openai", key="key-b") as team_b,
+    ):
+        text = yaml.safe_dump_all(
+            [*team_docs("team-a", team_a.url, "KEY_A"), *team_docs("team-b", team_b.url, "KEY_B")]
+        )
+        loaded = load_documents([("teams.yaml", text)])
+        assert loaded.state is not None, loaded.errors
+        tools = {"team-a/time": TIME_TOOLS[:1], "team-b/time": TIME_TOOLS[1:2]}
+        resolver = SecretResolver(environ={"KEY_A": "key-a", "KEY_B": "key-b"})
+        report = await enhance_tools(
+            requests_from_desired(loaded.state, tools),
+            providers=providers_of(loaded.state),
+            store=store,
+            resolver=resolver,
+        )
+    assert report.counts() == {"enhanced": 2}
+    assert {(o.server, o.provider) for o in report.outcomes} == {
+        ("team-a/time", "team-a/llm"),
+        ("team-b/time", "team-b/llm"),
+    }
+    # Each team's tool went to its own endpoint with its own key, and only there.
+    [asked_a] = team_a.requests
+    [asked_b] = team_b.requests
+    assert asked_a.headers["authorization"] == "Bearer key-a"
+    assert asked_b.headers["authorization"] == "Bearer key-b"
+    assert "get_current_time" in json.dumps(asked_a.body)
+    assert "convert_time" in json.dumps(asked_b.body)
+
+
+def test_a_fallback_ref_names_a_provider_of_its_own_namespace() -> None:
+    providers = {
+        "team-a/llm": BUILTIN.model_copy(update={"fallback_ref": "backup"}),
+        "team-a/backup": BUILTIN,
+        "team-b/backup": BUILTIN,
+    }
+    assert provider_chain("team-a/llm", providers) == ("team-a/llm", "team-a/backup")

@@ -11,7 +11,6 @@ import os
 import select
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from reconciler.llm import CompletionRequest, enhance_offline
 from reconciler.llm.builtin import BuiltinEnhancer
 from reconciler.llm.vocabulary import CATEGORIES
 from reconciler.secrets import SecretResolver
+from tests.polling import wait_for
 
 STYLES = ("concise", "detailed", "technical")
 
@@ -61,22 +61,27 @@ def list_tools(command: list[str], *, timeout: float = 20.0) -> list[dict[str, A
     try:
         process.stdin.write(b"".join(json.dumps(m).encode() + b"\n" for m in messages))
         process.stdin.flush()
-        deadline = time.monotonic() + timeout
-        buffer = b""
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([process.stdout], [], [], 0.5)
+        buffer = bytearray()
+
+        def listed() -> list[dict[str, Any]] | None:
+            """The tools once the tools/list answer has arrived; reads what is there."""
+            assert process.stdout is not None
+            ready, _, _ = select.select([process.stdout], [], [], 0)
             if not ready:
-                continue
+                return None
             chunk = os.read(process.stdout.fileno(), 65536)
             if not chunk:
-                break
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
+                raise AssertionError(f"{command[0]} closed its output before listing tools")
+            buffer.extend(chunk)
+            *lines, rest = bytes(buffer).split(b"\n")
+            buffer[:] = rest
             for line in lines:
                 message = json.loads(line) if line.strip() else {}
                 if message.get("id") == 2:
                     return list(message["result"]["tools"])
-        raise AssertionError(f"{command[0]} did not list its tools in {timeout} s")
+            return None
+
+        return wait_for(listed, timeout=timeout, what=f"{command[0]} to list its tools")
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:

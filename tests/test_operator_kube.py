@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from reconciler.loading.loader import load_documents
 from reconciler.operator import OperatorSettings, cluster_observed
 from tests.conftest import node_server
 from tests.kube_emulator import EmulatedCluster, emulated_cluster, eventually, running_operator
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -466,13 +466,12 @@ def everything_http() -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}/mcp"
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/", timeout=0.5)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
+        # Any HTTP answer means it listens (a refused connection raises: not yet).
+        wait_for(
+            lambda: httpx.get(f"http://127.0.0.1:{port}/", timeout=0.5).status_code,
+            timeout=20,
+            what="server-everything to listen",
+        )
         yield url
     finally:
         os.killpg(process.pid, signal.SIGTERM)

@@ -29,7 +29,7 @@ from reconciler.upstream import (
     stdio_transport,
     streamable_http_transport,
 )
-from tests.polling import eventually
+from tests.polling import eventually, wait_for
 
 PIPE = asyncio.subprocess.PIPE
 EVERYTHING_TOOLS = 17
@@ -444,14 +444,13 @@ def http_everything(command: list[str], mode: str) -> Iterator[int]:
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 15
-        while True:
+
+        def listening() -> bool:
+            assert process.poll() is None, f"server-everything {mode} exited"
             with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if time.monotonic() > deadline or process.poll() is not None:
-                pytest.fail(f"server-everything {mode} did not listen on port {port}")
-            time.sleep(0.05)
+                return probe.connect_ex(("127.0.0.1", port)) == 0
+
+        wait_for(listening, timeout=15, what=f"server-everything {mode} to listen on {port}")
         yield port
     finally:
         with contextlib.suppress(ProcessLookupError):

@@ -24,7 +24,6 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from ..core.errors import ReconcilerError, StateError, ValidationFailed
-from ..core.models import qualified_name
 from ..core.models.provider import LLMProviderSpec
 from ..enhancement import (
     EnhancementProgress,
@@ -42,7 +41,6 @@ from ..enhancement import (
     providers_of,
     requests_from_desired,
 )
-from ..loading.loader import load_paths
 from ..secrets import SecretResolver
 from .app import app
 from .options import Output, OutputOpt, StateDir, resolve_state_dir
@@ -192,54 +190,14 @@ def _requests(
     servers: Sequence[str] | None,
     tools: Sequence[str] | None,
 ) -> tuple[dict[str, LLMProviderSpec], list[Any]]:
-    if paths:
-        loaded = load_paths(paths)
-    else:  # what the controller on --state-dir applied
-        from ..controller.live import live_state
+    from ..controller.toolsources import desired_state, recorded_tools, tools_from_file
 
-        loaded = live_state(state).result
-    if not loaded.ok or loaded.state is None:
-        raise ValidationFailed(loaded.errors)
-    discovered = _tools_from_file(tools_file) if tools_file else _tools_from_state(state)
+    desired = desired_state(paths, state)
+    discovered = tools_from_file(tools_file) if tools_file else recorded_tools(state)
     requests = requests_from_desired(
-        loaded.state, discovered, servers=servers or None, tool_names=tools or None
+        desired, discovered, servers=servers or None, tool_names=tools or None
     )
-    return providers_of(loaded.state), requests
-
-
-def _tools_from_file(path: Path) -> dict[str, list[dict[str, Any]]]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise StateError(f"cannot read tools from {path}: {error}") from None
-    if not isinstance(data, dict):
-        raise StateError(f"{path}: expected a JSON object of server name to tools")
-    tools: dict[str, list[dict[str, Any]]] = {}
-    for name, value in data.items():
-        listed = value.get("tools") if isinstance(value, dict) else value
-        if not isinstance(listed, list):
-            raise StateError(f"{path}: {name}: expected a list of tools or a tools/list result")
-        tools[str(name)] = [t for t in listed if isinstance(t, dict)]
-    return tools
-
-
-def _tools_from_state(state: Path) -> dict[str, list[dict[str, Any]]]:
-    from ..store import Store
-
-    tools: dict[str, list[dict[str, Any]]] = {}
-    try:
-        with Store.open_readonly(state) as store:
-            capabilities = store.capabilities(kind="tool")
-    except StateError as error:
-        raise StateError(
-            f"{error.message}; or pass --tools FILE with the servers' tools/list output"
-        ) from None
-    for capability in capabilities:
-        tool: dict[str, Any] = {"name": capability.name, "inputSchema": capability.schema or {}}
-        if capability.description is not None:
-            tool["description"] = capability.description
-        tools.setdefault(qualified_name(*capability.server.split("/", 1)), []).append(tool)
-    return tools
+    return providers_of(desired), requests
 
 
 def _refuse_inside(export: Path, paths: Sequence[Path]) -> None:

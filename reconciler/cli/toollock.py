@@ -24,7 +24,6 @@ import typer
 from ..core.desired import DesiredState
 from ..core.errors import ReconcilerError, StateError, ValidationFailed
 from ..core.models import MCPServer, ToolLock, named, qualified_name
-from ..loading.loader import load_paths
 from ..secrets import SecretResolver
 from ..toollock import Finding, scan_tool
 from ..toollock.lockfile import LOCK_FILE, plan_locks, render_locks
@@ -73,7 +72,7 @@ def lock(
     try:
         if not path.is_dir():
             raise StateError(f"{path} is not a directory: lock writes PATH/{LOCK_FILE}")
-        desired = _load([path])
+        desired = _desired([path], state)
         target = path / LOCK_FILE
         existing = desired.of_kind(ToolLock)
         _refuse_elsewhere(desired, existing, target)
@@ -148,9 +147,11 @@ def scan(
     try:
         desired: DesiredState | None = None
         if path is not None or tools_file is None:
-            desired = _load([path]) if path is not None else _live(state)
+            desired = _desired([path] if path is not None else None, state)
         if tools_file is not None:
-            tools = _tools_from_file(tools_file)
+            from ..controller.toolsources import tools_from_file
+
+            tools = tools_from_file(tools_file)
             failures: dict[str, str] = {}
             if server:
                 tools = {name: found for name, found in tools.items() if name in server}
@@ -204,20 +205,10 @@ def scan(
 # -- inputs
 
 
-def _load(paths: Sequence[Path]) -> DesiredState:
-    result = load_paths(list(paths))
-    if not result.ok or result.state is None:
-        raise ValidationFailed(result.errors)
-    return result.state
+def _desired(paths: Sequence[Path] | None, state: Path) -> DesiredState:
+    from ..controller.toolsources import desired_state
 
-
-def _live(state: Path) -> DesiredState:
-    from ..controller.live import live_state
-
-    result = live_state(state).result
-    if not result.ok or result.state is None:
-        raise ValidationFailed(result.errors)
-    return result.state
+    return desired_state(paths, state)
 
 
 def _servers(desired: DesiredState, only: Sequence[str] | None) -> list[MCPServer]:
@@ -237,46 +228,20 @@ def _discover(
     secrets_dir: Path | None,
     timeout: float,
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
-    """The servers' tools by qualified name: from the running controller, the rest started
-    here briefly."""
-    from ..controller.probe import controller_tools, probe_tools
+    from ..controller.toolsources import discover_tools
     from .logsetup import configure_logging
 
     configure_logging(fmt="console", level="warning")
-    if not servers:
-        return {}, {}
-    live = controller_tools(state) or {}
-    tools = {name: live[name] for s in servers if (name := s.key.qualified_name) in live}
-    missing = [s for s in servers if s.key.qualified_name not in tools]
-    failures: dict[str, str] = {}
-    if missing:
-        resolver = SecretResolver(secrets_dir or state / "secrets")
-        probed = asyncio.run(probe_tools(desired, missing, resolver=resolver, timeout=timeout))
-        tools.update(probed.tools)
-        failures = probed.failures
-    return tools, failures
+    resolver = SecretResolver(secrets_dir or state / "secrets")
+    return asyncio.run(
+        discover_tools(desired, servers, state_dir=state, resolver=resolver, timeout=timeout)
+    )
 
 
 def _exposed(server: MCPServer, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         t for t in tools if isinstance(t.get("name"), str) and server.spec.tools.exposes(t["name"])
     ]
-
-
-def _tools_from_file(path: Path) -> dict[str, list[dict[str, Any]]]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise StateError(f"cannot read tools from {path}: {error}") from None
-    if not isinstance(data, dict):
-        raise StateError(f"{path}: expected a JSON object of server name to tools")
-    tools: dict[str, list[dict[str, Any]]] = {}
-    for name, value in data.items():
-        listed = value.get("tools") if isinstance(value, dict) else value
-        if not isinstance(listed, list):
-            raise StateError(f"{path}: {name}: expected a list of tools or a tools/list result")
-        tools[str(name)] = [t for t in listed if isinstance(t, dict)]
-    return tools
 
 
 def _refuse_elsewhere(desired: DesiredState, locks: Sequence[ToolLock], target: Path) -> None:

@@ -158,6 +158,6 @@ def _inputs_key(requests: list[Any], desired: DesiredState) -> str:
                 default=str,
             ).encode()
         )
-    for provider in sorted(desired.providers, key=lambda p: p.name):
+    for provider in sorted(desired.providers, key=lambda p: p.key):
         digest.update(provider.spec.model_dump_json().encode())
     return digest.hexdigest()

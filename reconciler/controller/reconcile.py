@@ -53,8 +53,11 @@ from .statuses import ProviderFacts, ServerFacts, not_running, status_of
 
 log = structlog.get_logger("reconciler.controller")
 
-GatewaySink = Callable[[DesiredState, dict[str, list[dict[str, Any]]]], None]
-"""Receives the applied state and each running server's tools after every change."""
+Locks = Mapping[tuple[str, str], ServerVerdict]
+"""(namespace, server) -> the ToolLock and scan verdict on its running tools."""
+GatewaySink = Callable[[DesiredState, dict[str, list[dict[str, Any]]], Locks], None]
+"""Receives the applied state, each running server's tools and the ToolLock and scan
+verdict on them after every change."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,7 +361,7 @@ class Reconciler:
         tools = self.pool.tools()
         changed = self._judge_tools(self.applied, tools)
         if self.gateway is not None:
-            self.gateway(self.applied, tools)
+            self.gateway(self.applied, tools, self.locks)
         if changed:
             self.write_status(changed)
 

@@ -38,7 +38,7 @@ from .enhancing import EnhancementStep, Tools
 from .launch import this_machine
 from .pool import RunnerPool
 from .providerprobes import ProviderProbes
-from .reconcile import ReconcileOutcome, Reconciler
+from .reconcile import Locks, ReconcileOutcome, Reconciler
 from .recovery import cleanup_leftovers
 from .serverlogs import ServerLogs
 from .usage import UsageRecorder
@@ -346,12 +346,13 @@ class GatewayFeed:
         self.enhancer = EnhancementStep(
             store=store, resolver=resolver, pins_dir=pins_dir, on_served=self.serve
         )
-        self._inputs: tuple[DesiredState, Tools] | None = None
+        self._inputs: tuple[DesiredState, Tools, Locks] | None = None
 
-    def applied(self, desired: DesiredState, tools: Tools) -> None:
-        """The reconciler's news: serve it, and enhance it in the background."""
+    def applied(self, desired: DesiredState, tools: Tools, locks: Locks) -> None:
+        """The reconciler's news (with the verdict it judged on the tools, served as it
+        is): serve it, and enhance it in the background."""
         self.probes.update(desired)
-        self._inputs = (desired, tools)
+        self._inputs = (desired, tools, locks)
         self.embedders.update(desired.providers)
         self.serve()
         if self.descriptions is None:
@@ -361,12 +362,17 @@ class GatewayFeed:
         """Rebuild the gateway's configuration from the last inputs."""
         if self._inputs is None:
             return
-        desired, tools = self._inputs
+        desired, tools, locks = self._inputs
         fixed = self.descriptions
         served = self.enhancer.served_tools(tools) if fixed is None else tools
         self.gateway.update(
             build_gateway_config(
-                desired, served, resolver=self.resolver, descriptions=fixed, upstream=tools
+                desired,
+                served,
+                resolver=self.resolver,
+                descriptions=fixed,
+                upstream=tools,
+                locks=locks,
             )
         )
 

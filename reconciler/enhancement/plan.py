@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from ..core.hashing import tool_schema_hash as schema_hash
+from ..core.models.base import qualified_name, split_qualified
 from ..core.models.provider import LLMProviderSpec
 from ..llm.builtin import BUILTIN_MODEL
 from ..llm.pricing import call_cost, estimate_tokens
@@ -110,12 +111,17 @@ def plan_enhancement(
 
 
 def provider_chain(name: str, providers: Mapping[str, LLMProviderSpec]) -> tuple[str, ...]:
-    """`name`, then its fallbackRef, and so on (each provider once; unknown ones end it)."""
+    """`name`, then its fallbackRef, and so on (each provider once; unknown ones end it).
+
+    Names may be qualified (`namespace/name`): a fallbackRef names a provider of the same
+    namespace as the provider that declares it."""
     chain: list[str] = []
     current: str | None = name
     while current is not None and current in providers and current not in chain:
         chain.append(current)
-        current = providers[current].fallback_ref
+        fallback = providers[current].fallback_ref
+        namespace, _ = split_qualified(current)
+        current = qualified_name(namespace, fallback) if fallback is not None else None
     return tuple(chain)
 
 

@@ -12,7 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..core.desired import DesiredState
+from ..core.models.base import qualified_name
 from ..core.models.globs import glob_match
+from ..core.models.provider import LLMProviderSpec
 from .report import ToolToEnhance
 
 
@@ -27,9 +29,11 @@ def requests_from_desired(
     """One request per tool to enhance; `tools` is each server's `tools/list` by qualified
     name (`namespace/name` outside the default namespace), and requests name servers so.
 
-    `servers` and `tool_names` narrow the selection (tool names may be globs). With
-    `qualify=False` servers are named by their own name, in `tools` and in the requests:
-    for one namespace's resources served as if it were the default (the operator).
+    `servers` and `tool_names` narrow the selection (tool names may be globs). A request's
+    `provider_ref` is qualified the same way, for `providers_of`: a server's providerRef names
+    a provider of its own namespace. With `qualify=False` servers and providers are named by
+    their own name: for one namespace's resources served as if it were the default (the
+    operator).
     """
     requests = []
     for server in sorted(desired.servers, key=lambda s: s.name):
@@ -37,6 +41,9 @@ def requests_from_desired(
         if spec.enhancement is None or not spec.enabled:
             continue
         qualified = server.key.qualified_name if qualify else server.name
+        provider_ref = spec.enhancement.provider_ref
+        if qualify:
+            provider_ref = qualified_name(server.metadata.ns, provider_ref)
         if servers is not None and server.name not in servers and qualified not in servers:
             continue
         for tool in tools.get(qualified, ()):
@@ -52,7 +59,7 @@ def requests_from_desired(
                 ToolToEnhance(
                     server=qualified,
                     tool=tool,
-                    provider_ref=spec.enhancement.provider_ref,
+                    provider_ref=provider_ref,
                     style=spec.enhancement.style,
                     remote=spec.is_remote,
                     allow_remote=spec.enhancement.allow_remote,
@@ -61,6 +68,11 @@ def requests_from_desired(
     return requests
 
 
-def providers_of(desired: DesiredState) -> dict[str, Any]:
-    """Every LLMProvider spec by name."""
-    return {provider.name: provider.spec for provider in desired.providers}
+def providers_of(desired: DesiredState, *, qualify: bool = True) -> dict[str, LLMProviderSpec]:
+    """Every LLMProvider spec by qualified name (`namespace/name` outside the default
+    namespace), as `requests_from_desired` names them: providers of one name in two
+    namespaces stay apart. With `qualify=False`, by their own name (one namespace's)."""
+    return {
+        provider.key.qualified_name if qualify else provider.name: provider.spec
+        for provider in desired.providers
+    }

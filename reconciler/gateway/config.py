@@ -218,6 +218,7 @@ def build_gateway_config(
     resolver: SecretResolver,
     descriptions: Mapping[str, Mapping[str, str]] | None = None,
     upstream: Mapping[str, list[dict[str, Any]]] | None = None,
+    locks: Mapping[tuple[str, str], ServerVerdict] | None = None,
 ) -> GatewayConfig:
     """Compute the gateway's configuration.
 
@@ -227,8 +228,11 @@ def build_gateway_config(
     judge upstream definitions; default: `tools`). All three are keyed by the server's
     qualified name. Token values are read through `resolver` and kept only as hashes; a
     token that cannot be read is reported in `problems` and authenticates nobody.
+    `locks` is the ToolLock and scan verdict when the caller has judged those tools
+    already (`judge_state`); without it, it is judged here.
     """
-    locks = judge_state(desired, upstream if upstream is not None else tools)
+    if locks is None:
+        locks = judge_state(desired, upstream if upstream is not None else tools)
     builder = _Builder(desired, tools, resolver, descriptions or {}, locks, upstream)
     configs = (builder.suite(suite) for suite in sorted(desired.suites, key=_by_name))
     suites = {config.name: config for config in configs}

@@ -9,7 +9,7 @@ planner, with Deployments, Services and ConfigMaps as the actuators.
     drift        pure: does a live object still match its manifest; the patch if not
     status       pure: outcome -> status with Ready / Reconciling / Stalled conditions
     observed     pure: live objects -> the planner's ObservedState
-    catalog      the custom resources per namespace (kopf's indices) -> DesiredState
+    resourceindex the custom resources per namespace (kopf's indices) -> DesiredState
     kube         the Kubernetes API over the official client (the actuator)
     discovery    tools/list of a server at a URL (reconciler.upstream)
     servers      one MCPServer: plan, apply, discover, delete

@@ -115,7 +115,7 @@ class ClusterEnhancer:
         requests = requests_from_desired(desired, tools, qualify=False)
         if not requests:
             return self._descriptions.get(namespace, {}) if tools else served
-        providers = providers_of(desired)
+        providers = providers_of(desired, qualify=False)
         inputs = digest(
             [
                 [(r.server, r.tool, r.provider_ref, r.style) for r in requests],
@@ -138,7 +138,7 @@ class ClusterEnhancer:
             resolver = FetchedSecrets(values=await self._secrets(namespace, desired))
             report = await enhance_tools(
                 requests_from_desired(desired, tools, qualify=False),
-                providers=providers_of(desired),
+                providers=providers_of(desired, qualify=False),
                 store=store,
                 resolver=resolver,
             )

@@ -1,6 +1,6 @@
 """The kopf handlers: the only module that declares what the operator reacts to.
 
-    every kind   index (a Snapshot per object, by namespace: the Catalog)
+    every kind   index (a Snapshot per object, by namespace: the ResourceIndex)
     MCPServer    create / update / resume ─► Servers.reconcile   (finalizer: delete)
                  timer `health` ─► Servers.check (discovery)    timer `drift` ─► reconcile
     other kinds  create / update / resume ─► Stalled when invalid; delete (no finalizer)
@@ -23,8 +23,8 @@ import kopf
 from ..core.errors import ReconcilerError
 from ..core.models import API_GROUP, API_VERSION_NAME, KINDS, MCPServer
 from .bodies import Snapshot, snapshot
-from .catalog import namespace_state, server_context
 from .namespaces import Namespaces
+from .resourceindex import namespace_state, server_context
 from .servers import Event, Result, Servers, stalled
 from .settings import OperatorSettings
 from .status import STALLED_INVALID, Outcome, status_changes, status_for
@@ -39,8 +39,8 @@ def index_id(kind: str) -> str:
     return f"{KINDS[kind].plural}_by_namespace"
 
 
-class KopfCatalog:
-    """The Catalog over kopf's indices (bound from the first handler's keyword arguments)."""
+class KopfResourceIndex:
+    """The ResourceIndex over kopf's indices (bound from the first handler's keyword arguments)."""
 
     def __init__(self) -> None:
         self._indices: dict[str, Any] | None = None
@@ -89,7 +89,7 @@ class OperatorParts(Protocol):
     """What the handlers use of a running operator (`runtime.Operator`)."""
 
     settings: OperatorSettings
-    catalog: KopfCatalog
+    index: KopfResourceIndex
     servers: Servers
     namespaces: Namespaces
 
@@ -124,11 +124,11 @@ def build_registry(operator: OperatorParts) -> kopf.OperatorRegistry:
     resource = (API_GROUP, API_VERSION_NAME, MCPServer.plural)
 
     async def reconcile(body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
-        operator.catalog.bind(kwargs)
+        operator.index.bind(kwargs)
         snap = snapshot(body)
         if snap.deleting or snap.key is None:
             return
-        context = server_context(operator.catalog, snap.key.namespace).desired
+        context = server_context(operator.index, snap.key.namespace).desired
         with retried_when_transient():
             result = await operator.servers.reconcile(snap, context=context)
         write_result(body, patch, snap, result)
@@ -145,7 +145,7 @@ def build_registry(operator: OperatorParts) -> kopf.OperatorRegistry:
     @kopf.on.delete(*resource, registry=registry, id="cleanup")
     async def cleanup(body: kopf.Body, name: str, namespace: str | None, **kwargs: Any) -> None:
         namespace = namespace or "default"
-        operator.catalog.bind(kwargs)
+        operator.index.bind(kwargs)
         snap = snapshot(body)
         with retried_when_transient():
             result = await operator.servers.delete(snap, namespace=namespace, name=name)
@@ -161,11 +161,11 @@ def build_registry(operator: OperatorParts) -> kopf.OperatorRegistry:
         initial_delay=min(settings.health_interval, 5.0),  # let the first pod start
     )
     async def health(body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
-        operator.catalog.bind(kwargs)
+        operator.index.bind(kwargs)
         snap = snapshot(body)
         if snap.deleting or snap.key is None:
             return
-        context = namespace_state(operator.catalog, snap.key.namespace).desired
+        context = namespace_state(operator.index, snap.key.namespace).desired
         result = await operator.servers.check(snap, context=context)
         write_result(body, patch, snap, result)
         if result.changed:
@@ -179,11 +179,11 @@ def build_registry(operator: OperatorParts) -> kopf.OperatorRegistry:
         initial_delay=settings.drift_interval,
     )
     async def drift(body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
-        operator.catalog.bind(kwargs)
+        operator.index.bind(kwargs)
         snap = snapshot(body)
-        if snap.deleting or snap.key is None or not operator.catalog.bound:
+        if snap.deleting or snap.key is None or not operator.index.bound:
             return
-        context = server_context(operator.catalog, snap.key.namespace).desired
+        context = server_context(operator.index, snap.key.namespace).desired
         result = await operator.servers.reconcile(snap, context=context)
         write_result(body, patch, snap, result)
 
@@ -201,7 +201,7 @@ def _register_other(registry: kopf.OperatorRegistry, operator: OperatorParts, pl
     resource = (API_GROUP, API_VERSION_NAME, plural)
 
     async def changed(body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
-        operator.catalog.bind(kwargs)
+        operator.index.bind(kwargs)
         snap = snapshot(body)
         if snap.key is None or snap.deleting:
             return
@@ -217,7 +217,7 @@ def _register_other(registry: kopf.OperatorRegistry, operator: OperatorParts, pl
         decorator(*resource, registry=registry, id=f"{plural}-{cause}")(changed)
 
     async def deleted(namespace: str | None, **kwargs: Any) -> None:
-        operator.catalog.bind(kwargs)
+        operator.index.bind(kwargs)
         operator.namespaces.touch(namespace or "default")
 
     # No finalizer: nothing of the cluster belongs to these kinds but their share of the
@@ -226,7 +226,7 @@ def _register_other(registry: kopf.OperatorRegistry, operator: OperatorParts, pl
 
     async def gone(type: str, namespace: str | None, **kwargs: Any) -> None:
         if type == "DELETED":
-            operator.catalog.bind(kwargs)
+            operator.index.bind(kwargs)
             operator.namespaces.touch(namespace or "default")
 
     kopf.on.event(*resource, registry=registry, id=f"{plural}-gone")(gone)

@@ -31,13 +31,13 @@ from ..core.planning import ActionKind, ObservedState, plan
 from ..llm.probe import ProbeResult
 from ..loading.validation import check_references
 from .bodies import Snapshot, problem_text
-from .catalog import Catalog, NamespaceState, namespace_state
 from .gateway import env_references, gateway_url, render_gateway, served_descriptions
 from .kube import CONFIG_MAP, DEPLOYMENT, SERVICE, Kube
 from .manifests import Owner
 from .naming import GATEWAY_NAME
 from .observed import observed_resources
 from .providerprobes import ClusterProviderProbes
+from .resourceindex import NamespaceState, ResourceIndex, namespace_state
 from .servers import ACTION_REASONS, Event
 from .settings import OperatorSettings
 from .status import Outcome, status_changes, status_for
@@ -79,13 +79,13 @@ class Namespaces:
         kube: Kube,
         settings: OperatorSettings,
         *,
-        catalog: Callable[[], Catalog | None],
+        index: Callable[[], ResourceIndex | None],
         post: EventPoster,
         descriptions: Descriptions | None = None,
     ) -> None:
         self.kube = kube
         self.settings = settings
-        self.catalog = catalog
+        self.index = index
         self.post = post
         self.descriptions = descriptions
         self.probes: ClusterProviderProbes | None = None
@@ -140,11 +140,11 @@ class Namespaces:
     # -- the pipeline -------------------------------------------------------------------
 
     async def reconcile(self, namespace: str) -> None:
-        catalog = self.catalog()
-        if catalog is None:
+        index = self.index()
+        if index is None:
             return
         self.reconciles += 1
-        state = namespace_state(catalog, namespace)
+        state = namespace_state(index, namespace)
         verdicts = self._verdicts(state)
         blocking = sorted(
             [str(key) for key in state.invalid]

@@ -21,14 +21,14 @@ import kopf
 import kubernetes.client
 
 from .bodies import OPERATOR_ANNOTATIONS
-from .catalog import Catalog
 from .discovery import ToolLister, list_tools_over_http
 from .enhancing import ClusterEnhancer
-from .handlers import KopfCatalog, build_registry, post_event
+from .handlers import KopfResourceIndex, build_registry, post_event
 from .kube import Kube, bearer_token, load_configuration
 from .namespaces import Descriptions, Namespaces
 from .peering import peering_problem
 from .providerprobes import ClusterProviderProbes
+from .resourceindex import ResourceIndex
 from .servers import Servers
 from .settings import OperatorSettings
 
@@ -91,9 +91,9 @@ class Operator:
             kubeconfig=settings.kubeconfig, context=settings.context
         )
         self.kube = Kube(self.configuration)
-        self.catalog = KopfCatalog()
+        self.index = KopfResourceIndex()
         self.servers = Servers(self.kube, settings, lister=lister)
-        self.namespaces = Namespaces(self.kube, settings, catalog=self._catalog, post=post_event)
+        self.namespaces = Namespaces(self.kube, settings, index=self._index, post=post_event)
         self.probes = ClusterProviderProbes(self.kube, on_change=self.namespaces.touch)
         self.namespaces.probes = self.probes
         self.enhancer: ClusterEnhancer | None = None
@@ -108,8 +108,8 @@ class Operator:
             )
             self.namespaces.descriptions = self.enhancer.descriptions
 
-    def _catalog(self) -> Catalog | None:
-        return self.catalog if self.catalog.bound else None
+    def _index(self) -> ResourceIndex | None:
+        return self.index if self.index.bound else None
 
     def login(self) -> kopf.ConnectionInfo:
         """Called by kopf at start and whenever the API server refuses the credentials."""

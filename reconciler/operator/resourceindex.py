@@ -1,6 +1,6 @@
 """The custom resources the operator knows, per namespace, as a DesiredState.
 
-`Catalog` is filled by kopf's indices (every watch event of every kind updates it before
+`ResourceIndex` is filled by kopf's indices (every watch event of every kind updates it before
 any handler runs, so a restarted operator sees the whole cluster before it acts). Here it
 is only an interface and the pure assembly of a namespace's desired state from it.
 """
@@ -16,7 +16,7 @@ from ..core.models import KINDS, MCPSuite, ResourceKey, Workflow
 from .bodies import Snapshot
 
 
-class Catalog(Protocol):
+class ResourceIndex(Protocol):
     """Snapshots of the custom resources of one kind in one namespace."""
 
     def snapshots(self, kind: str, namespace: str) -> Iterable[Snapshot]: ...
@@ -33,11 +33,11 @@ class NamespaceState:
 
 
 def namespace_state(
-    catalog: Catalog, namespace: str, *, kinds: Iterable[str] = tuple(KINDS)
+    index: ResourceIndex, namespace: str, *, kinds: Iterable[str] = tuple(KINDS)
 ) -> NamespaceState:
     state = NamespaceState(DesiredState(revision=f"namespace/{namespace}"))
     for kind in kinds:
-        for snap in catalog.snapshots(kind, namespace):
+        for snap in index.snapshots(kind, namespace):
             key = snap.key
             if key is None or snap.deleting:
                 continue
@@ -49,6 +49,6 @@ def namespace_state(
     return state
 
 
-def server_context(catalog: Catalog, namespace: str) -> NamespaceState:
+def server_context(index: ResourceIndex, namespace: str) -> NamespaceState:
     """What decides whether a server runs: the suites and workflows of its namespace."""
-    return namespace_state(catalog, namespace, kinds=(MCPSuite.kind_name, Workflow.kind_name))
+    return namespace_state(index, namespace, kinds=(MCPSuite.kind_name, Workflow.kind_name))
