@@ -302,13 +302,26 @@ def gateway_resources(cluster: EmulatedCluster) -> str:
     return str((config_map.get("data") or {}).get("resources.yaml", ""))
 
 
+def _with_volume(deployment: dict[str, Any] | None, volume: str) -> dict[str, Any] | None:
+    """The Deployment once its pod template mounts `volume`; None before."""
+    if deployment is None:
+        return None
+    volumes = deployment["spec"]["template"]["spec"].get("volumes") or []
+    return deployment if any(v["name"] == volume for v in volumes) else None
+
+
 async def test_permission_change_regenerates_the_gateway_configuration(
     cluster: EmulatedCluster,
 ) -> None:
     async with running_operator(cluster, settings_for(cluster)):
         await cluster.apply_yaml(SERVERS + "---" + SUITE + "---" + PERMISSION)
         await eventually(lambda: "time.*" in gateway_resources(cluster))
-        deployment = await eventually(lambda: cluster.get("Deployment", "default", "mcp-gateway"))
+        # the ConfigMap and the Deployment are written one after the other
+        deployment = await eventually(
+            lambda: _with_volume(
+                cluster.get("Deployment", "default", "mcp-gateway"), "secret-gateway-tokens"
+            )
+        )
         volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
         assert volumes["secret-gateway-tokens"]["secret"]["secretName"] == "gateway-tokens"
         hash_before = deployment["spec"]["template"]["metadata"]["annotations"]
