@@ -14,6 +14,7 @@ import httpx2
 import mcp_types as types
 import pytest
 import pytest_asyncio
+from mcp.shared.exceptions import MCPError
 
 from reconciler.identity import JwtVerifier
 from tests.gateway_harness import (
@@ -24,6 +25,8 @@ from tests.gateway_harness import (
     everything_command,
     mcp_client,
     oauth_client,
+    open_session,
+    rpc_body,
     serving,
     start_upstream,
     suite,
@@ -243,3 +246,40 @@ async def test_a_flood_of_tokens_with_invented_kids_does_not_hammer_the_jwks(
         assert shared.issuer.hits["jwks"] - before <= 1
         assert time.monotonic() - started < 30
         await asyncio.sleep(0)
+
+
+async def test_calls_record_the_token_sub_beside_the_subject_and_sessions_keep_their_account(
+    shared: Shared,
+) -> None:
+    async with gateway(shared) as served, httpx2.AsyncClient() as http:
+        url = served.url("dev")
+        alice = shared.issuer.mint({"sub": "alice", "aud": url, "groups": ["data"]})
+        async with mcp_client(url, token=alice) as session:
+            assert not (await session.call_tool("everything_echo", {"message": "a"})).is_error
+            with pytest.raises(MCPError, match="not permitted for subject data-team"):
+                await session.call_tool("everything_get-env", {})
+        async with mcp_client(url, token="ci-static-token") as session:
+            await session.call_tool("everything_echo", {"message": "b"})
+        assert [(r.subject, r.token_sub, r.outcome) for r in served.records] == [
+            ("data-team", "alice", "ok"),
+            ("data-team", "alice", "denied"),
+            ("ci-bot", None, "ok"),
+        ]
+        # bob holds a token of the same subject: alice's session is not his to use
+        session_id = await open_session(http, url, authorization=f"Bearer {alice}")
+        bob = shared.issuer.mint({"sub": "bob", "aud": url, "groups": ["data"]})
+        call = rpc_body("tools/call", {"name": "everything_echo", "arguments": {"message": "x"}})
+        for token, status in ((bob, 404), (alice, 200)):
+            response = await http.post(
+                url,
+                json=call,
+                headers={
+                    **ACCEPT,
+                    "authorization": f"Bearer {token}",
+                    "mcp-session-id": session_id,
+                },
+            )
+            assert response.status_code == status, response.text
+        assert served.records[-1].token_sub == "alice"
+        assert bob not in repr(served.records)
+        assert alice not in repr(served.records)

@@ -89,6 +89,50 @@ def test_an_old_database_is_migrated_forward_keeping_its_data(tmp_path: Path) ->
         assert store.call_stats(since=0)[0].count == 1
 
 
+def test_calls_of_a_database_before_token_subs_keep_their_rows_and_gain_the_column(
+    tmp_path: Path,
+) -> None:
+    db = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
+    db.executescript("\n".join(MIGRATIONS[:3]) + "\nPRAGMA user_version = 3;")
+    db.execute(
+        "INSERT INTO calls (ts, subject, suite, server, tool, duration_ms, outcome, args_hash)"
+        " VALUES (1.0, 'data-team', 'dev', 'default/time', 'now', 2.0, 'ok', 'ab12')"
+    )
+    db.close()
+    with pytest.raises(StateError, match="run the controller once to upgrade it"):
+        Store.open_readonly(tmp_path)
+
+    with Store.open(tmp_path) as store:
+        store.record_calls(
+            [
+                CallRecord(2.0, "dev", SERVER, "now", 3.0, "ok", "data-team", token_sub="alice"),
+                CallRecord(3.0, "dev", SERVER, "now", 4.0, "denied", "data-team", 403,
+                           token_sub="bob"),
+                CallRecord(4.0, "dev", SERVER, "now", 5.0, "ok", "ci-bot"),
+            ]
+        )  # fmt: skip
+    with Store.open_readonly(tmp_path) as store:
+        calls = store.audit_calls()
+        assert [(c.subject, c.token_sub) for c in calls] == [
+            ("data-team", None),  # recorded before the column existed
+            ("data-team", "alice"),
+            ("data-team", "bob"),
+            ("ci-bot", None),
+        ]
+        assert calls[0].args_hash == "ab12"
+        assert [c.outcome for c in store.audit_calls(token_sub="bob")] == ["denied"]
+        callers = {
+            (s.group["subject"], s.group["token_sub"]): s.count
+            for s in store.call_stats(since=0, by=("subject", "token_sub"))
+        }
+        assert callers == {
+            ("ci-bot", None): 1,
+            ("data-team", None): 1,
+            ("data-team", "alice"): 1,
+            ("data-team", "bob"): 1,
+        }
+
+
 def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "state.db")
     db.execute("PRAGMA user_version = 99")

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from ..core.errors import StateError
 from .app import app
+from .cells import cell
 from .durations import parse_duration
 from .options import Output, OutputOpt, StateDir, resolve_state_dir
 
@@ -29,6 +30,13 @@ class AuditOutcomeChoice(enum.StrEnum):
 def audit(
     subject: Annotated[
         str | None, typer.Option(help="Only calls of this caller (ToolPermission subject).")
+    ] = None,
+    token_sub: Annotated[
+        str | None,
+        typer.Option(
+            "--token-sub",
+            help="Only calls made with OIDC tokens of this account (the token's sub claim).",
+        ),
     ] = None,
     suite: Annotated[str | None, typer.Option(help="Only calls to this suite.")] = None,
     tool: Annotated[
@@ -52,8 +60,10 @@ def audit(
 ) -> None:
     """List the gateway's calls, newest last: refused and unauthenticated attempts included.
 
-    Arguments are never stored, only their SHA-256 (ARGS). Calls reach the store within
-    about a second; the gateway also logs each one as a JSON line (event: call).
+    SUBJECT is the ToolPermission subject's name; TOKEN SUB the `sub` claim of an OIDC
+    caller's token (which account of the identity provider called; empty for static
+    tokens). Arguments are never stored, only their SHA-256 (ARGS). Calls reach the store
+    within about a second; the gateway also logs each one as a JSON line (event: call).
     """
     from ..store import Store
 
@@ -66,6 +76,7 @@ def audit(
         with Store.open_readonly(resolve_state_dir(state_dir)) as store:
             calls = store.audit_calls(
                 subject=subject,
+                token_sub=token_sub,
                 suite=suite,
                 tool=tool,
                 outcome=outcome.value if outcome else None,
@@ -80,6 +91,7 @@ def audit(
             "ts": call.ts,
             "time": datetime.fromtimestamp(call.ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "subject": call.subject,
+            "tokenSub": call.token_sub,
             "suite": call.suite,
             "server": call.server or None,
             "tool": call.tool or None,
@@ -93,14 +105,15 @@ def audit(
     if output == Output.json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table("TIME", "SUBJECT", "SUITE", "TOOL", "OUTCOME", "MS", "ARGS")
+    table = Table("TIME", "SUBJECT", "TOKEN SUB", "SUITE", "TOOL", "OUTCOME", "MS", "ARGS")
     for row in rows:
         tool_name = f"{row['server']}.{row['tool']}" if row["server"] else row["tool"] or "-"
         table.add_row(
             row["time"][:23].replace("T", " "),
             row["subject"] or "-",
+            cell(row["tokenSub"]),
             row["suite"],
-            tool_name,
+            cell(tool_name),
             row["outcome"] + (f" ({row['errorCode']})" if row["errorCode"] else ""),
             f"{row['durationMs']:.1f}",
             (row["argsSha256"] or "-")[:12],

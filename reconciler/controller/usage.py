@@ -61,6 +61,7 @@ def log_call(record: CallRecord) -> None:
         "call",
         ts=record.ts,
         subject=record.subject,
+        tokenSub=record.token_sub,
         suite=record.suite,
         server=record.server or None,
         tool=record.tool or None,
@@ -76,15 +77,20 @@ WINDOWS: dict[str, float] = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 3
 
 
 def usage_report(store: Store, *, window: str, now: float, top: int = 10) -> dict[str, Any]:
-    """Calls, error rate and latency over one window: in total, per tool, per subject."""
+    """Calls, error rate and latency over one window: in total, per tool, per subject, and
+    per caller (subject and OIDC token `sub`: which account of a subject called)."""
     since = now - WINDOWS[window]
     totals = store.call_stats(since=since, by=())
     per_tool = store.call_stats(since=since, by=("suite", "server", "tool"))
     per_subject = store.call_stats(since=since, by=("subject",))
+    per_caller = store.call_stats(since=since, by=("subject", "token_sub"))
 
     def row(stats: CallStats) -> dict[str, Any]:
+        group = dict(stats.group)
+        if "token_sub" in group:
+            group["tokenSub"] = group.pop("token_sub")
         return {
-            **stats.group,
+            **group,
             "calls": stats.count,
             "errors": stats.errors,
             "errorRate": round(stats.errors / stats.count, 4) if stats.count else 0.0,
@@ -102,6 +108,7 @@ def usage_report(store: Store, *, window: str, now: float, top: int = 10) -> dic
             row(s) for s in sorted(per_tool, key=lambda s: (-s.errors, -s.count)) if s.errors
         ][:top],
         "subjects": [row(s) for s in sorted(per_subject, key=lambda s: -s.count)],
+        "callers": [row(s) for s in sorted(per_caller, key=lambda s: -s.count)][:top],
     }
 
 

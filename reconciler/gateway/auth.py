@@ -20,6 +20,9 @@ from typing import Any, Protocol
 
 from ..core.errors import ReconcilerError
 
+MAX_SUB = 255
+"""Characters of a token's `sub` kept (OpenID Connect Core 1.0 section 2 caps it there)."""
+
 
 def token_hash(token: str) -> bytes:
     """SHA-256 of a token: the only form in which a token is kept."""
@@ -126,7 +129,8 @@ class Principal:
     key: str
     """Names the caller's access (a static subject's name, or an OIDC grant's key)."""
     sub: str | None = None
-    """The token's `sub`, for OIDC callers."""
+    """The token's `sub`, for OIDC callers (at most MAX_SUB characters): recorded with every
+    call beside the subject's name, and bound to the sessions the caller opens."""
 
 
 class Unauthenticated(Exception):
@@ -176,7 +180,7 @@ async def authenticate(
         for grant in group:
             if grant.matches(claims):
                 sub = claims.get("sub")
-                return Principal(grant.key, sub if isinstance(sub, str) else None)
+                return Principal(grant.key, sub[:MAX_SUB] if isinstance(sub, str) and sub else None)
         reasons.append("the token's claims match no subject of this suite")
     raise Unauthenticated("; ".join(dict.fromkeys(reasons)), token_sent=True)
 

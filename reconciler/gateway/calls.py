@@ -173,5 +173,6 @@ def report(
             subject=ctx.session.subject,
             error_code=code,
             args_hash=arguments_digest(arguments),
+            token_sub=ctx.session.token_sub,
         )
     )

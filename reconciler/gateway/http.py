@@ -21,7 +21,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from ..upstream import wire
-from .auth import Unauthenticated, authenticate, bearer_token
+from .auth import Principal, Unauthenticated, authenticate, bearer_token
 from .config import ANONYMOUS, SuiteConfig
 from .context import RequestContext
 from .exchange import SESSION_HEADER, SSE_HEADERS, Exchange, Send, sse_event
@@ -120,8 +120,11 @@ def gateway_of(request: Request) -> Gateway:
     return gateway
 
 
-async def admit(request: Request) -> tuple[Gateway, SuiteConfig, str]:
-    """DNS-rebinding check, suite lookup, authentication: (gateway, suite, subject).
+_ANONYMOUS = Principal(ANONYMOUS)
+
+
+async def admit(request: Request) -> tuple[Gateway, SuiteConfig, Principal]:
+    """DNS-rebinding check, suite lookup, authentication: (gateway, suite, caller).
 
     A 401 names the suite's protected-resource metadata (RFC 9728) in `WWW-Authenticate`,
     so a client holding only the suite URL can find where to get a token."""
@@ -136,7 +139,7 @@ async def admit(request: Request) -> tuple[Gateway, SuiteConfig, str]:
     if suite is None:
         raise Refusal(404, INVALID_REQUEST, f"no suite named {name[:100]!r} is served here")
     if not suite.secured:
-        return gateway, suite, ANONYMOUS
+        return gateway, suite, _ANONYMOUS
     try:
         principal = await authenticate(
             bearer_token(headers_of(request).get("authorization")),
@@ -162,9 +165,7 @@ async def admit(request: Request) -> tuple[Gateway, SuiteConfig, str]:
             "authorization servers named by the resource metadata in WWW-Authenticate",
             headers={"www-authenticate": challenge},
         ) from None
-    if principal.sub is not None:
-        request.state.token_sub = principal.sub
-    return gateway, suite, principal.key
+    return gateway, suite, principal
 
 
 def public_base(request: Request) -> str:
@@ -221,13 +222,21 @@ def check_version(request: Request) -> None:
 
 
 def session_of(
-    gateway: Gateway, suite: SuiteConfig, subject: str, session_id: str | None
+    gateway: Gateway, suite: SuiteConfig, caller: Principal, session_id: str | None
 ) -> ClientSession:
-    """The caller's session: missing id -> 400, unknown (or another caller's) -> 404."""
+    """The caller's session: missing id -> 400, unknown (or another caller's) -> 404.
+
+    A session belongs to the subject that opened it and, for an OIDC caller, to its token's
+    `sub`: another account holding a token of the same subject cannot use it."""
     if not session_id:
         raise Refusal(400, INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required")
     session = gateway.sessions.get(session_id)
-    if session is None or session.suite != suite.name or session.subject != subject:
+    if (
+        session is None
+        or session.suite != suite.name
+        or session.subject != caller.key
+        or session.token_sub != caller.sub
+    ):
         raise Refusal(
             404, INVALID_REQUEST, "Not Found: unknown or expired session; initialize again"
         )
@@ -354,7 +363,7 @@ class CallResponse(Response):
 
 async def post_mcp(request: Request) -> Response:
     try:
-        gateway, suite, subject = await admit(request)
+        gateway, suite, caller = await admit(request)
         wants_json, wants_sse = accepts(request)
         if not wants_json and not wants_sse:
             raise Refusal(
@@ -366,14 +375,9 @@ async def post_mcp(request: Request) -> Response:
         kind, message = parse_message(await read_json(request, gateway.max_body_bytes))
         if kind == "request" and message["method"] == "initialize":
             return initialize(
-                gateway,
-                suite,
-                subject,
-                message,
-                caller=caller_of(request, suite, subject),
-                sub=_token_sub(request),
+                gateway, suite, caller, message, holder=holder_of(request, suite, caller)
             )
-        session = session_of(gateway, suite, subject, headers_of(request).get(SESSION_HEADER))
+        session = session_of(gateway, suite, caller, headers_of(request).get(SESSION_HEADER))
     except Refusal as refusal:
         return refusal.response()
     if kind == "notification":
@@ -385,32 +389,39 @@ async def post_mcp(request: Request) -> Response:
     return CallResponse(gateway, suite, session, message, json=wants_json, stream=wants_sse)
 
 
-def _token_sub(request: Request) -> str | None:
-    sub = getattr(request.state, "token_sub", None)
-    return sub if isinstance(sub, str) else None
-
-
-def caller_of(request: Request, suite: SuiteConfig, subject: str) -> str:
+def holder_of(request: Request, suite: SuiteConfig, caller: Principal) -> str:
     """Who a new session counts against: the token's subject, else the client's address."""
     if suite.secured:
-        return subject
+        return caller.key
     return f"address {request.client.host if request.client else 'unknown'}"
 
 
 def open_session(
     gateway: Gateway,
     suite: SuiteConfig,
-    subject: str,
+    caller: Principal,
     *,
-    caller: str,
+    holder: str,
     request_id: Any = None,
     legacy: bool = False,
 ) -> ClientSession:
     """A new session within the suite's limits; 429 (too many initialize) or 503 (full)."""
     created = gateway.sessions.create(
-        suite.name, subject, caller=caller, limits=suite.sessions, legacy=legacy
+        suite.name,
+        caller.key,
+        caller=holder,
+        limits=suite.sessions,
+        legacy=legacy,
+        token_sub=caller.sub,
     )
     if isinstance(created, ClientSession):
+        if caller.sub is not None:
+            logger.info(
+                "session of subject %s (token sub %s) opened on suite %s",
+                caller.key,
+                caller.sub[:200],
+                suite.name,
+            )
         return created
     gateway.metrics.sessions_refused.labels(suite.name, created.reason).inc()
     retry = str(max(1, math.ceil(created.retry_after)))
@@ -432,22 +443,9 @@ def open_session(
 
 
 def initialize(
-    gateway: Gateway,
-    suite: SuiteConfig,
-    subject: str,
-    message: Message,
-    *,
-    caller: str,
-    sub: str | None = None,
+    gateway: Gateway, suite: SuiteConfig, caller: Principal, message: Message, *, holder: str
 ) -> Response:
-    session = open_session(gateway, suite, subject, caller=caller, request_id=message["id"])
-    if sub is not None:
-        logger.info(
-            "session of subject %s (token sub %s) opened on suite %s",
-            subject,
-            sub[:200],
-            suite.name,
-        )
+    session = open_session(gateway, suite, caller, holder=holder, request_id=message["id"])
     answer = gateway.router.initialize(session, suite, message.get("params"))
     gateway.metrics.count_request(suite.name, "initialize")
     return json_response(result(message["id"], answer), headers={SESSION_HEADER: session.id})
@@ -456,11 +454,11 @@ def initialize(
 async def get_mcp(request: Request) -> Response:
     """The session's stream of messages that belong to no request (list_changed, updates)."""
     try:
-        gateway, suite, subject = await admit(request)
+        gateway, suite, caller = await admit(request)
         if not accepts(request)[1]:
             raise Refusal(406, INVALID_REQUEST, "Not Acceptable: accept text/event-stream")
         check_version(request)
-        session = session_of(gateway, suite, subject, headers_of(request).get(SESSION_HEADER))
+        session = session_of(gateway, suite, caller, headers_of(request).get(SESSION_HEADER))
     except Refusal as refusal:
         return refusal.response()
     return StreamingResponse(
@@ -487,8 +485,8 @@ async def session_stream(session: ClientSession, *, first: bytes = b"") -> Async
 
 async def delete_mcp(request: Request) -> Response:
     try:
-        gateway, suite, subject = await admit(request)
-        session = session_of(gateway, suite, subject, headers_of(request).get(SESSION_HEADER))
+        gateway, suite, caller = await admit(request)
+        session = session_of(gateway, suite, caller, headers_of(request).get(SESSION_HEADER))
     except Refusal as refusal:
         return refusal.response()
     gateway.end_session(session)

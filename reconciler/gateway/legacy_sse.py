@@ -22,7 +22,7 @@ from .http import (
     Refusal,
     accepts,
     admit,
-    caller_of,
+    holder_of,
     open_session,
     parse_message,
     read_json,
@@ -36,11 +36,11 @@ from .sessions import ClientSession
 
 async def legacy_stream(request: Request) -> Response:
     try:
-        gateway, suite, subject = await admit(request)
+        gateway, suite, caller = await admit(request)
         if not accepts(request)[1]:
             raise Refusal(406, INVALID_REQUEST, "Not Acceptable: accept text/event-stream")
-        caller = caller_of(request, suite, subject)
-        session = open_session(gateway, suite, subject, caller=caller, legacy=True)
+        holder = holder_of(request, suite, caller)
+        session = open_session(gateway, suite, caller, holder=holder, legacy=True)
     except Refusal as refusal:
         return refusal.response()
     endpoint = f"/suites/{suite.name}/messages?session_id={session.id}"
@@ -62,8 +62,8 @@ async def _until_closed(
 
 async def legacy_messages(request: Request) -> Response:
     try:
-        gateway, suite, subject = await admit(request)
-        session = session_of(gateway, suite, subject, request.query_params.get("session_id"))
+        gateway, suite, caller = await admit(request)
+        session = session_of(gateway, suite, caller, request.query_params.get("session_id"))
         if not session.legacy:
             raise Refusal(404, INVALID_REQUEST, "Not Found: not a session of the SSE transport")
         kind, message = parse_message(await read_json(request, gateway.max_body_bytes))

@@ -43,6 +43,10 @@ class CallRecord:
     """The JSON-RPC error code the client got, if any."""
     args_hash: str | None = None
     """SHA-256 of the canonical JSON of the arguments (sorted keys, no spaces)."""
+    token_sub: str | None = None
+    """The `sub` claim of the caller's OIDC token, beside `subject` (the subject's declared
+    name): which account of the identity provider called. None for static tokens and
+    anonymous callers. An identifier, never the token."""
 
 
 def unauthenticated_attempt(suite: str) -> CallRecord:

@@ -1,8 +1,9 @@
 """Client sessions of the gateway: who is connected to which suite, and what is waiting for them.
 
 A session is created by `initialize` (or by opening a legacy SSE stream) and bound to its
-suite and to the subject that authenticated it: a request carrying the session id under
-another subject is treated as naming no session. Messages that belong to no request
+suite and to the subject that authenticated it, and, for an OIDC caller, to its token's
+`sub`: a request carrying the session id under another subject or another account is
+treated as naming no session. Messages that belong to no request
 (list_changed, resource updates) wait in the session's outbox until its stream takes them.
 """
 
@@ -34,10 +35,13 @@ class ClientSession:
     suite: str
     subject: str
     legacy: bool = False
+    """Opened over the legacy HTTP+SSE transport: every message, answers too, goes to the stream."""
     caller: str = ""
     """Who holds the session for its limits: the subject, or the client address on a suite
     without ToolPermissions."""
-    """Opened over the legacy HTTP+SSE transport: every message, answers too, goes to the stream."""
+    token_sub: str | None = None
+    """The `sub` of the OIDC token that opened the session (None for static tokens): every
+    call of the session is recorded with it, and only tokens of that account may use it."""
     protocol_version: str = "2025-03-26"
     capabilities: dict[str, Any] = field(default_factory=dict)
     client_info: dict[str, Any] = field(default_factory=dict)
@@ -182,6 +186,7 @@ class SessionStore:
         caller: str = "",
         limits: SessionLimits | None = None,
         legacy: bool = False,
+        token_sub: str | None = None,
     ) -> ClientSession | Refused:
         """A new session, or why none was created."""
         limits = limits or DEFAULT_LIMITS
@@ -202,7 +207,12 @@ class SessionStore:
             if len(self._sessions) >= self.limit and not self._evict_busiest(None):
                 return Refused("full", 1.0)
         session = ClientSession(
-            secrets.token_urlsafe(24), suite, subject, legacy=legacy, caller=key[1]
+            secrets.token_urlsafe(24),
+            suite,
+            subject,
+            legacy=legacy,
+            caller=key[1],
+            token_sub=token_sub,
         )
         self._sessions[session.id] = session
         self._callers.setdefault(key, {})[session.id] = session

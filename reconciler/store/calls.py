@@ -12,9 +12,14 @@ from .sqlitefile import SqliteFile
 
 CallRow = tuple[float, str, str, float, bool]
 """(ts, server, tool, duration_ms, outcome is ok) of one call."""
-CallGroup = Literal["suite", "server", "tool", "subject", "outcome"]
+CallGroup = Literal["suite", "server", "tool", "subject", "token_sub", "outcome"]
 """Columns calls can be grouped by."""
-_CALL_GROUPS: Final = frozenset({"suite", "server", "tool", "subject", "outcome"})
+_CALL_GROUPS: Final = frozenset({"suite", "server", "tool", "subject", "token_sub", "outcome"})
+_CALL_COLUMNS: Final = ", ".join(f.name for f in fields(CallRecord))
+"""The calls table's columns, one per field of a CallRecord, in the same order."""
+_CALL_INSERT: Final = (
+    f"INSERT INTO calls ({_CALL_COLUMNS}) VALUES ({', '.join(['?'] * len(fields(CallRecord)))})"
+)
 _CALL_VALUES = operator.attrgetter(*(f.name for f in fields(CallRecord)))
 """A record's column values in order, without astuple's deep copy (hot: every call)."""
 
@@ -26,11 +31,7 @@ class CallTables(SqliteFile):
         """Append a batch of calls in one transaction; how many."""
         rows = [_CALL_VALUES(call) for call in calls]
         with self._transaction() as db:
-            db.executemany(
-                "INSERT INTO calls (ts, suite, server, tool, duration_ms, outcome, subject,"
-                " error_code, args_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            db.executemany(_CALL_INSERT, rows)
         return len(rows)
 
     def newest_call(self) -> int:
@@ -47,6 +48,7 @@ class CallTables(SqliteFile):
         self,
         *,
         subject: str | None = None,
+        token_sub: str | None = None,
         suite: str | None = None,
         tool: str | None = None,
         outcome: AuditOutcome | None = None,
@@ -60,7 +62,7 @@ class CallTables(SqliteFile):
         """
         clauses: list[str] = []
         args: list[object] = []
-        for column, value in (("subject", subject), ("suite", suite)):
+        for column, value in (("subject", subject), ("token_sub", token_sub), ("suite", suite)):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 args.append(value)
@@ -77,8 +79,7 @@ class CallTables(SqliteFile):
             args.append(since)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self._read(
-            "SELECT ts, suite, server, tool, duration_ms, outcome, subject, error_code, args_hash"
-            f" FROM calls{where} ORDER BY id DESC LIMIT ?",
+            f"SELECT {_CALL_COLUMNS} FROM calls{where} ORDER BY id DESC LIMIT ?",
             (*args, limit),
         )
         return [CallRecord(**dict(row)) for row in reversed(rows)]

@@ -112,7 +112,11 @@ _WITHHELD: Final = """
 ALTER TABLE resource_status ADD COLUMN withheld TEXT NOT NULL DEFAULT '[]';  -- JSON list of tools
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_STATE, _CALLS, _WITHHELD)
+_TOKEN_SUB: Final = """
+ALTER TABLE calls ADD COLUMN token_sub TEXT;      -- the OIDC token's sub; NULL for static tokens
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_STATE, _CALLS, _WITHHELD, _TOKEN_SUB)
 """Forward migrations; the schema version of a database is how many it has applied."""
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
