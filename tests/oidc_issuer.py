@@ -68,6 +68,8 @@ class Client:
     secret: str
     claims: dict[str, Any] = field(default_factory=dict)
     lifetime: int = 300
+    scopes: frozenset[str] | None = None
+    """Scopes the client may ask for (None: any); others get 400 invalid_scope."""
 
 
 class OidcIssuer:
@@ -78,6 +80,11 @@ class OidcIssuer:
         self.clients: dict[str, Client] = {}
         self.hits: Counter[str] = Counter()
         self.tokens_issued: list[str] = []
+        self.outage: int | None = None
+        """While set, the token endpoint answers with this status (503: an outage)."""
+        self.echo_secrets = False
+        """Whether a refusal's error_description repeats the secret presented (as a careless
+        provider might): what a client must never pass on."""
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -156,6 +163,9 @@ class OidcIssuer:
             _send(request, 404, {"error": "not_found"})
             return
         self.hits["token"] += 1
+        if self.outage is not None:
+            _send(request, self.outage, {"error": "temporarily_unavailable"})
+            return
         length = int(request.headers.get("content-length") or 0)
         form = {k: v[0] for k, v in parse_qs(request.rfile.read(length).decode()).items()}
         client_id, secret = form.get("client_id"), form.get("client_secret")
@@ -165,10 +175,18 @@ class OidcIssuer:
             client_id, _, secret = (unquote(part) for part in decoded.partition(":"))
         client = self.clients.get(client_id or "")
         if client is None or not hmac.compare_digest(client.secret, secret or ""):
-            _send(request, 401, {"error": "invalid_client"})
+            description = "Invalid client or Invalid client credentials"
+            if self.echo_secrets:
+                description += f" (client {client_id}, secret {secret})"
+            _send(request, 401, {"error": "invalid_client", "error_description": description})
             return
         if form.get("grant_type") != "client_credentials":
             _send(request, 400, {"error": "unsupported_grant_type"})
+            return
+        asked = set((form.get("scope") or "").split())
+        if client.scopes is not None and not asked <= client.scopes:
+            refused = " ".join(sorted(asked - client.scopes))
+            _send(request, 400, {"error": "invalid_scope", "error_description": f"{refused}"})
             return
         audience = form.get("resource") or form.get("audience") or "account"
         token = self.mint(
@@ -184,9 +202,15 @@ class OidcIssuer:
     # -- keys and tokens ---------------------------------------------------------
 
     def add_client(
-        self, client_id: str, secret: str, *, lifetime: int = 300, **claims: Any
+        self,
+        client_id: str,
+        secret: str,
+        *,
+        lifetime: int = 300,
+        scopes: frozenset[str] | None = None,
+        **claims: Any,
     ) -> None:
-        self.clients[client_id] = Client(secret, claims, lifetime)
+        self.clients[client_id] = Client(secret, claims, lifetime, scopes)
 
     def rotate(self) -> SigningKey:
         """A new RSA key replaces the old ones (as a provider's rotation ends)."""

@@ -11,9 +11,9 @@ from typing import Any
 import mcp_types as types
 import pytest
 
-from tests.controller_harness import Controller, cli, suite_doc, wait_for, write_yaml
+from tests.controller_harness import Controller, suite_doc, wait_for, write_yaml
 from tests.gateway_harness import mcp_client, oauth_client
-from tests.oauth_front import OAuthFront
+from tests.oauth_front import OAuthFront, free_port, json_lines
 from tests.oidc_issuer import OidcIssuer
 
 pytestmark = pytest.mark.slow
@@ -38,9 +38,15 @@ def front(issuer: OidcIssuer) -> Iterator[OAuthFront]:
 
 
 def remote_doc(
-    front: OAuthFront, issuer: OidcIssuer, secret_key: str, *, name: str = "vendor"
+    front: OAuthFront,
+    issuer: OidcIssuer,
+    secret_key: str,
+    *,
+    name: str = "vendor",
+    restart: dict[str, Any] | None = None,
+    **oauth2: Any,
 ) -> dict[str, Any]:
-    return {
+    document: dict[str, Any] = {
         "apiVersion": "mcp.reconciler.dev/v1alpha1",
         "kind": "MCPServer",
         "metadata": {"name": name},
@@ -54,10 +60,14 @@ def remote_doc(
                     "clientSecret": {"secretKeyRef": {"name": "vendor", "key": secret_key}},
                     "scopes": ["tools:read"],
                     "audience": front.audience,
+                    **oauth2,
                 }
             },
         },
     }
+    if restart is not None:
+        document["spec"]["restart"] = restart
+    return document
 
 
 def oidc_permission(issuer: OidcIssuer) -> dict[str, Any]:
@@ -86,6 +96,22 @@ def start(tmp_path: Path, *documents: dict[str, Any]) -> Controller:
     return Controller(tmp_path / "state", str(config))
 
 
+def run_cli(*args: str, state_dir: Path) -> str:
+    """A read-only command run in this process (the real command, without the seconds an
+    interpreter start costs on a busy machine), as a person sees it in a wide terminal."""
+    from typer.testing import CliRunner
+
+    from reconciler.cli.app import app
+
+    result = CliRunner().invoke(app, [*args, "--state-dir", str(state_dir)], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def run_json(*args: str, state_dir: Path) -> Any:
+    return json.loads(run_cli(*args, "-o", "json", state_dir=state_dir))
+
+
 def echo(result: types.CallToolResult) -> str:
     return "".join(c.text for c in result.content if isinstance(c, types.TextContent))
 
@@ -97,7 +123,6 @@ async def test_a_remote_server_behind_oauth_connects_and_stays_connected_across_
     controller = start(
         tmp_path,
         remote_doc(front, issuer, "secret"),
-        remote_doc(front, issuer, "wrong", name="misconfigured"),
         suite_doc("vendor", ["vendor"]),
         suite_doc("secured", ["vendor"]),
         oidc_permission(issuer),
@@ -129,19 +154,110 @@ async def test_a_remote_server_behind_oauth_connects_and_stays_connected_across_
             result = await session.call_tool("vendor_echo", {"message": "as data-team"})
             assert "as data-team" in echo(result)
 
-        # a client secret the token endpoint refuses: the server backs off, saying why
-        wait_for(
-            lambda: (
-                (s := controller.server("misconfigured")) and s["phase"] in ("BackOff", "Stalled")
-            ),
-            what="the misconfigured server backing off",
-        )
-        events = cli("events", "-o", "json", state_dir=controller.state_dir).stdout
-        assert "no OAuth token" in events
-        assert "invalid_client" in events
-        shown = "\n".join([controller.log.read_text(), json.dumps(controller.status()), events])
+        # audit: the calls under the subject's name, with the account (token sub) beside it
+        state = controller.state_dir
+
+        def audited() -> list[dict[str, Any]]:
+            return [r for r in run_json("audit", state_dir=state) if r["subject"] == "data-team"]
+
+        (row,) = wait_for(audited, what="the OIDC caller's call in the audit")
+        assert (row["tokenSub"], row["tool"], row["outcome"]) == ("data-agent", "echo", "ok")
+        mine = run_json("audit", "--token-sub", "data-agent", state_dir=state)
+        assert [r["subject"] for r in mine] == ["data-team"]
+        anonymous = [r for r in run_json("audit", state_dir=state) if r["suite"] == "vendor"]
+        assert anonymous
+        assert {r["tokenSub"] for r in anonymous} == {None}  # no token, no sub
+        shown = run_cli("audit", "--subject", "data-team", state_dir=state)
+        assert "TOKEN SUB" in shown
+        (line,) = [line for line in shown.splitlines() if "data-team" in line]
+        assert "data-agent" in line
+        stats = run_json("stats", state_dir=state)
+        caller = next(c for c in stats["callers"] if c["subject"] == "data-team")
+        assert (caller["tokenSub"], caller["calls"]) == ("data-agent", 1)
+        (line,) = [
+            line for line in run_cli("stats", state_dir=state).splitlines() if "data-team" in line
+        ]
+        assert "data-agent" in line
+        logged = [
+            c
+            for c in json_lines(controller.log.read_text())
+            if c.get("event") == "call" and c.get("subject") == "data-team"
+        ]
+        assert [c["tokenSub"] for c in logged] == ["data-agent"]
+        shown = "\n".join([controller.log.read_text(), json.dumps(stats), json.dumps(audited())])
         assert SECRET not in shown
-        assert "not-the-secret" not in shown
-        assert not [token for token in front.tokens_seen if token in shown]
+        assert not [token for token in issuer.tokens_issued if token in shown]
+    finally:
+        controller.terminate()
+
+
+@pytest.mark.timeout(300)
+async def test_a_remote_server_without_a_valid_token_backs_off_or_stalls_saying_why(
+    tmp_path: Path, issuer: OidcIssuer, front: OAuthFront
+) -> None:
+    closed = f"http://127.0.0.1:{free_port()}/token"
+    quick = {"maxFailures": 2, "backoff": {"initialSeconds": 0.2, "maxSeconds": 0.5}}
+    slow = {"maxFailures": 5, "backoff": {"initialSeconds": 120}}
+    controller = start(
+        tmp_path,
+        # the token endpoint refuses the client (a wrong secret): Stalled at once
+        remote_doc(front, issuer, "wrong", name="rejected"),
+        # nothing listens at the token endpoint: BackOff, then Stalled after maxFailures
+        remote_doc(front, issuer, "secret", name="unreachable", restart=quick, tokenUrl=closed),
+        # a token for another audience: the server refuses it, and a fresh one too
+        remote_doc(
+            front, issuer, "secret", name="refused", restart=slow, audience="http://127.0.0.1:9/x"
+        ),
+    )
+    try:
+
+        def conditions(name: str) -> dict[str, dict[str, Any]]:
+            resource = next(r for r in controller.status()["resources"] if r["name"] == name)
+            return {c["type"]: c for c in resource["conditions"]}
+
+        controller.wait_phase("rejected", "Stalled")
+        stalled = conditions("rejected")["Stalled"]
+        assert (stalled["status"], stalled["reason"]) == ("True", "OAuthClientRejected")
+        assert "refused client reconciler: HTTP 401 (invalid_client)" in stalled["message"]
+        assert "`mcp-reconciler restart rejected`" in stalled["message"]
+
+        controller.wait_phase("unreachable", "Stalled")
+        stalled = conditions("unreachable")["Stalled"]
+        assert (stalled["status"], stalled["reason"]) == ("True", "TokenEndpointUnavailable")
+        assert f"the token endpoint {closed} cannot be reached" in stalled["message"]
+        assert "gave up after 2 consecutive failures" in stalled["message"]
+
+        refused = controller.wait_phase("refused", "BackOff")
+        assert refused["reason"] == "UpstreamUnauthorized"
+        ready = conditions("refused")["Ready"]
+        assert (ready["status"], ready["reason"]) == ("False", "UpstreamUnauthorized")
+        assert (
+            "answered HTTP 401 (invalid_token) to a token the token endpoint had just issued"
+            in ready["message"]
+        )
+
+        events = run_json("events", "--limit", "500", state_dir=controller.state_dir)
+        reasons = {(e["resource"], e["reason"]) for e in events}
+        assert {
+            ("MCPServer/rejected", "OAuthClientRejected"),
+            ("MCPServer/unreachable", "TokenEndpointUnavailable"),
+            ("MCPServer/refused", "UpstreamUnauthorized"),
+        } <= reasons
+        assert ("MCPServer/rejected", "BackOff") not in reasons  # stalled without retrying
+        shown = run_cli("status", state_dir=controller.state_dir)
+        for name, phase, reason in (
+            ("rejected", "Stalled", "OAuthClientRejected"),
+            ("unreachable", "Stalled", "TokenEndpointUnavailable"),
+            ("refused", "BackOff", "UpstreamUnauthorized"),
+        ):
+            (line,) = [line for line in shown.splitlines() if line.startswith(f"│ {name} ")]
+            assert phase in line
+            assert reason in line
+        everything = "\n".join(
+            [controller.log.read_text(), json.dumps(controller.status()), json.dumps(events), shown]
+        )
+        assert SECRET not in everything
+        assert "not-the-secret" not in everything
+        assert not [token for token in issuer.tokens_issued if token in everything]
     finally:
         controller.terminate()

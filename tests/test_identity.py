@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Iterator
 
@@ -174,12 +175,62 @@ async def test_client_credentials_are_cached_refreshed_before_expiry_and_after_a
 async def test_a_refused_client_is_a_fatal_error_that_never_shows_the_secret(
     issuer: OidcIssuer,
 ) -> None:
-    credentials = ClientCredentials(
-        token_url=issuer.token_url, client_id="nobody", client_secret="do-not-print-me"
-    )
-    with pytest.raises(AuthorizationServerError) as refused:
-        await credentials.token()
-    assert refused.value.fatal
-    assert refused.value.reason == "OAuthClientRejected"
-    assert "invalid_client" in refused.value.message
-    assert "do-not-print-me" not in refused.value.message
+    issuer.add_client("known", "the-real-secret")
+    issuer.echo_secrets = True  # a careless provider repeats what it was sent
+    try:
+        for client_id in ("nobody", "known"):
+            credentials = ClientCredentials(
+                token_url=issuer.token_url, client_id=client_id, client_secret="do/not print+me"
+            )
+            with pytest.raises(AuthorizationServerError) as refused:
+                await credentials.token()
+            assert refused.value.fatal
+            assert refused.value.reason == "OAuthClientRejected"
+            assert "HTTP 401 (invalid_client): Invalid client or Invalid client" in str(
+                refused.value
+            )
+            assert "[redacted]" in refused.value.message
+            assert "do/not print+me" not in refused.value.message
+            assert "do%2Fnot" not in refused.value.message
+    finally:
+        issuer.echo_secrets = False
+
+
+async def test_token_endpoint_failures_are_told_apart_by_reason(issuer: OidcIssuer) -> None:
+    issuer.add_client("scoped", "scoped-secret", scopes=frozenset({"tools:read"}))
+
+    async def failure(**options: object) -> AuthorizationServerError:
+        settings: dict[str, object] = {
+            "token_url": issuer.token_url,
+            "client_id": "scoped",
+            "client_secret": "scoped-secret",
+            "timeout_seconds": 5.0,
+            **options,
+        }
+        with pytest.raises(AuthorizationServerError) as failed:
+            await ClientCredentials(**settings).token()  # type: ignore[arg-type]
+        return failed.value
+
+    scope = await failure(scopes=["tools:write"])
+    assert (scope.reason, scope.fatal) == ("OAuthScopeRejected", True)
+    assert "HTTP 400 (invalid_scope): tools:write; check auth.oauth2.scopes" in scope.message
+    closed = await failure(token_url=f"http://127.0.0.1:{closed_port()}/token")
+    assert (closed.reason, closed.fatal) == ("TokenEndpointUnavailable", False)
+    assert "cannot be reached (ConnectError)" in closed.message
+    issuer.outage = 503
+    try:
+        outage = await failure()
+    finally:
+        issuer.outage = None
+    assert (outage.reason, outage.fatal) == ("TokenEndpointUnavailable", False)
+    assert "is unavailable: HTTP 503 (temporarily_unavailable)" in outage.message
+    wrong_path = await failure(token_url=issuer.url + "/no-such-endpoint")
+    assert (wrong_path.reason, wrong_path.fatal) == ("TokenEndpointFailed", False)
+    assert "HTTP 404" in wrong_path.message
+
+
+def closed_port() -> int:
+    """A port of 127.0.0.1 on which nothing listens."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

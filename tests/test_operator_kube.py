@@ -686,6 +686,8 @@ async def test_a_drifted_tool_is_reported_on_the_server_and_the_lock_reaches_the
 async def test_a_remote_server_behind_oauth_is_discovered_with_a_client_credentials_token(
     cluster: EmulatedCluster,
 ) -> None:
+    """...and one whose client is refused is Stalled, one whose token the server refuses is
+    BackOff, each with the reason and a Warning Event saying so."""
     from tests.oauth_front import OAuthFront
     from tests.oidc_issuer import OidcIssuer
 
@@ -695,16 +697,13 @@ async def test_a_remote_server_behind_oauth_is_discovered_with_a_client_credenti
     try:
         async with running_operator(cluster, settings_for(cluster)):
             secret = base64.b64encode(b"operator-client-secret").decode()
-            await cluster.apply_yaml(
-                f"""
-apiVersion: v1
-kind: Secret
-metadata: {{name: vendor-oauth}}
-data: {{secret: {secret}}}
----
+            wrong = base64.b64encode(b"not-the-operator-secret").decode()
+
+            def remote(name: str, key: str, audience: str) -> str:
+                return f"""
 apiVersion: mcp.reconciler.dev/v1alpha1
 kind: MCPServer
-metadata: {{name: vendor}}
+metadata: {{name: {name}}}
 spec:
   transport: streamable-http
   url: "{front.url}"
@@ -712,9 +711,22 @@ spec:
     oauth2:
       tokenUrl: "{issuer.token_url}"
       clientId: operator
-      clientSecret: {{secretKeyRef: {{name: vendor-oauth, key: secret}}}}
-      audience: "{front.audience}"
+      clientSecret: {{secretKeyRef: {{name: vendor-oauth, key: {key}}}}}
+      audience: "{audience}"
 """
+
+            await cluster.apply_yaml(
+                f"""
+apiVersion: v1
+kind: Secret
+metadata: {{name: vendor-oauth}}
+data: {{secret: {secret}, wrong: {wrong}}}
+---"""
+                + remote("vendor", "secret", front.audience)
+                + "---"
+                + remote("rejected", "wrong", front.audience)
+                + "---"
+                + remote("refused", "secret", "http://127.0.0.1:9/elsewhere")
             )
             await eventually(
                 lambda: status(cluster, "MCPServer", "vendor").get("phase") == "Ready", timeout=30
@@ -724,6 +736,32 @@ spec:
             assert front.counts["passed"] > 0
             assert "operator-client-secret" not in json.dumps(found)
             assert not [t for t in issuer.tokens_issued if t in json.dumps(found)]
+
+            await eventually(
+                lambda: status(cluster, "MCPServer", "rejected").get("phase") == "Stalled",
+                timeout=30,
+            )
+            stalled = condition(status(cluster, "MCPServer", "rejected"), "Stalled")
+            assert (stalled["status"], stalled["reason"]) == ("True", "OAuthClientRejected")
+            assert "HTTP 401 (invalid_client)" in stalled["message"]
+            assert "restart rejected --kube" in stalled["message"]
+            await eventually(
+                lambda: status(cluster, "MCPServer", "refused").get("phase") == "BackOff",
+                timeout=30,
+            )
+            ready = condition(status(cluster, "MCPServer", "refused"), "Ready")
+            assert (ready["status"], ready["reason"]) == ("False", "UpstreamUnauthorized")
+            assert "HTTP 401 (invalid_token)" in ready["message"]
+            await eventually(lambda: "OAuthClientRejected" in cluster.reasons("rejected"))
+            await eventually(lambda: "UpstreamUnauthorized" in cluster.reasons("refused"))
+            posted = cluster.events("rejected") + cluster.events("refused")
+            assert {e["type"] for e in posted if e["reason"] != "Created"} == {"Warning"}
+            shown = json.dumps(
+                [*posted, *(status(cluster, "MCPServer", n) for n in ("rejected", "refused"))]
+            )
+            assert "not-the-operator-secret" not in shown
+            assert "operator-client-secret" not in shown
+            assert not [t for t in issuer.tokens_issued if t in shown]
     finally:
         front.stop()
         issuer.stop()

@@ -43,6 +43,14 @@ A = ResourceKey("MCPServer", "default", "a")
         (ServerFacts(Phase.STARTING), "Starting", "False", "True", "False", "Starting"),
         (ServerFacts(Phase.BACKOFF, 0, "exit 1"), "BackOff", "False", "True", "False", "BackOff"),
         (
+            ServerFacts(Phase.BACKOFF, 0, "no token", failure_reason="TokenEndpointUnavailable"),
+            "BackOff", "False", "True", "False", "TokenEndpointUnavailable",
+        ),
+        (
+            ServerFacts(Phase.STALLED, 0, "refused", "OAuthClientRejected"),
+            "Stalled", "False", "False", "True", "OAuthClientRejected",
+        ),
+        (
             ServerFacts(Phase.STALLED, 0, "exit 1"),
             "Stalled", "False", "False", "True", "RestartsExhausted",
         ),

@@ -84,15 +84,25 @@ def status(output: OutputOpt = Output.text, state_dir: StateDir = None) -> None:
         )
     # Names are never wrapped (`team-a/time` reads as one); the message column gives way.
     servers = Table(
-        Column("SERVER", no_wrap=True), "PHASE", "PID", "UPTIME", "RESTARTS", "TOOLS", "MESSAGE"
+        Column("SERVER", no_wrap=True),
+        "PHASE",
+        "REASON",
+        "PID",
+        "UPTIME",
+        "RESTARTS",
+        "TOOLS",
+        "MESSAGE",
     )
     for server in report["servers"]:
         phase = server["phase"] or "-"
+        # why a server is not Ready (BackOff, RestartsExhausted, OAuthClientRejected, ...)
+        reason = server["reason"] if server["phase"] != "Ready" and server["reason"] else "-"
         if server.get("asLastSeen"):
             phase = f"{phase} (last seen {_uptime(server['ageSeconds'])} ago)"
         servers.add_row(
             qualified_name(server["namespace"], server["name"]),
             phase,
+            reason,
             str(server["pid"] or "-"),
             _uptime(server["uptimeSeconds"]),
             str(server["restarts"]),

@@ -443,6 +443,7 @@ class Reconciler:
                 runner.last_error,
                 runner.stall_reason,
                 self.locks.get((runner.server.metadata.ns, runner.server.name)),
+                failure_reason=runner.failure_reason,
             )
             for runner in self.pool
         }

@@ -81,6 +81,7 @@ def status_report(state_dir: Path) -> dict[str, Any]:
                     "name": record.key.name,
                     "namespace": record.key.namespace,
                     "phase": instance.phase if instance else record.phase,
+                    "reason": ready.reason if ready else None,
                     "asLastSeen": live is None,
                     "ageSeconds": round(now - seen) if seen else None,
                     "pid": pid,

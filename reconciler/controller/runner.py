@@ -12,6 +12,12 @@ new runner) starts the server again. stdio servers are spawned by the supervisor
 own process group; remote servers are connected, never spawned. Every step lands in the
 store (inventory, tools, health, events) so `status` works with the controller down and a
 restart can clean up.
+
+A failure to authenticate to the server (`CREDENTIAL_REASONS`: the token endpoint refused
+the client or cannot be reached, the server refused a fresh token, a secret is missing) is
+reported under its own reason, in the BackOff event and condition and in the Stalled one,
+rather than as a generic `BackOff` or `RestartsExhausted`; a fatal one (the token
+endpoint refused the client) stalls at once.
 """
 
 from __future__ import annotations
@@ -27,7 +33,13 @@ from typing import Any
 import structlog
 
 from ..core.conditions import Phase
-from ..core.errors import AuthorizationServerError, InvalidInput, ReconcilerError, ServerError
+from ..core.errors import (
+    CREDENTIAL_REASONS,
+    AuthorizationServerError,
+    InvalidInput,
+    ReconcilerError,
+    ServerError,
+)
 from ..core.hashing import tool_schema_hash
 from ..core.models import MCPServer
 from ..core.spec_changes import runtime_hash
@@ -60,6 +72,13 @@ Listener = Callable[["ServerRunner"], Awaitable[None] | None]
 def _notifies_tool_changes(connection: UpstreamConnection) -> bool:
     tools = connection.server_capabilities.get("tools")
     return isinstance(tools, dict) and bool(tools.get("listChanged"))
+
+
+def _specific_reason(error: BaseException) -> str | None:
+    """The reason of a failure to authenticate to the server (CREDENTIAL_REASONS)."""
+    if isinstance(error, ReconcilerError) and error.reason in CREDENTIAL_REASONS:
+        return error.reason
+    return None
 
 
 def server_id(server: MCPServer) -> str:
@@ -111,6 +130,9 @@ class ServerRunner:
         self.last_error: str | None = None
         self.stall_reason: str | None = None
         """CamelCase reason of a Stalled server (RestartsExhausted, SandboxUnavailable)."""
+        self.failure_reason: str | None = None
+        """Reason of the last failure when it was one to authenticate (CREDENTIAL_REASONS):
+        what the BackOff, and a Stalled after it, report instead of a generic reason."""
         self.started_at: float | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -187,6 +209,7 @@ class ServerRunner:
                 raise
             except (ReconcilerError, OSError) as exc:
                 self.last_error = exc.message if isinstance(exc, ReconcilerError) else str(exc)
+                self.failure_reason = _specific_reason(exc)
                 if isinstance(exc, ReconcilerError) and exc.fatal:
                     self.stall_reason = exc.reason
             finally:
@@ -195,24 +218,29 @@ class ServerRunner:
             if self._stopping.is_set():
                 return
             if self.stall_reason is not None:
-                await self._stall(self.stall_reason, self.last_error or self.stall_reason)
+                await self._stall(
+                    self.stall_reason,
+                    f"{self.last_error or self.stall_reason}; once fixed, `mcp-reconciler "
+                    f"restart {self.server.key.qualified_name}` (or a change of its spec) "
+                    "starts it again",
+                )
                 return
             if ready_since is not None and time.monotonic() - ready_since > HEALTHY_RESET_SECONDS:
                 self.failures = 0
             self.failures += 1
             if self.failures >= policy.max_failures:
                 await self._stall(
-                    "RestartsExhausted",
+                    self.failure_reason or "RestartsExhausted",
                     f"gave up after {self.failures} consecutive failures: {self.last_error}; "
                     "fix the server, then `mcp-reconciler restart "
-                    f"{self.server.name}` (or change its spec) to try again",
+                    f"{self.server.key.qualified_name}` (or change its spec) to try again",
                 )
                 return
             delay = RestartDelays.from_policy(policy.backoff).delay(self.failures)
             self.phase = Phase.BACKOFF
             self._event(
                 "warning",
-                "BackOff",
+                self.failure_reason or "BackOff",
                 f"failed ({self.last_error}); restart {self.failures}/{policy.max_failures - 1}"
                 f" in {delay:g}s",
             )
@@ -224,9 +252,11 @@ class ServerRunner:
             self.restarts += 1
 
     async def _stall(self, reason: str, message: str) -> None:
-        """Give up until the spec changes: Stalled, with the reason its condition carries."""
+        """Give up until the spec changes: Stalled, with the reason its condition carries and
+        the message (what failed, and how to start it again) its status shows."""
         self.phase = Phase.STALLED
         self.stall_reason = reason
+        self.last_error = message
         self._event("error", reason, message)
         self._persist()
         await self._changed()
@@ -245,6 +275,7 @@ class ServerRunner:
         await self._discover()
         self.phase = Phase.READY
         self.last_error = None
+        self.failure_reason = None
         self._ready.set()
         self._event("info", "Ready", f"ready with {len(self.exposed_tools())} tools")
         self._persist()
@@ -288,7 +319,7 @@ class ServerRunner:
         try:
             await self._credentials.token()
         except AuthorizationServerError as exc:
-            raise ServerError(f"no OAuth token: {exc.message}", reason=exc.reason) from None
+            raise ServerError.caused_by(f"no OAuth token: {exc.message}", exc) from None
         return self._credentials
 
     async def _supervise(self) -> None:
@@ -304,7 +335,9 @@ class ServerRunner:
             finally:
                 closed.cancel()
             if done or connection.closed:
-                raise ServerError(self._exit_message(connection))
+                raise ServerError.caused_by(
+                    self._exit_message(connection), connection.failure_error
+                )
             ok, error = await self._health_check(connection, check.timeout_seconds)
             misses = 0 if ok else misses + 1
             if misses >= check.failure_threshold:

@@ -27,6 +27,9 @@ class ServerFacts:
     """Why a Stalled server gave up (default RestartsExhausted)."""
     lock: ServerVerdict | None = None
     """The ToolLock and scan verdict on the server's tools."""
+    failure_reason: str | None = None
+    """Reason of the failure a server backs off from, when it has one of its own (a remote
+    server's OAuth: OAuthClientRejected, TokenEndpointUnavailable, UpstreamUnauthorized)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +97,7 @@ def server_status(server: MCPServer, facts: ServerFacts | None) -> StatusView:
         reason = facts.stall_reason or "RestartsExhausted"
         message = facts.last_error or "gave up restarting"
     elif facts.phase == Phase.BACKOFF:
-        reason, message = "BackOff", facts.last_error or "restarting"
+        reason, message = facts.failure_reason or "BackOff", facts.last_error or "restarting"
     else:
         reason, message = "Starting", "starting"
     conditions = _conditions(ready, not ready and not stalled, stalled, reason, message)

@@ -6,11 +6,12 @@
     ├── SourceError (transient)     a directory or git source could not be read or fetched
     ├── SecretNotFound (fatal)      a secretKeyRef or env reference does not resolve
     ├── ServerError (transient)     an MCP server failed to start, answer or stay up
-    │   └── SandboxUnavailable (fatal)  a sandboxed server cannot be confined on this machine
+    │   ├── SandboxUnavailable (fatal)  a sandboxed server cannot be confined on this machine
+    │   └── UpstreamUnauthorized    a remote server refused a freshly issued OAuth token
     ├── ProviderError (transient)   an LLM provider call failed (see `retry_after`)
     ├── TokenRejected               a caller's JWT is not valid (answered with 401, never retried)
-    ├── AuthorizationServerError (transient)
-    │                               an OIDC issuer or OAuth token endpoint failed or refused
+    ├── AuthorizationServerError    an OIDC issuer or OAuth token endpoint failed (transient)
+    │                               or refused the client (fatal)
     └── StateError (fatal)          the state directory is unusable
 
 Every error has a CamelCase `reason` used verbatim as the reason of the condition it
@@ -20,9 +21,32 @@ causes, and never carries a secret value in its message.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 Severity = Literal["error", "warning"]
+
+OAUTH_CLIENT_REJECTED: Final = "OAuthClientRejected"
+"""The token endpoint refused the client (invalid_client, unauthorized_client): fatal."""
+OAUTH_SCOPE_REJECTED: Final = "OAuthScopeRejected"
+"""The token endpoint refused the scopes or audience asked for (invalid_scope): fatal."""
+TOKEN_ENDPOINT_UNAVAILABLE: Final = "TokenEndpointUnavailable"
+"""The token endpoint cannot be reached, timed out, or answered 5xx/429."""
+TOKEN_ENDPOINT_FAILED: Final = "TokenEndpointFailed"
+"""The token endpoint answered something that is not a Bearer token."""
+UPSTREAM_UNAUTHORIZED: Final = "UpstreamUnauthorized"
+"""The remote server answered 401 to a token issued for it a moment before."""
+CREDENTIAL_REASONS: Final = frozenset(
+    {
+        OAUTH_CLIENT_REJECTED,
+        OAUTH_SCOPE_REJECTED,
+        TOKEN_ENDPOINT_UNAVAILABLE,
+        TOKEN_ENDPOINT_FAILED,
+        UPSTREAM_UNAUTHORIZED,
+        "SecretNotFound",
+    }
+)
+"""Reasons of a server's failure to authenticate to it: they name its BackOff and Stalled
+conditions (and events) instead of the generic BackOff and RestartsExhausted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +127,34 @@ class SecretNotFound(ReconcilerError):
 class ServerError(ReconcilerError):
     reason = "ServerFailed"
 
+    def __init__(
+        self, message: str, *, reason: str | None = None, fatal: bool | None = None
+    ) -> None:
+        super().__init__(message, reason=reason)
+        if fatal is not None:
+            self.fatal = fatal
+
+    @classmethod
+    def caused_by(cls, message: str, cause: ReconcilerError | None) -> ServerError:
+        """A ServerError saying `message`, with the reason and fatality of `cause` (a typed
+        failure underneath, such as a refused OAuth client), when there is one."""
+        if cause is None:
+            return cls(message)
+        return cls(message, reason=cause.reason, fatal=cause.fatal)
+
 
 class SandboxUnavailable(ServerError):
     """The server declares `sandbox` but this machine cannot confine it: never run it bare."""
 
     reason = "SandboxUnavailable"
     fatal = True
+
+
+class UpstreamUnauthorized(ServerError):
+    """A remote server answered 401 to a token fetched for it a moment before: the token
+    endpoint issues tokens the server does not accept (audience, scopes, issuer)."""
+
+    reason = UPSTREAM_UNAUTHORIZED
 
 
 class ProviderError(ReconcilerError):

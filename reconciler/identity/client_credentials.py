@@ -7,8 +7,20 @@ what a 401 from the resource server calls: it fetches a new token unless another
 already replaced `stale`. Concurrent callers share one request to the token endpoint.
 
 The client authenticates with HTTP Basic (`client_secret_basic`, the method every
-authorization server must support). Neither the secret nor any token ever appears in an
-error message: errors carry the endpoint, the HTTP status and the OAuth `error` code only.
+authorization server must support). A failure is an `AuthorizationServerError` whose reason
+says what went wrong:
+
+    OAuthClientRejected (fatal)       400/401 invalid_client or unauthorized_client (or a
+                                      bare 401): the client id or secret is wrong, or the
+                                      client may not use this grant
+    OAuthScopeRejected (fatal)        400 invalid_scope or invalid_target: the scopes or the
+                                      audience asked for are not granted to the client
+    TokenEndpointUnavailable          no answer (refused, timed out) or 5xx / 429
+    TokenEndpointFailed               any other answer that is not a Bearer token
+
+Neither the secret nor any token ever appears in an error message: errors carry the
+endpoint, the HTTP status, the OAuth `error` code and its description (with the secret
+blanked out, should a server echo it).
 """
 
 from __future__ import annotations
@@ -21,13 +33,21 @@ from urllib.parse import quote
 
 import httpx
 
-from ..core.errors import AuthorizationServerError
+from ..core.errors import (
+    OAUTH_CLIENT_REJECTED,
+    OAUTH_SCOPE_REJECTED,
+    TOKEN_ENDPOINT_FAILED,
+    TOKEN_ENDPOINT_UNAVAILABLE,
+    AuthorizationServerError,
+)
 from .keys import check_endpoint
 
 DEFAULT_LIFETIME_SECONDS = 300.0
 """Lifetime assumed for a token whose response has no `expires_in`."""
-REFUSALS = frozenset({"invalid_client", "unauthorized_client", "invalid_scope", "invalid_target"})
-"""OAuth error codes that retrying cannot fix."""
+CLIENT_REFUSALS = frozenset({"invalid_client", "unauthorized_client"})
+"""OAuth error codes refusing the client itself: retrying cannot fix them."""
+SCOPE_REFUSALS = frozenset({"invalid_scope", "invalid_target"})
+"""OAuth error codes refusing what the client asked for: retrying cannot fix them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,37 +127,34 @@ class ClientCredentials:
                 response = await client.post(
                     self.token_url, data=form, auth=auth, headers={"accept": "application/json"}
                 )
+        except httpx.TimeoutException:
+            raise AuthorizationServerError(
+                f"the token endpoint {self.token_url} did not answer within {self._timeout:g}s",
+                reason=TOKEN_ENDPOINT_UNAVAILABLE,
+            ) from None
         except httpx.HTTPError as exc:
             raise AuthorizationServerError(
                 f"the token endpoint {self.token_url} cannot be reached ({type(exc).__name__})",
-                reason="TokenEndpointUnavailable",
+                reason=TOKEN_ENDPOINT_UNAVAILABLE,
             ) from None
         try:
             body = response.json()
         except ValueError:
             body = None
         if response.status_code != 200 or not isinstance(body, dict):
-            code = body.get("error") if isinstance(body, dict) else None
-            refused = response.status_code in (400, 401) and code in REFUSALS
-            detail = f" ({str(code)[:60]})" if isinstance(code, str) else ""
-            raise AuthorizationServerError(
-                f"the token endpoint {self.token_url} refused client {self._client_id}: "
-                f"HTTP {response.status_code}{detail}",
-                reason="OAuthClientRejected" if refused else "TokenEndpointFailed",
-                fatal=refused,
-            )
+            raise self._refusal(response.status_code, body if isinstance(body, dict) else {})
         value = body.get("access_token")
         if not isinstance(value, str) or not value:
             raise AuthorizationServerError(
                 f"the token endpoint {self.token_url} answered without an access_token",
-                reason="TokenEndpointFailed",
+                reason=TOKEN_ENDPOINT_FAILED,
             )
         token_type = body.get("token_type", "Bearer")
         if not isinstance(token_type, str) or token_type.lower() != "bearer":
             raise AuthorizationServerError(
                 f"the token endpoint {self.token_url} issued a {str(token_type)[:20]!r} token; "
                 "only Bearer tokens are supported",
-                reason="TokenEndpointFailed",
+                reason=TOKEN_ENDPOINT_FAILED,
             )
         lifetime = body.get("expires_in")
         seconds = (
@@ -147,3 +164,46 @@ class ClientCredentials:
         )
         self._current = _Token(value, started + seconds - min(self._margin, seconds / 4))
         return value
+
+    def _refusal(self, status: int, body: dict[str, object]) -> AuthorizationServerError:
+        """The error for an answer that is not a token, by what the endpoint said."""
+        code = body.get("error")
+        code = code if isinstance(code, str) else None
+        said = f"HTTP {status}" + (f" ({_printable(code, 60)})" if code else "")
+        description = body.get("error_description")
+        if isinstance(description, str) and description.strip():
+            for secret in {self._client_secret, quote(self._client_secret, safe="")}:
+                if secret:
+                    description = description.replace(secret, "[redacted]")
+            said += f": {_printable(description, 200)}"
+        where = f"the token endpoint {self.token_url}"
+        if status in (400, 401) and (code in CLIENT_REFUSALS or (status == 401 and not code)):
+            return AuthorizationServerError(
+                f"{where} refused client {self._client_id}: {said}; check auth.oauth2.clientId "
+                "and the secret clientSecret names, and that the client may use the "
+                "client-credentials grant",
+                reason=OAUTH_CLIENT_REJECTED,
+                fatal=True,
+            )
+        if status == 400 and code in SCOPE_REFUSALS:
+            return AuthorizationServerError(
+                f"{where} refused what client {self._client_id} asked for: {said}; check "
+                "auth.oauth2.scopes and auth.oauth2.audience against what the client is "
+                "granted",
+                reason=OAUTH_SCOPE_REJECTED,
+                fatal=True,
+            )
+        if status >= 500 or status == 429:
+            return AuthorizationServerError(
+                f"{where} is unavailable: {said}", reason=TOKEN_ENDPOINT_UNAVAILABLE
+            )
+        return AuthorizationServerError(
+            f"{where} answered client {self._client_id} without a token: {said}",
+            reason=TOKEN_ENDPOINT_FAILED,
+        )
+
+
+def _printable(text: str, limit: int) -> str:
+    """`text` on one line, unprintable characters dropped, cut at `limit` characters."""
+    shown = "".join(c for c in " ".join(text.split()) if c.isprintable())
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"

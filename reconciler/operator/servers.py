@@ -19,8 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ..core.desired import DesiredState
-from ..core.errors import InvalidInput, ReconcilerError, ServerError
-from ..core.models import MCPServer, ResourceKey, ValueSource
+from ..core.errors import (
+    CREDENTIAL_REASONS,
+    AuthorizationServerError,
+    InvalidInput,
+    ReconcilerError,
+    ServerError,
+)
+from ..core.models import DEFAULT_NAMESPACE, MCPServer, ResourceKey, ValueSource
 from ..core.planning import Action, ActionKind, ObservedState, plan
 from ..core.spec_changes import runtime_hash
 from ..identity import ClientCredentials
@@ -281,21 +287,14 @@ class Servers:
         transport = "streamable-http" if server.spec.transport == "stdio" else server.spec.transport
         try:
             headers = await self._headers(server)
-            try:
-                tools = await self.lister(
-                    server.name, url, transport=transport, headers=headers, timeout=timeout
-                )
-            except ReconcilerError:
-                if key not in self._oauth:
-                    raise
-                # The token may have been revoked: one new token, one more try.
-                stale = headers["Authorization"].removeprefix("Bearer ")
-                headers["Authorization"] = f"Bearer {await self._oauth[key][1].refresh(stale)}"
-                tools = await self.lister(
-                    server.name, url, transport=transport, headers=headers, timeout=timeout
-                )
+            # a server behind OAuth: a token per request, one new token after a 401
+            bearer = await self._oauth_client(server)
+            tools = await self.lister(
+                server.name, url, transport=transport, headers=headers, timeout=timeout,
+                bearer=bearer,
+            )  # fmt: skip
         except ReconcilerError as exc:
-            return self._failed(snap, key, exc.message)
+            return self._failed(snap, key, exc)
         try:
             entries, count = tools_status(server, tools)
         except InvalidInput as exc:
@@ -361,13 +360,29 @@ class Servers:
             events.append(Event(reason, message, warning=True))
         return events
 
-    def _failed(self, snap: Snapshot, key: ResourceKey, message: str) -> Result:
+    def _failed(self, snap: Snapshot, key: ResourceKey, error: ReconcilerError) -> Result:
+        """Degraded (or still Starting) after a failed discovery; a failure with a reason
+        of its own (a remote server's OAuth) is reported under it: Stalled when fatal (the
+        token endpoint refused the client), else BackOff until a check succeeds."""
+        message = error.message
         failures = self._failures.get(key, 0) + 1
         self._failures[key] = failures
+        reason = error.reason if error.reason in CREDENTIAL_REASONS else None
+        if reason is not None and error.fatal and reason != "SecretNotFound":  # may come later
+            where = "" if key.namespace == DEFAULT_NAMESPACE else f" -n {key.namespace}"
+            hint = (
+                f"; once fixed, `mcp-reconciler restart {key.name} --kube{where}` checks it again"
+            )
+            return stalled(snap, message + hint, reason)
         was_ready = snap.status.get("phase") in ("Ready", "Degraded")
         if not was_ready:
-            outcome = Outcome("Starting", "Starting", message, reconciling=True)
-            return Result(outcome)
+            if reason is None:
+                return Result(Outcome("Starting", "Starting", message, reconciling=True))
+            previous = snap.status
+            repeated = (previous.get("phase"), previous.get("message")) == ("BackOff", message)
+            events = [] if repeated else [Event(reason, message, warning=True)]
+            outcome = Outcome("BackOff", reason, message, reconciling=True)
+            return Result(outcome, events, changed=not repeated)
         server = snap.parsed.resource
         threshold = (
             server.spec.health_check.failure_threshold if isinstance(server, MCPServer) else 1
@@ -376,8 +391,8 @@ class Servers:
             return Result(None)
         events = []
         if snap.status.get("phase") == "Ready":
-            events.append(Event("DiscoveryFailed", message, warning=True))
-        outcome = Outcome("Degraded", "DiscoveryFailed", message, reconciling=True)
+            events.append(Event(reason or "DiscoveryFailed", message, warning=True))
+        outcome = Outcome("Degraded", reason or "DiscoveryFailed", message, reconciling=True)
         return Result(outcome, events, changed=snap.status.get("phase") == "Ready")
 
     async def _headers(self, server: MCPServer) -> dict[str, str]:
@@ -390,26 +405,32 @@ class Servers:
                 headers[header.name] = header.value
             elif header.value_from is not None:
                 headers[header.name] = await self._secret(server.metadata.ns, header.value_from)
-        oauth2 = server.spec.auth.oauth2 if server.spec.auth else None
-        if oauth2 is not None:
-            secret = await self._secret(server.metadata.ns, oauth2.client_secret)
-            made_of = (oauth2.model_dump_json(), hashlib.sha256(secret.encode()).digest())
-            known = self._oauth.get(server.key)
-            if known is None or known[0] != made_of:
-                client = ClientCredentials(
-                    token_url=oauth2.token_url,
-                    client_id=oauth2.client_id,
-                    client_secret=secret,
-                    scopes=oauth2.scopes,
-                    audience=oauth2.audience,
-                )
-                known = self._oauth[server.key] = (made_of, client)
-            try:
-                token = await known[1].token()
-            except ReconcilerError as exc:
-                raise ServerError(f"no OAuth token: {exc.message}", reason=exc.reason) from None
-            headers["Authorization"] = f"Bearer {token}"
         return headers
+
+    async def _oauth_client(self, server: MCPServer) -> ClientCredentials | None:
+        """The OAuth client of a remote server with `auth.oauth2` (kept while its spec and
+        Secret stay the same), holding a token already: None for any other server."""
+        oauth2 = server.spec.auth.oauth2 if server.spec.auth and not deployed(server) else None
+        if oauth2 is None:
+            self._oauth.pop(server.key, None)
+            return None
+        secret = await self._secret(server.metadata.ns, oauth2.client_secret)
+        made_of = (oauth2.model_dump_json(), hashlib.sha256(secret.encode()).digest())
+        known = self._oauth.get(server.key)
+        if known is None or known[0] != made_of:
+            client = ClientCredentials(
+                token_url=oauth2.token_url,
+                client_id=oauth2.client_id,
+                client_secret=secret,
+                scopes=oauth2.scopes,
+                audience=oauth2.audience,
+            )
+            known = self._oauth[server.key] = (made_of, client)
+        try:
+            await known[1].token()
+        except AuthorizationServerError as exc:
+            raise ServerError.caused_by(f"no OAuth token: {exc.message}", exc) from None
+        return known[1]
 
     async def _secret(self, namespace: str, source: ValueSource) -> str:
         if source.secret_key_ref is not None:

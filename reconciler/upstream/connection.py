@@ -18,7 +18,7 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
 from .. import __version__
-from ..core.errors import ServerError
+from ..core.errors import ReconcilerError, ServerError
 from .channel import RpcChannel
 from .errors import RpcError, ServerUnavailable
 from .sinks import MessageSink
@@ -83,7 +83,9 @@ class UpstreamConnection:
     async def connect(self, *, timeout: float = 30.0) -> dict[str, Any]:
         """Open the transport and run the MCP handshake; return the initialize result.
 
-        Raises `ServerError` saying what went wrong (the connection is closed then).
+        Raises `ServerError` saying what went wrong (the connection is closed then), with
+        the reason of the transport's typed failure when there is one (`OAuthClientRejected`,
+        `UpstreamUnauthorized`, ...).
         """
         where = f"{self.name!r} ({self.transport.label})"
         try:
@@ -104,6 +106,11 @@ class UpstreamConnection:
         except BaseException as exc:
             self._initialize_result = None
             await self.close()
+            cause = self.transport.failure_error
+            if cause is not None and isinstance(exc, TransportClosed | ServerUnavailable):
+                raise ServerError.caused_by(
+                    f"could not connect to server {where}: {cause.message}", cause
+                ) from None
             if isinstance(exc, TimeoutError):
                 raise ServerError(
                     f"server {where} did not finish the MCP handshake within {timeout:g}s: "
@@ -148,6 +155,11 @@ class UpstreamConnection:
     def close_reason(self) -> str | None:
         """Why the connection closed, once it has."""
         return self._channel.close_reason
+
+    @property
+    def failure_error(self) -> ReconcilerError | None:
+        """The typed error that closed the transport, when one did (see `Transport`)."""
+        return self.transport.failure_error
 
     # -- what the handshake said --------------------------------------------------------
 

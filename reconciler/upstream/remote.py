@@ -13,13 +13,17 @@ SDK's transport class the same way it does.
 
 A server behind OAuth gets its token from a `BearerSource` (the client-credentials grant
 of `reconciler.identity`) on every HTTP request; a 401 answer makes the source fetch a new
-token once, and the request is sent again with it.
+token once, and the request is sent again with it. A 401 to that fresh token too ends the
+connection with `UpstreamUnauthorized`; a token endpoint that refuses or cannot be reached
+ends it with its `AuthorizationServerError`. Either is kept as the transport's
+`failure_error`, so the server's status can say which it was.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
@@ -37,6 +41,7 @@ from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
 from mcp.shared.message import ClientMessageMetadata, ServerMessageMetadata, SessionMessage
 from mcp_types import RequestId, jsonrpc_message_adapter
 
+from ..core.errors import ReconcilerError, UpstreamUnauthorized
 from .transport import Inbound, Message, TransportClosed
 
 logger = logging.getLogger(__name__)
@@ -64,8 +69,13 @@ class BearerSource(Protocol):
         ...
 
 
+_CHALLENGE_ERROR = re.compile(r'error="([A-Za-z0-9_.-]{1,60})"')
+"""The `error` code of a `WWW-Authenticate: Bearer` challenge (RFC 6750 section 3)."""
+
+
 class BearerAuth(httpx2.Auth):
-    """`Authorization: Bearer` from a BearerSource; one refresh and retry on a 401."""
+    """`Authorization: Bearer` from a BearerSource; one refresh and retry on a 401, and
+    `UpstreamUnauthorized` when the fresh token is refused too."""
 
     def __init__(self, source: BearerSource) -> None:
         self.source = source
@@ -76,10 +86,19 @@ class BearerAuth(httpx2.Auth):
         token = await self.source.token()
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
+        if response.status_code != 401:
+            return
+        fresh = await self.source.refresh(token)
+        request.headers["Authorization"] = f"Bearer {fresh}"
+        response = yield request
         if response.status_code == 401:
-            fresh = await self.source.refresh(token)
-            request.headers["Authorization"] = f"Bearer {fresh}"
-            yield request
+            found = _CHALLENGE_ERROR.search(response.headers.get("www-authenticate", ""))
+            said = f" ({found.group(1)})" if found else ""
+            raise UpstreamUnauthorized(
+                f"{redacted_url(str(request.url))} answered HTTP 401{said} to a token the "
+                "token endpoint had just issued: check that auth.oauth2.audience and scopes "
+                "are what the server expects, and that it trusts the token endpoint's issuer"
+            )
 
 
 def redacted_url(url: str) -> str:
@@ -108,6 +127,7 @@ class SdkStreamsTransport:
         self.protocol_version: str | None = None
         self.failure: str | None = None
         """Why the pipe closed, when it closed on its own."""
+        self.failure_error: ReconcilerError | None = None
         self._open_streams = open_streams
         self._secret_texts = secret_texts
         self._bearer = bearer
@@ -172,6 +192,7 @@ class SdkStreamsTransport:
                             continue
                         self._inbox.put_nowait(_to_inbound(item))
         except Exception as exc:
+            self.failure_error = _typed_cause(exc)
             self.failure = self._describe(exc)
             if not ready.done():
                 ready.set_exception(TransportClosed(self.failure))
@@ -187,14 +208,29 @@ class SdkStreamsTransport:
             self._inbox.put_nowait(None)
 
     def _describe(self, exc: BaseException) -> str:
+        exc = self.failure_error or exc
         while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
             exc = exc.exceptions[0]
+        if isinstance(exc, ReconcilerError):
+            return exc.message  # worded for people already, secrets never in it
         text = str(exc) or type(exc).__name__
         hidden = (*self._secret_texts, *(self._bearer.secrets if self._bearer else ()))
         for secret in hidden:
             if secret:
                 text = text.replace(secret, "[redacted]")
         return f"{type(exc).__name__}: {text}"
+
+
+def _typed_cause(exc: BaseException) -> ReconcilerError | None:
+    """The first of our own errors in `exc` (a task group nests them in exception groups)."""
+    if isinstance(exc, ReconcilerError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _typed_cause(inner)
+            if found is not None:
+                return found
+    return None
 
 
 def _to_inbound(item: SessionMessage) -> Inbound:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from mcp_types import RequestId
 
+from ..core.errors import ReconcilerError
 from . import wire
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,10 @@ class Transport(Protocol):
 
     failure: str | None
     """Why the pipe closed, when it closed on its own and the transport knows why."""
+
+    failure_error: ReconcilerError | None
+    """The typed error that closed the pipe, when one did (a refused OAuth client, a token
+    the server refused): its reason becomes the reason of the server's condition."""
 
     links_requests: bool
     """True when every message about a request carries its id (`Inbound`'s second item):
@@ -76,6 +81,7 @@ class StdioTransport:
         self._closed = False
         self.protocol_version: str | None = None
         self.failure: str | None = None
+        self.failure_error: ReconcilerError | None = None
 
     async def start(self) -> None:
         if self._closed or self._writer.is_closing():
