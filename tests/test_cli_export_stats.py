@@ -74,3 +74,24 @@ def test_stats_without_a_state_dir_says_how_to_start_one(tmp_path: Path) -> None
     result = cli("stats", state_dir=tmp_path / "nowhere", check=False)
     assert result.returncode == 1
     assert "mcp-reconciler run" in result.stderr
+
+
+def test_a_token_sub_is_shown_as_text_never_as_markup_or_terminal_codes(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from reconciler.cli.app import app
+
+    sub = "[bold red]root[/] \x1b[2J"  # an identity provider may put anything in sub
+    with Store.open(tmp_path) as store:
+        store.record_calls(
+            [CallRecord(time.time(), "dev", "time", "now", 1.0, "ok", "data-team", token_sub=sub)]
+        )
+    for command in ("audit", "stats"):
+        shown = CliRunner().invoke(
+            app, [command, "--state-dir", str(tmp_path)], env={"COLUMNS": "300"}
+        )
+        assert shown.exit_code == 0, shown.output
+        assert "[bold red]root[/] \\u001b[2J" in shown.stdout
+        assert "\x1b" not in shown.stdout
+    rows = json.loads(cli("audit", "-o", "json", state_dir=tmp_path).stdout)
+    assert rows[0]["tokenSub"] == sub  # machines get the value as recorded

@@ -96,7 +96,9 @@ def status(output: OutputOpt = Output.text, state_dir: StateDir = None) -> None:
     for server in report["servers"]:
         phase = server["phase"] or "-"
         # why a server is not Ready (BackOff, RestartsExhausted, OAuthClientRejected, ...)
-        reason = server["reason"] if server["phase"] != "Ready" and server["reason"] else "-"
+        reason = server["reason"] or "-"
+        if reason in (server["phase"], "Succeeded"):
+            reason = "-"
         if server.get("asLastSeen"):
             phase = f"{phase} (last seen {_uptime(server['ageSeconds'])} ago)"
         servers.add_row(
