@@ -44,6 +44,12 @@ def _withheld_note(server: dict[str, Any]) -> str:
     return f"withheld by ToolLock/scan: {', '.join(withheld)}" if withheld else ""
 
 
+def _reason(server: dict[str, Any]) -> str | None:
+    """The reason of a server's Ready condition, when it says more than its phase."""
+    reason = server.get("reason")
+    return None if reason in (None, server["phase"], "Succeeded") else str(reason)
+
+
 def _fail(error: StateError) -> typer.Exit:
     typer.echo(f"error: {error.message}", err=True)
     return typer.Exit(1)
@@ -82,29 +88,29 @@ def status(output: OutputOpt = Output.text, state_dir: StateDir = None) -> None:
             f"attempted:  {attempted['revision']} ({attempted['outcome']}): {attempted['message']}",
             fg="red",
         )
+    # why a server is not Ready (RestartsExhausted, OAuthClientRejected, ...): a column of
+    # its own when some server has a reason the phase does not already say
+    reasons = [_reason(server) for server in report["servers"]]
+    with_reasons = any(reasons)
     # Names are never wrapped (`team-a/time` reads as one); the message column gives way.
     servers = Table(
         Column("SERVER", no_wrap=True),
         "PHASE",
-        "REASON",
+        *(["REASON"] if with_reasons else []),
         "PID",
         "UPTIME",
         "RESTARTS",
         "TOOLS",
         "MESSAGE",
     )
-    for server in report["servers"]:
+    for server, reason in zip(report["servers"], reasons, strict=True):
         phase = server["phase"] or "-"
-        # why a server is not Ready (BackOff, RestartsExhausted, OAuthClientRejected, ...)
-        reason = server["reason"] or "-"
-        if reason in (server["phase"], "Succeeded"):
-            reason = "-"
         if server.get("asLastSeen"):
             phase = f"{phase} (last seen {_uptime(server['ageSeconds'])} ago)"
         servers.add_row(
             qualified_name(server["namespace"], server["name"]),
             phase,
-            reason,
+            *([reason or "-"] if with_reasons else []),
             str(server["pid"] or "-"),
             _uptime(server["uptimeSeconds"]),
             str(server["restarts"]),
