@@ -5,7 +5,8 @@ The front verifies each request's `Authorization: Bearer` JWT against the test i
 keys and audience (as a hosted MCP server does), answers 401 with `WWW-Authenticate:
 Bearer error="invalid_token"` otherwise, and passes accepted requests through unchanged,
 streaming the answer (JSON or SSE) back as it arrives. `revoke_seen` makes it refuse
-every token it has accepted so far, as a provider's revocation would.
+every token it has accepted so far, as a provider's revocation would; `refusing` every
+token at all.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class OAuthFront:
         self.counts: Counter[str] = Counter()
         self.tokens_seen: set[str] = set()
         self._revoked: set[str] = set()
+        self.refusing = False
+        """While set, every token is refused (as when the server stops trusting the issuer)."""
         self._backend_port = free_port()
         self._backend: subprocess.Popen[bytes] | None = None
         self._server: ThreadingHTTPServer | None = None
@@ -119,7 +122,7 @@ class OAuthFront:
             )
         except (jwt.PyJWTError, KeyError):
             return False
-        if token in self._revoked or not claims.get("sub"):
+        if self.refusing or token in self._revoked or not claims.get("sub"):
             return False
         self.tokens_seen.add(token)
         return True

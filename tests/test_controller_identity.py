@@ -10,6 +10,7 @@ from typing import Any
 
 import mcp_types as types
 import pytest
+from mcp.shared.exceptions import MCPError
 
 from tests.controller_harness import Controller, suite_doc, wait_for, write_yaml
 from tests.gateway_harness import mcp_client, oauth_client
@@ -187,6 +188,24 @@ async def test_a_remote_server_behind_oauth_connects_and_stays_connected_across_
         shown = "\n".join([controller.log.read_text(), json.dumps(stats), json.dumps(audited())])
         assert SECRET not in shown
         assert not [token for token in issuer.tokens_issued if token in shown]
+
+        # connected, the server stops accepting the issuer's tokens (a fresh one too): the
+        # connection ends, the server backs off saying why, and is back once they are accepted
+        front.refusing = True
+        try:
+            async with mcp_client(url) as session:
+                with pytest.raises(MCPError):
+                    await session.call_tool("vendor_echo", {"message": "refused"})
+            wait_for(
+                lambda: (
+                    (s := controller.server("vendor"))
+                    and (s["phase"], s["reason"]) == ("BackOff", "UpstreamUnauthorized")
+                ),
+                what="vendor backing off for UpstreamUnauthorized",
+            )
+        finally:
+            front.refusing = False
+        controller.wait_ready_remote("vendor")
     finally:
         controller.terminate()
 
