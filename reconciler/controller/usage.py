@@ -74,7 +74,7 @@ class UsageRecorder:
 def log_calls(records: list[CallRecord]) -> None:
     """Each call as one log line: `{"event": "call", "subject": ..., ...}`."""
     handler = _json_handler
-    if handler is None:
+    if handler is None or handler not in logging.getLogger().handlers:
         for record in records:
             log_call(record)
         return
