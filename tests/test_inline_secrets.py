@@ -12,7 +12,9 @@ import pytest
 import structlog
 
 from reconciler.cli.logsetup import configure_logging
+from reconciler.controller.usage import log_calls
 from reconciler.core.redaction import MASK, credential_kind, redact
+from reconciler.store.records import CallRecord
 
 SECRETS = {
     "openai": "sk-proj-Zq8vR2mT5yW9bK3nH7dF1gJ4",
@@ -158,3 +160,29 @@ def test_log_lines_are_redacted(capfd: pytest.CaptureFixture[str]) -> None:
     assert SECRETS["password"] not in err
     assert SECRETS["header"] not in err
     assert MASK in lines[0]["url"]
+
+
+def test_audit_lines_carry_the_call_fields_and_no_credential(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging(fmt="json")
+    try:
+        log_calls([
+            CallRecord(ts=1.5, suite="ops", server="", tool=SECRETS["github"], duration_ms=2.34567,
+                       outcome="unknown_tool", subject="ci-bot", error_code=-32602, args_hash="ab"),
+            CallRecord(ts=2.5, suite="ops", server="time", tool="now", duration_ms=1.0,
+                       outcome="ok", subject=None, error_code=None, args_hash=""),
+        ])  # fmt: skip
+    finally:
+        logging.getLogger().handlers.clear()
+        structlog.reset_defaults()
+    err = capfd.readouterr().err
+    first, second = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert SECRETS["github"] not in err
+    assert first == {
+        "ts": 1.5, "subject": "ci-bot", "suite": "ops", "server": None, "tool": MASK,
+        "outcome": "unknown_tool", "durationMs": 2.346, "errorCode": -32602, "argsSha256": "ab",
+        "event": "call", "level": "info", "timestamp": first["timestamp"],
+    }  # fmt: skip
+    assert first["timestamp"].endswith("Z")
+    assert (second["subject"], second["server"], second["argsSha256"]) == (None, "time", None)

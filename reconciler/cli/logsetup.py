@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 import structlog
 
+from ..controller.usage import write_calls_as_json
 from ..core.redaction import redact, redact_value
 
 LogFormat = Literal["auto", "json", "console"]
@@ -56,3 +57,4 @@ def configure_logging(*, fmt: LogFormat = "auto", level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    write_calls_as_json(handler if use_json else None)

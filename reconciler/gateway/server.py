@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 from ..core.errors import ServerError
 from ..embedded_http import EmbeddedHttpServer
 from .connections import ConnectionGuard, ConnectionLimits
-from .hosts import App, guarded
+from .hosts import App, Receive, Scope, Send, guarded
 from .http import (
     METADATA_PREFIX,
     delete_mcp,
@@ -95,7 +95,32 @@ def create_app(
         ]
     )
     app.state.gateway = gateway
-    return guarded(app, gateway.hosts)
+    return guarded(_post_first(app), gateway.hosts)
+
+
+def _post_first(app: Starlette) -> App:
+    """`app`, with a POST to `/suites/<suite>/mcp` (nearly every request a gateway gets)
+    handed straight to its endpoint: the route Starlette would pick for it, without
+    matching the path against every route first. Anything else goes through the app."""
+
+    async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and path.startswith("/suites/")
+            and path.endswith("/mcp")
+            and len(path) >= 12
+            and not scope.get("root_path")
+        ):
+            scope["app"] = app
+            scope["path_params"] = {"suite": path[8:-4]}
+            response = await post_mcp(Request(scope, receive, send))
+            await response(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    return dispatch
 
 
 class GatewayServer:
