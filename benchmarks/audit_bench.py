@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from reconciler.gateway.auth import Principal
 from reconciler.gateway.records import CallRecord
-from reconciler.gateway.sessions import ClientSession
+from reconciler.gateway.sessions import CallerSession
 from reconciler.store import Store
 from reconciler.store.schema import MIGRATIONS
 
@@ -73,7 +73,7 @@ def best_ns(
 
 def record_costs(calls: int, rounds: int) -> tuple[float, float]:
     digest = "5d41402abc4b2a76b9719d911017c592" * 2
-    session = ClientSession("id", "dev", "data-team", token_sub="alice")
+    session = CallerSession("id", "dev", "data-team", token_sub="alice")
 
     def before() -> None:
         RecordBefore(
@@ -92,7 +92,7 @@ def record_costs(calls: int, rounds: int) -> tuple[float, float]:
 
 
 def session_costs(calls: int, rounds: int) -> tuple[float, float]:
-    session = ClientSession("id", "dev", "data-team", token_sub="alice")
+    session = CallerSession("id", "dev", "data-team", token_sub="alice")
     caller = Principal("data-team", "alice")
 
     def before() -> bool:

@@ -23,7 +23,7 @@ from .naming import POLICIES, Candidate, Naming, NamingPolicy
 from .records import CallOutcome, CallRecord
 from .server import GatewayServer, create_app, serve
 from .service import CallRecorder, Gateway, ServerSink, ServerState
-from .upstreams import Upstream, UpstreamRegistry
+from .upstream_ports import Upstream, UpstreamRegistry
 
 __all__ = [
     "ANONYMOUS",

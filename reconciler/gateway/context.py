@@ -16,8 +16,8 @@ from .exchange import Exchange
 from .ratelimit import SubjectRateLimiter
 from .records import CallRecord
 from .rpc import RequestId
-from .sessions import ClientSession
-from .upstreams import Upstream
+from .sessions import CallerSession
+from .upstream_ports import Upstream
 
 
 class Services(Protocol):
@@ -53,7 +53,7 @@ class RequestContext:
     """One client request being handled: who asked, on which suite, where replies go."""
 
     services: Services
-    session: ClientSession
+    session: CallerSession
     suite: SuiteConfig
     exchange: Exchange
     request_id: RequestId

@@ -24,7 +24,7 @@ from .calls import call_tool
 from .config import SuiteConfig, ToolRoute
 from .context import RequestContext
 from .rpc import INVALID_PARAMS, Message, RpcError, notification
-from .sessions import ClientSession
+from .sessions import CallerSession
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ class SearchMode:
         self._queries: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
         self._allowed: dict[tuple[str, str, str], frozenset[str]] = {}
 
-    def listing(self, suite: SuiteConfig, session: ClientSession) -> tuple[list[Message], str]:
+    def listing(self, suite: SuiteConfig, session: CallerSession) -> tuple[list[Message], str]:
         """The session's tools/list in search mode, and a fingerprint of it."""
         tools, fingerprint = self.visible_tools(suite, session.subject)
         found = [t for t in tools if t.get("name") in session.discovered]
@@ -196,7 +196,7 @@ class SearchMode:
             "structuredContent": {"tools": results},
         }
 
-    def _remember(self, session: ClientSession, suite: SuiteConfig, names: Sequence[str]) -> None:
+    def _remember(self, session: CallerSession, suite: SuiteConfig, names: Sequence[str]) -> None:
         """Add found tools to the session's listing; tell the client when it grew."""
         new = set(names) - session.discovered
         if not new:

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..upstream import wire
 from .rpc import Message
-from .sessions import ClientSession
+from .sessions import CallerSession
 
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 """An ASGI `send`."""
@@ -46,7 +46,7 @@ class Exchange:
     legacy transport); `stream`: the response may be an SSE stream.
     """
 
-    def __init__(self, session: ClientSession, *, stream: bool, send: Send | None = None) -> None:
+    def __init__(self, session: CallerSession, *, stream: bool, send: Send | None = None) -> None:
         self.session = session
         self.stream = stream and send is not None
         """Messages may travel on the request's own response (an SSE response is possible)."""

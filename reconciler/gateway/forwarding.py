@@ -13,8 +13,8 @@ from typing import Any
 
 from .context import RequestContext
 from .rpc import METHOD_NOT_FOUND, Message, RpcError, notification, valid_id
-from .sessions import ClientSession
-from .upstreams import Upstream, rpc_error, unavailable
+from .sessions import CallerSession
+from .upstream_ports import Upstream, rpc_error, unavailable
 
 LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 _RANK = {level: rank for rank, level in enumerate(LOG_LEVELS)}
@@ -27,7 +27,7 @@ CLIENT_CAPABILITY = {
 """The client capability a server-to-client request needs."""
 
 
-def log_wanted(session: ClientSession, params: Any) -> bool:
+def log_wanted(session: CallerSession, params: Any) -> bool:
     """Whether a log message passes the level the client set (all pass when it set none)."""
     if session.log_level is None or not isinstance(params, dict):
         return True

@@ -40,7 +40,7 @@ from .rpc import (
     valid_id,
 )
 from .service import Gateway
-from .sessions import ClientSession
+from .sessions import CallerSession
 
 logger = logging.getLogger(__name__)
 
@@ -238,7 +238,7 @@ def check_version(request: Request) -> None:
 
 def session_of(
     gateway: Gateway, suite: SuiteConfig, caller: Principal, session_id: str | None
-) -> ClientSession:
+) -> CallerSession:
     """The caller's session: missing id -> 400, unknown (or another caller's) -> 404.
 
     A session belongs to the subject that opened it and, for an OIDC caller, to its token's
@@ -343,7 +343,7 @@ class CallResponse(Response):
         self,
         gateway: Gateway,
         suite: SuiteConfig,
-        session: ClientSession,
+        session: CallerSession,
         message: Message,
         *,
         json: bool,
@@ -419,7 +419,7 @@ def open_session(
     holder: str,
     request_id: Any = None,
     legacy: bool = False,
-) -> ClientSession:
+) -> CallerSession:
     """A new session within the suite's limits; 429 (too many initialize) or 503 (full)."""
     created = gateway.sessions.create(
         suite.name,
@@ -429,7 +429,7 @@ def open_session(
         legacy=legacy,
         token_sub=caller.sub,
     )
-    if isinstance(created, ClientSession):
+    if isinstance(created, CallerSession):
         if caller.sub is not None:
             logger.info(
                 "session of subject %s (token sub %s) opened on suite %s",
@@ -483,7 +483,7 @@ async def get_mcp(request: Request) -> Response:
     )
 
 
-async def session_stream(session: ClientSession, *, first: bytes = b"") -> AsyncIterator[bytes]:
+async def session_stream(session: CallerSession, *, first: bytes = b"") -> AsyncIterator[bytes]:
     """Events of a session's outbox, with keep-alive comments, until replaced or closed."""
     generation = session.open_stream()
     try:

@@ -31,7 +31,7 @@ from .http import (
 )
 from .rpc import INVALID_REQUEST, Message, result
 from .service import Gateway
-from .sessions import ClientSession
+from .sessions import CallerSession
 
 
 async def legacy_stream(request: Request) -> Response:
@@ -51,7 +51,7 @@ async def legacy_stream(request: Request) -> Response:
 
 
 async def _until_closed(
-    gateway: Gateway, session: ClientSession, first: bytes
+    gateway: Gateway, session: CallerSession, first: bytes
 ) -> AsyncIterator[bytes]:
     try:
         async for chunk in session_stream(session, first=first):
@@ -83,7 +83,7 @@ async def legacy_messages(request: Request) -> Response:
 
 
 def start_request(
-    gateway: Gateway, suite: SuiteConfig, session: ClientSession, message: Message
+    gateway: Gateway, suite: SuiteConfig, session: CallerSession, message: Message
 ) -> asyncio.Task[Message | None]:
     """Run a client request in a task of its own (its answer goes to the session's stream),
     cancellable by the client."""
@@ -102,6 +102,6 @@ def start_request(
     return task
 
 
-def _deliver(session: ClientSession, task: asyncio.Task[Message | None]) -> None:
+def _deliver(session: CallerSession, task: asyncio.Task[Message | None]) -> None:
     if not task.cancelled() and (answer := task.result()) is not None:
         session.push(answer)

@@ -21,7 +21,7 @@ from .context import RequestContext, Services
 from .forwarding import forward
 from .naming import POLICIES, Candidate
 from .rpc import INVALID_PARAMS, Message, RpcError
-from .sessions import ClientSession
+from .sessions import CallerSession
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ class Catalog:
                 await forward(ctx, key[0], "resources/unsubscribe", params)
         return {}
 
-    def drop_subscriptions(self, session: ClientSession) -> None:
+    def drop_subscriptions(self, session: CallerSession) -> None:
         """Forget an ended session's subscriptions; unsubscribe upstream when it was the last."""
         for key in session.subscriptions:
             holders = self._subscribers.get(key)

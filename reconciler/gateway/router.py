@@ -33,7 +33,7 @@ from .rpc import (
     result,
     valid_id,
 )
-from .sessions import ClientSession, SessionStore
+from .sessions import CallerSession, SessionStore
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class RouterServices(Services, Protocol):
 
     def suite(self, name: str) -> SuiteConfig | None: ...
 
-    def sessions_of(self, servers: Iterable[str]) -> list[ClientSession]:
+    def sessions_of(self, servers: Iterable[str]) -> list[CallerSession]:
         """Open sessions of suites that include any of `servers`."""
         ...
 
@@ -99,7 +99,7 @@ class Router:
 
     # -- entry points ----------------------------------------------------------------
 
-    def initialize(self, session: ClientSession, suite: SuiteConfig, params: Any) -> Message:
+    def initialize(self, session: CallerSession, suite: SuiteConfig, params: Any) -> Message:
         """Record the client's side of the handshake and answer with the suite's side."""
         params = params if isinstance(params, dict) else {}
         capabilities = params.get("capabilities")
@@ -143,7 +143,7 @@ class Router:
             logger.exception("handling %s failed", method)
             return error(ctx.request_id, RpcError(INTERNAL_ERROR, "internal error in the gateway"))
 
-    def notification(self, session: ClientSession, method: str, params: Any) -> None:
+    def notification(self, session: CallerSession, method: str, params: Any) -> None:
         """Handle a notification from the client."""
         params = params if isinstance(params, dict) else {}
         if method == "notifications/initialized":
@@ -160,7 +160,7 @@ class Router:
             if upstream is not None:
                 self.gateway.spawn(upstream.notify(method, params))
 
-    def response(self, session: ClientSession, message: Message) -> None:
+    def response(self, session: CallerSession, message: Message) -> None:
         """The client's answer to a request the gateway sent it (only this session's)."""
         future = session.pending.get(message["id"])
         if future is not None and not future.done():
@@ -234,7 +234,7 @@ class Router:
     async def _ping(self, ctx: RequestContext, params: dict[str, Any]) -> Message:
         return {}
 
-    def listing(self, suite: SuiteConfig, session: ClientSession) -> tuple[list[Message], str]:
+    def listing(self, suite: SuiteConfig, session: CallerSession) -> tuple[list[Message], str]:
         """The session's tools/list, and a fingerprint of it (a change sends list_changed)."""
         if suite.discovery == "search":
             return self.search.listing(suite, session)

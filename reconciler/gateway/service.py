@@ -25,8 +25,8 @@ from .ratelimit import SubjectRateLimiter
 from .records import CallRecord
 from .router import Router
 from .rpc import METHOD_NOT_FOUND, Message, RpcError, notification
-from .sessions import ClientSession, SessionStore
-from .upstreams import Upstream, UpstreamRegistry
+from .sessions import CallerSession, SessionStore
+from .upstream_ports import Upstream, UpstreamRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ class Gateway:
         """A notification a server sent outside any call (the controller forwards them)."""
         self.router.upstream_notification(server, message)
 
-    def sessions_of(self, servers: Iterable[str]) -> list[ClientSession]:
+    def sessions_of(self, servers: Iterable[str]) -> list[CallerSession]:
         """Open sessions of suites that include any of `servers`."""
         wanted = set(servers)
         config = self._config
@@ -226,7 +226,7 @@ class Gateway:
             except Exception:
                 logger.exception("the call recorder failed; the call itself was served")
 
-    def end_session(self, session: ClientSession) -> None:
+    def end_session(self, session: CallerSession) -> None:
         """End a session (DELETE, or its legacy stream closed): calls stop, subscriptions end."""
         self.sessions.remove(session.id)
 

@@ -28,7 +28,7 @@ OUTBOX_LIMIT = 512
 
 
 @dataclass(eq=False)
-class ClientSession:
+class CallerSession:
     """One MCP client connected to one suite."""
 
     id: str
@@ -158,7 +158,7 @@ class SessionStore:
         *,
         limit: int = 10000,
         idle_seconds: float = 3600.0,
-        on_remove: Callable[[ClientSession], None] | None = None,
+        on_remove: Callable[[CallerSession], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.limit = limit
@@ -168,8 +168,8 @@ class SessionStore:
         self.evicted = 0
         """Sessions ended to make room for new ones."""
         self._clock = clock
-        self._sessions: dict[str, ClientSession] = {}
-        self._callers: dict[tuple[str, str], dict[str, ClientSession]] = {}
+        self._sessions: dict[str, CallerSession] = {}
+        self._callers: dict[tuple[str, str], dict[str, CallerSession]] = {}
         """(suite, caller) -> that caller's sessions on the suite."""
         self._per_suite: dict[str, int] = {}
         self._idle: dict[str, float] = {}
@@ -187,7 +187,7 @@ class SessionStore:
         limits: SessionLimits | None = None,
         legacy: bool = False,
         token_sub: str | None = None,
-    ) -> ClientSession | Refused:
+    ) -> CallerSession | Refused:
         """A new session, or why none was created."""
         limits = limits or DEFAULT_LIMITS
         now = self._clock()
@@ -206,7 +206,7 @@ class SessionStore:
             self.sweep(force=True)
             if len(self._sessions) >= self.limit and not self._evict_busiest(None):
                 return Refused("full", 1.0)
-        session = ClientSession(
+        session = CallerSession(
             secrets.token_urlsafe(24),
             suite,
             subject,
@@ -250,12 +250,12 @@ class SessionStore:
         )
         return any(self._evict_from(k) for k in callers)
 
-    def get(self, session_id: str | None) -> ClientSession | None:
+    def get(self, session_id: str | None) -> CallerSession | None:
         if not session_id:
             return None
         return self._sessions.get(session_id)
 
-    def remove(self, session_id: str) -> ClientSession | None:
+    def remove(self, session_id: str) -> CallerSession | None:
         session = self._sessions.pop(session_id, None)
         if session is not None:
             key = (session.suite, session.caller)
@@ -270,7 +270,7 @@ class SessionStore:
                 self.on_remove(session)
         return session
 
-    def __iter__(self) -> Iterator[ClientSession]:
+    def __iter__(self) -> Iterator[CallerSession]:
         return iter(list(self._sessions.values()))
 
     def __len__(self) -> int:
