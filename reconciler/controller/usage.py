@@ -101,6 +101,7 @@ def _json_line(record: CallRecord, timestamp: str) -> bytes:
             {
                 "ts": record.ts,
                 "subject": redact(record.subject) if record.subject is not None else None,
+                "tokenSub": _text(record.token_sub),
                 "suite": redact(record.suite),
                 "server": _text(record.server),
                 "tool": _text(record.tool),
