@@ -86,10 +86,11 @@ class RunnerPool:
         runtime_hash: str | None,
         base_dir: Path,
         sink: MessageSink | None,
-        on_change: Listener,
+        on_change: Listener | None,
+        restarts: int = 0,
     ) -> ServerRunner:
         """Supervise `server` (declared in a file in `base_dir`) with a new runner; the
-        hashes are the plan's."""
+        hashes are the plan's, `restarts` the count it carries on from."""
         runner = ServerRunner(
             server,
             spec_hash=spec_hash,
@@ -102,6 +103,7 @@ class RunnerPool:
             on_change=on_change,
             logs=self.logs,
         )
+        runner.restarts = restarts
         self._runners[server.key] = runner
         runner.start()
         return runner
@@ -114,22 +116,15 @@ class RunnerPool:
         if old is None:
             return None
         await old.stop()
-        fresh = ServerRunner(
+        return self.start(
             old.server,
             spec_hash=old.spec_hash,
-            runtime=old.runtime_hash,
+            runtime_hash=old.runtime_hash,
             base_dir=old.base_dir,
-            store=self.store,
-            machine=self.machine,
-            confinement=self.confinement,
             sink=old.sink,
             on_change=old.on_change,
-            logs=self.logs,
+            restarts=old.restarts + 1,
         )
-        fresh.restarts = old.restarts + 1
-        self._runners[key] = fresh
-        fresh.start()
-        return fresh
 
     async def stop(self, key: ResourceKey) -> None:
         """Stop the server's runner, if any (SIGTERM to its group, then SIGKILL)."""
