@@ -15,6 +15,7 @@ from ..core.models import qualified_name
 from .app import app
 from .durations import parse_duration
 from .options import Output, OutputOpt, StateDir, resolve_state_dir
+from .settings import stop_on_ctrl_c
 
 
 @app.command()
@@ -60,6 +61,7 @@ def logs(
         for line in lines:
             _print(line.as_json(name), as_json=as_json)
         if follow:
+            stop_on_ctrl_c()
             sys.stdout.flush()
             for line in follow_lines(path, start=start):
                 _print(line.as_json(name), as_json=as_json)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import os
+import signal
 from pathlib import Path
 
 DEFAULT_STATE_DIR = ".mcp-reconciler"
@@ -23,3 +24,10 @@ def default_state_dir() -> Path:
 
 def resolve_state_dir(value: Path | None) -> Path:
     return value if value is not None else default_state_dir()
+
+
+def stop_on_ctrl_c() -> None:
+    """Make Ctrl-C (SIGINT) end a follow (`events -f`, `logs -f`) with status 0 even when
+    the process started with SIGINT ignored, as background jobs of a non-interactive
+    shell and the programs they start do: such a follower would otherwise never stop."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -16,6 +16,7 @@ from rich.table import Column, Table
 from ..core.errors import StateError
 from .app import app
 from .options import Output, OutputOpt, StateDir, resolve_state_dir
+from .settings import stop_on_ctrl_c
 
 
 class EventSeverityChoice(enum.StrEnum):
@@ -181,6 +182,7 @@ def events(
         if not follow:
             _print_events(rows, output, table=True)
             return
+        stop_on_ctrl_c()
         _print_events(rows, output, table=False)
         last = rows[-1]["id"] if rows else 0
         while True:
