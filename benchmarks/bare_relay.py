@@ -19,12 +19,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import socket
 import sys
 from pathlib import Path
 from typing import Any
 
 import uvicorn
+from listening import announced_socket
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -103,15 +103,7 @@ async def serve(port_file: Path) -> None:
     server = uvicorn.Server(
         uvicorn.Config(app_for(relay), lifespan="off", log_level="warning", access_log=False)
     )
-    # Bound as the gateway binds: IPPROTO_TCP so asyncio sets TCP_NODELAY.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(2048)
-    sock.setblocking(False)
-    partial = port_file.with_suffix(".partial")
-    partial.write_text(f"{sock.getsockname()[1]}\n")
-    partial.replace(port_file)
+    sock = announced_socket(port_file)
     try:
         await server.serve(sockets=[sock])
     finally:
