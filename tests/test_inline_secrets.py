@@ -180,9 +180,9 @@ def test_audit_lines_carry_the_call_fields_and_no_credential(
     first, second = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     assert SECRETS["github"] not in err
     assert first == {
-        "ts": 1.5, "subject": "ci-bot", "tokenSub": None, "suite": "ops", "server": None, "tool": MASK,
-        "outcome": "unknown_tool", "durationMs": 2.346, "errorCode": -32602, "argsSha256": "ab",
-        "event": "call", "level": "info", "timestamp": first["timestamp"],
+        "ts": 1.5, "subject": "ci-bot", "tokenSub": None, "suite": "ops", "server": None,
+        "tool": MASK, "outcome": "unknown_tool", "durationMs": 2.346, "errorCode": -32602,
+        "argsSha256": "ab", "event": "call", "level": "info", "timestamp": first["timestamp"],
     }  # fmt: skip
     assert first["timestamp"].endswith("Z")
     assert (second["subject"], second["server"], second["argsSha256"]) == (None, "time", None)
