@@ -20,7 +20,7 @@ from ..core.desired import DesiredState
 from ..core.errors import Problem, SourceError, StateError
 from ..core.redaction import redact
 from ..diffing import diff_states
-from ..loading.loader import LoadResult, load_documents, load_paths
+from ..loading.loader import DocumentMemo, LoadResult, load_documents, load_paths
 from ..render import render
 from ..render.json import FORMAT
 from .echo import echo
@@ -43,7 +43,8 @@ def run_diff(
     state_dir: Path | None,
 ) -> int:
     """Compare PATHS with the other side, print the diff in `output`; the exit status."""
-    new = load_paths(paths)
+    memo = DocumentMemo()  # a document unchanged on the other side is read once
+    new = load_paths(paths, memo=memo)
     after_label = " ".join(str(p) for p in paths)
     tools: dict[str, list[str]] | None = None
     if cluster and against is not None:
@@ -57,7 +58,7 @@ def run_diff(
             live = live_state(resolve_state_dir(state_dir))
             old, before_label, tools = live.result, f"live {live.revision}", live.tools
         elif Path(against).is_dir():
-            old, before_label = load_paths([Path(against)]), against
+            old, before_label = load_paths([Path(against)], memo=memo), against
         else:
             from ..sources.gitrefs import read_tree_files, revision_of  # imports GitPython
 
@@ -65,7 +66,7 @@ def run_diff(
             before_label = revision_of(paths[0], against)
             # The paths did not exist at the ref: everything in them is new.
             old = (
-                load_documents(files, revision=before_label)
+                load_documents(files, revision=before_label, memo=memo)
                 if files
                 else LoadResult(DesiredState(revision=before_label))
             )

@@ -30,9 +30,11 @@ from ..core.desired import DesiredState, Origin
 from ..core.errors import Problem
 from ..core.models import API_VERSION, DEFAULT_NAMESPACE, KINDS, Resource, ResourceKey
 from .files import content_revision, is_config_file
+from .pieces import Piece, cut_documents
 from .schemaerrors import field_errors
 from .validation import check_references
 from .yamlnodes import Document, FieldLines, YamlSyntaxError, read_documents
+from .yamlsubset import read_piece
 
 
 @dataclass
@@ -57,21 +59,51 @@ class LoadResult:
         return self.state is not None and not self.errors
 
 
-def load_documents(files: Iterable[tuple[str, str]], *, revision: str | None = None) -> LoadResult:
+class DocumentMemo:
+    """The resources of documents read without a problem, by the exact text of the document.
+
+    Given to several loads (`diff` loads both sides with one), it spares a load reading
+    and validating again a document another load read: the resource is the same object
+    in both states, so it must not be changed. Only what is found in the document alone
+    is reused; names, duplicates and references are checked by every load.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[Resource, int]] = {}
+
+    def get(self, text: str) -> tuple[Resource, int] | None:
+        """The resource of a document with this text, and the line of its content in it."""
+        return self._known.get(text)
+
+    def remember(self, text: str, resource: Resource, line: int) -> None:
+        self._known[text] = (resource, line)
+
+
+def load_documents(
+    files: Iterable[tuple[str, str]],
+    *,
+    revision: str | None = None,
+    memo: DocumentMemo | None = None,
+) -> LoadResult:
     """Load `(display name, YAML text)` pairs and validate schema and cross-references.
 
     No document at all is a valid, empty state here: the caller decides what an emptied
     source means (the controller refuses to prune everything unless told to).
     """
     files = list(files)
-    load = _Load()
+    load = _Load(memo=memo)
     with _cycle_collection_paused():
         for name, text in files:
             load.add_file(name, text)
         return load.result(revision if revision is not None else content_revision(files))
 
 
-def load_paths(paths: Sequence[str | Path], *, revision: str | None = None) -> LoadResult:
+def load_paths(
+    paths: Sequence[str | Path],
+    *,
+    revision: str | None = None,
+    memo: DocumentMemo | None = None,
+) -> LoadResult:
     """Load every YAML file under the paths and validate schema and cross-references.
 
     Directories are read recursively in sorted order; only `.yaml`/`.yml` files count,
@@ -80,11 +112,13 @@ def load_paths(paths: Sequence[str | Path], *, revision: str | None = None) -> L
     error, so that an emptied source is never taken for "delete everything".
     """
     with _cycle_collection_paused():
-        return _load_paths(paths, revision=revision)
+        return _load_paths(paths, revision=revision, memo=memo)
 
 
-def _load_paths(paths: Sequence[str | Path], *, revision: str | None) -> LoadResult:
-    load = _Load()
+def _load_paths(
+    paths: Sequence[str | Path], *, revision: str | None, memo: DocumentMemo | None
+) -> LoadResult:
+    load = _Load(memo=memo)
     if not paths:
         load.report(Problem("no paths given: name the YAML files or directories to load"))
     seen: dict[str, int] = {}
@@ -213,6 +247,7 @@ class _Load:
     """Keys of documents that failed validation: references to them are not errors too."""
     documents: int = 0
     file_order: dict[str, int] = field(default_factory=dict)
+    memo: DocumentMemo | None = None
 
     def report(self, problem: Problem) -> None:
         """Record a problem found outside any document (a path, a file that cannot be read)."""
@@ -223,8 +258,20 @@ class _Load:
     def add_file(self, name: str, text: str) -> int:
         """Read every document of one file; return how many there were."""
         self.file_order.setdefault(name, len(self.file_order))
-        count = 0
         lines = FieldLines(text)
+        pieces = cut_documents(text)
+        read = self._read_pieces(pieces) if pieces is not None else None
+        if read is not None:
+            for piece, document, known in read:
+                lines.starts[piece.index] = document.line
+                if known is None:
+                    self._add_document(name, document, lines, piece=piece)
+                else:
+                    origin = Origin(name, document.line, source=lines, document=piece.index)
+                    self._declare(known, origin)
+            self.documents += len(read)
+            return len(read)
+        count = 0
         try:
             for document in read_documents(text):
                 count += 1
@@ -236,7 +283,31 @@ class _Load:
         self.documents += count
         return count
 
-    def _add_document(self, file: str, document: Document, lines: FieldLines) -> None:
+    def _read_pieces(
+        self, pieces: list[Piece]
+    ) -> list[tuple[Piece, Document, Resource | None]] | None:
+        """Each non-empty document, with its resource when the memo knows its text; None
+        when the quick reader declines one (the file is then read whole, by libyaml)."""
+        read: list[tuple[Piece, Document, Resource | None]] = []
+        for piece in pieces:
+            known = self.memo.get(piece.text) if self.memo is not None else None
+            if known is not None:
+                resource, line = known
+                document = Document(None, piece.line + line + 1, None, piece.index)
+                read.append((piece, document, resource))
+                continue
+            quick = read_piece(piece.text)
+            if quick is None:
+                return None
+            data, line = quick
+            if data is not None:
+                document = Document(data, piece.line + line + 1, None, piece.index)
+                read.append((piece, document, None))
+        return read
+
+    def _add_document(
+        self, file: str, document: Document, lines: FieldLines, *, piece: Piece | None = None
+    ) -> None:
         data = document.data
         problems: list[Problem] = []
         if document.problems:  # the resource is named only when there is a problem to report
@@ -261,6 +332,11 @@ class _Load:
             if key is not None and key not in self.declared:
                 self.invalid.add(key)
             return
+        if piece is not None and self.memo is not None:
+            self.memo.remember(piece.text, resource, document.line - 1 - piece.line)
+        self._declare(resource, origin)
+
+    def _declare(self, resource: Resource, origin: Origin) -> None:
         key = resource.key
         first = self.declared.get(key)
         if first is not None:
@@ -269,9 +345,9 @@ class _Load:
             self.problems.append(
                 Problem(
                     f"duplicate of {where}: names are unique per kind and namespace",
-                    file=file,
+                    file=origin.file,
                     line=name_line,
-                    resource=_label(data),
+                    resource=str(key),
                     field="metadata.name",
                 )
             )
