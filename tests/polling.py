@@ -19,41 +19,44 @@ INTERVAL = 0.02
 """Seconds between two polls."""
 
 
-def _poll(condition: Callable[[], T | None]) -> tuple[bool, Any]:
-    try:
-        value = condition()
-    except Exception as error:
-        return False, error
-    return bool(value), value
+class _Poll:
+    """The polls of one wait: `met()` polls once, and fails the test past the deadline."""
 
+    def __init__(self, condition: Callable[[], Any], timeout: float, what: str) -> None:
+        self._condition = condition
+        self._deadline = time.monotonic() + timeout
+        self._timeout = timeout
+        self._what = what
+        self.value: Any = None
 
-def _timed_out(timeout: float, what: str, last: Any) -> AssertionError:
-    return AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+    def met(self) -> bool:
+        try:
+            self.value = self._condition()
+            if self.value:
+                return True
+        except Exception as error:  # not met yet: the state may be mid-write
+            self.value = error
+        if time.monotonic() > self._deadline:
+            message = f"timed out after {self._timeout}s waiting for {self._what}"
+            raise AssertionError(f"{message} (last: {self.value!r})")
+        return False
 
 
 def wait_for(
     condition: Callable[[], T | None], *, timeout: float = 30.0, what: str = "condition"
 ) -> T:
     """Poll until `condition()` returns something truthy; fail naming `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        met, last = _poll(condition)
-        if met:
-            return last  # type: ignore[no-any-return]
-        if time.monotonic() > deadline:
-            raise _timed_out(timeout, what, last)
+    poll = _Poll(condition, timeout, what)
+    while not poll.met():
         time.sleep(INTERVAL)
+    return poll.value  # type: ignore[no-any-return]
 
 
 async def eventually(
     condition: Callable[[], T | None], *, timeout: float = 10.0, what: str = "condition"
 ) -> T:
     """`wait_for` inside the event loop: other tasks run between two polls."""
-    deadline = time.monotonic() + timeout
-    while True:
-        met, last = _poll(condition)
-        if met:
-            return last  # type: ignore[no-any-return]
-        if time.monotonic() > deadline:
-            raise _timed_out(timeout, what, last)
+    poll = _Poll(condition, timeout, what)
+    while not poll.met():  # noqa: ASYNC110 (a condition of plain state: no event to await)
         await asyncio.sleep(INTERVAL)
+    return poll.value  # type: ignore[no-any-return]
