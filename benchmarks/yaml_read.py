@@ -13,7 +13,7 @@ Generates the 10,000-server tree of `plan_scale` (20 files of 500 servers, one f
 The subset reader must decline none of the pieces, and give the same data. Target: at
 least 4x faster than read_documents.
 
-Usage: .venv/bin/python benchmarks/yaml_read.py [--servers 10000] [--repeat 5]
+Usage: .venv/bin/python benchmarks/yaml_read.py [--servers 10000] [--repeat 5] [--no-gc]
 """
 
 from __future__ import annotations
@@ -59,6 +59,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--servers", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--no-gc", action="store_true", help="time with the cyclic garbage collector off"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         generate(Path(tmp) / "tree", args.servers)
@@ -81,6 +84,8 @@ def main() -> None:
         raise SystemExit(f"{declined} of {len(pieces)} pieces declined")
     if [data for data, _ in read] != load_all():
         raise SystemExit("the subset reader's data differ from libyaml's")
+    if args.no_gc:
+        gc.disable()
     load_before = os.getloadavg()
     runs: dict[str, list[float]] = {}
     for _ in range(args.repeat):  # interleaved: a change of load touches every reader
@@ -95,6 +100,7 @@ def main() -> None:
         f"{len(texts)} files, {len(pieces):,} documents, {size / 1e6:.1f} MB; CPU seconds, "
         f"best of {args.repeat}; load average {load_before[0]:.2f} before, "
         f"{load_after[0]:.2f} after, {os.cpu_count()} CPUs"
+        + (", garbage collector off" if args.no_gc else "")
     )
     reference = figures["read_documents"]
     for name, seconds in figures.items():

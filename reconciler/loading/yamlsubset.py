@@ -54,10 +54,10 @@ _INT_TAG: Final = "tag:yaml.org,2002:int"
 _NULL_TAG: Final = "tag:yaml.org,2002:null"
 _PLAIN_IMPLICIT: Final = (True, False)
 
-# Kinds of a line's content.
-_KEY: Final = 0  # (_KEY, key, value kind, value, flow height)
-_ITEM: Final = 1  # (_ITEM, column offset of the content, sub-line: a _KEY or _VALUE tuple)
-_VALUE: Final = 2  # (_VALUE, value kind, value, flow height)
+# Kinds of a line's content (see `_classify`).
+_KEY: Final = 0
+_ITEM: Final = 1
+_VALUE: Final = 2
 
 # Kinds of a value.
 _EMPTY: Final = 0  # nothing on the line: the value is below, or None
@@ -66,8 +66,10 @@ _FLAT_LIST: Final = 2  # a tuple of scalars: list(value)
 _FLAT_DICT: Final = 3  # a tuple of (key, scalar) pairs: dict(value)
 _JSON: Final = 4  # JSON text: decoded afresh each time
 
-_SKIP: Final = ("skip",)
+_SKIP: Final = (-1,)
 """A blank or comment line."""
+_DECLINED_LINE: Final = (-2,)
+"""A line outside the subset."""
 
 
 class _Decline(Exception):
@@ -138,43 +140,44 @@ def read_piece(text: str) -> tuple[Any, int] | None:
 
 def _read(text: str) -> tuple[Any, int]:
     lines = text.split("\n")
-    first = 0
-    if text.startswith("---"):
-        if _HEADER.fullmatch(lines[0]) is None or not lines[0].isprintable():
+    head = lines[0]
+    if head.startswith("---"):
+        if head != "---" and (_HEADER.fullmatch(head) is None or not head.isprintable()):
             raise _Decline
-        first = 1
+        lines[0] = ""
     cache = _lines
     if len(cache) > _CACHE_SIZE:
         cache.clear()
+    known = cache.get
     root: Any = None
     root_line = -1
-    # The open collections, innermost last: [indent, container, is a mapping, is a list at
-    # its key's indentation, the key last added].
+    # The open collections, innermost last, each [indent, container, is a mapping, is a
+    # list at its key's indentation, the key last added]; `top` is the innermost.
     stack: list[list[Any]] = []
-    top: list[Any] | None = None
-    # A `key:` or `-` with nothing after it waits for its value on the lines below.
+    top: list[Any] = _NO_FRAME
+    top_indent = -1
+    # A `key:` or `-` with nothing after it waits for its value on the lines below; the
+    # document itself waits for its root.
     pending = True
     pending_indent = -1
-    for number in range(first, len(lines)):
-        line = lines[number]
-        classified = cache.get(line)
-        if classified is None:
-            classified = cache[line] = _classify(line)
-        if classified is _SKIP:
-            continue
-        if classified is _DECLINED:
+    for number, line in enumerate(lines):
+        info = known(line)
+        if info is None:
+            info = cache[line] = _classify(line)
+        indent = info[0]
+        if indent < 0:
+            if info is _SKIP:
+                continue
             raise _Decline
-        indent, info = classified
+        kind = info[1]
         if pending:
             pending = False
             if indent > pending_indent:  # the value starts on this line
-                kind = info[0]
                 if kind == _VALUE:
-                    value = _value(info[1], info[2], info[3], len(stack))
-                    if top is None:
-                        if root_line >= 0:
-                            raise _Decline
+                    value = _value(info[2], info[3], info[4], len(stack))
+                    if top is _NO_FRAME:
                         root, root_line = value, number
+                        top_indent = _DONE
                     elif top[2]:
                         top[1][top[4]] = value
                     else:
@@ -183,67 +186,79 @@ def _read(text: str) -> tuple[Any, int]:
                 if len(stack) >= MAX_DEPTH:
                     raise _Decline
                 container: Any = {} if kind == _KEY else []
-                if top is None:
-                    if root_line >= 0:
-                        raise _Decline
+                if top is _NO_FRAME:
                     root, root_line = container, number
                 elif top[2]:
                     top[1][top[4]] = container
                 else:
                     top[1][-1] = container
                 top = [indent, container, kind == _KEY, False, None]
+                top_indent = indent
                 stack.append(top)
-            elif indent == pending_indent and info[0] == _ITEM and top is not None and top[2]:
+            elif indent == pending_indent and kind == _ITEM and top[2]:
                 # A list at its key's indentation.
                 if len(stack) >= MAX_DEPTH:
                     raise _Decline
                 container = top[1][top[4]] = []
                 top = [indent, container, False, True, None]
                 stack.append(top)
-        while top is not None and indent < top[0]:
-            stack.pop()
-            top = stack[-1] if stack else None
-        if top is None or indent != top[0]:
-            raise _Decline
-        kind = info[0]
-        if not top[2]:
-            if kind != _ITEM:
-                if kind == _KEY and top[3]:  # a key after a list at its key's indentation
-                    stack.pop()
-                    top = stack[-1]
+        if indent != top_indent:
+            while indent < top_indent:
+                stack.pop()
+                top = stack[-1] if stack else _NO_FRAME
+                top_indent = top[0]
+            if indent != top_indent:
+                raise _Decline  # between two levels, or more content after the root
+        if kind == _KEY:
+            if not top[2]:
+                if not top[3]:
+                    raise _Decline  # a key among list items
+                stack.pop()  # the end of a list at its key's indentation
+                top = stack[-1]
+        elif kind == _ITEM:
+            if top[2]:
+                raise _Decline  # a list item among keys
+            info = info[2]
+            if info[1] == _VALUE:
+                value_kind = info[2]
+                if value_kind == _SCALAR:
+                    top[1].append(info[3])
+                elif value_kind == _EMPTY:
+                    top[1].append(None)
+                    pending, pending_indent = True, indent
                 else:
-                    raise _Decline
-            else:
-                sub = info[2]
-                if sub[0] == _VALUE:
-                    if sub[1] == _EMPTY:
-                        top[1].append(None)
-                        pending, pending_indent = True, indent
-                    else:
-                        top[1].append(_value(sub[1], sub[2], sub[3], len(stack)))
-                    continue
-                # `- key: value`: a mapping whose keys are at the column of this one.
-                if len(stack) >= MAX_DEPTH:
-                    raise _Decline
-                container = {}
-                top[1].append(container)
-                top = [indent + info[1], container, True, False, None]
-                stack.append(top)
-                info = sub
-        elif kind != _KEY:
-            raise _Decline  # a list item or a lone value among keys
-        # A key of the mapping `top`.
-        key = info[1]
+                    top[1].append(_value(value_kind, info[3], info[4], len(stack)))
+                continue
+            # `- key: value`: a mapping whose keys are at the column of this one.
+            if len(stack) >= MAX_DEPTH:
+                raise _Decline
+            container = {}
+            top[1].append(container)
+            top = [info[0], container, True, False, None]
+            top_indent = info[0]
+            stack.append(top)
+        else:
+            raise _Decline  # a lone value where a key or an item belongs
         mapping = top[1]
+        key = info[2]
         if key in mapping:
             raise _Decline  # YAML would keep the last value silently
-        if info[2] == _EMPTY:
+        value_kind = info[3]
+        if value_kind == _SCALAR:
+            mapping[key] = info[4]
+        elif value_kind == _EMPTY:
             mapping[key] = None
             top[4] = key
-            pending, pending_indent = True, top[0]
+            pending, pending_indent = True, top_indent
         else:
-            mapping[key] = _value(info[2], info[3], info[4], len(stack))
+            mapping[key] = _value(value_kind, info[4], info[5], len(stack))
     return root, root_line
+
+
+_DONE: Final = -2
+"""`top_indent` once the root was a scalar: no line may follow."""
+_NO_FRAME: Final[list[Any]] = [-2, None, False, False, None]
+"""`top` outside any collection (at the root)."""
 
 
 def _value(kind: int, value: Any, height: int, depth: int) -> Any:
@@ -256,37 +271,48 @@ def _value(kind: int, value: Any, height: int, depth: int) -> Any:
         return list(value)
     if kind == _FLAT_DICT:
         return dict(value)
-    return _scan(value, 0)[0]
+    try:
+        built, end = _scan(value, 0)
+    except (ValueError, StopIteration):
+        raise _Decline from None
+    if end != len(value):
+        raise _Decline  # more after the collection
+    return built
 
 
-def _classify(line: str) -> Any:
-    """(indent, content description) of a line, `_SKIP`, or `_DECLINED`."""
+def _classify(line: str) -> tuple[Any, ...]:
+    """What a line holds: `_SKIP`, `_DECLINED`, or a tuple starting with its indentation:
+
+    `(indent, _KEY, key, value kind, value, height)` for `key: value`,
+    `(indent, _ITEM, content)` for `- content`, content being a _KEY or _VALUE tuple
+    whose indentation is the content's column, and
+    `(indent, _VALUE, value kind, value, height)` for a value alone.
+    """
     content = line.lstrip(" ")
     if not content or content[0] == "#":
-        return _SKIP if line.isprintable() else _DECLINED
+        return _SKIP if line.isprintable() else _DECLINED_LINE
     if not line.isprintable():
-        return _DECLINED
+        return _DECLINED_LINE
     indent = len(line) - len(content)
     if indent == 0 and content.startswith(("---", "...", "%")):
-        return _DECLINED  # a document marker or a directive: not inside a piece
+        return _DECLINED_LINE  # a document marker or a directive: not inside a piece
     try:
         if content == "-" or content.startswith("- "):
             rest = content[1:].lstrip(" ")
             if rest == "-" or rest.startswith("- "):
                 raise _Decline  # `- - a`
-            offset = len(content) - len(rest)
-            return indent, (_ITEM, offset, _key_or_value(rest))
-        return indent, _key_or_value(content)
+            return indent, _ITEM, _key_or_value(rest, indent + len(content) - len(rest))
+        return _key_or_value(content, indent)
     except _Decline:
-        return _DECLINED
+        return _DECLINED_LINE
 
 
-def _key_or_value(content: str) -> tuple[Any, ...]:
+def _key_or_value(content: str, indent: int) -> tuple[Any, ...]:
     if not content or content[0] == "#":
-        return (_VALUE, _EMPTY, None, 0)
+        return indent, _VALUE, _EMPTY, None, 0
     match = _KEY_LINE.fullmatch(content)
     if match is None:
-        return (_VALUE, *_inline(content))
+        return indent, _VALUE, *_inline(content)
     key_text = match["key"]
     if len(key_text) > _MAX_KEY:
         raise _Decline
@@ -295,8 +321,8 @@ def _key_or_value(content: str) -> tuple[Any, ...]:
         raise _Decline  # `1:`, `yes:`, `null:`, `<<:`
     rest = match["rest"]
     if not rest or rest[0] == "#":
-        return (_KEY, key, _EMPTY, None, 0)
-    return (_KEY, key, *_inline(rest))
+        return indent, _KEY, key, _EMPTY, None, 0
+    return indent, _KEY, key, *_inline(rest)
 
 
 def _inline(text: str) -> tuple[int, Any, int]:
@@ -339,6 +365,9 @@ def _plain(text: str) -> Any:
 def _resolve(text: str) -> Any:
     """What the safe loader makes of a plain scalar, or `_DECLINED` when it fails."""
     loader = _loader()
+    resolvers = loader.yaml_implicit_resolvers
+    if text[0] not in resolvers and None not in resolvers and not loader.yaml_path_resolvers:
+        return text  # what `resolve` finds: no resolver for its first character, a string
     tag = loader.resolve(yaml.ScalarNode, text, _PLAIN_IMPLICIT)
     if tag == _STR_TAG:
         return text
@@ -363,19 +392,25 @@ def _flow(text: str) -> tuple[int, Any, int]:
     empty entry, no trailing comma, a key and `:` before every value of a mapping, none
     in a list, nothing but spaces between tokens).
     """
-    source = _flow_json_quick(text)
-    if source is not None:
+    quick = _flow_json_quick(text)
+    if quick is not None:
         try:
-            return _decoded(source)
+            return _decoded(quick[0], distinct=quick[1])
         except _Decline:
             pass  # read token by token below: it may still be in the subset
-    return _decoded(_flow_json(text))
+    return _decoded(_flow_json(text), distinct=False)
 
 
-def _decoded(source: str) -> tuple[int, Any, int]:
+def _decoded(source: str, *, distinct: bool) -> tuple[int, Any, int]:
+    """The description of a flow collection from its JSON; `distinct` when no two of its
+    scalars are written alike, so that no key can be repeated."""
     collections = source.count("[") + source.count("{")  # at least (brackets in strings)
+    if distinct and 1 < collections <= _WIDE:
+        return _JSON, source, collections  # checked when decoded, as each time it is used
     try:
-        if collections == 1:
+        if distinct:
+            value, end = _scan(source, 0)
+        elif collections == 1:
             value, end = _scan(source, 0)
             if type(value) is dict and len(value) != source.count(":"):
                 value, end = _scan_unique(source, 0)  # a duplicate key, or a `:` in a string
@@ -404,9 +439,9 @@ def _height(value: Any) -> int:
     return 0
 
 
-def _flow_json_quick(text: str) -> str | None:
+def _flow_json_quick(text: str) -> tuple[str, bool] | None:
     """The JSON of a flow collection, when cut by one split and its plain scalars are all
-    strings; else None.
+    strings, and whether its scalars are all distinct; else None.
 
     Only for a text without a comment, single quote or backslash, whose every `:` is
     followed by a space. Between the scalars, what JSON accepts is what the subset does.
@@ -418,14 +453,14 @@ def _flow_json_quick(text: str) -> str | None:
     if '"' not in text:
         if not _str_plains.issuperset(scalars) and not _all_strings(scalars):
             return None
-        return '"'.join(pieces)
+        return '"'.join(pieces), len(set(scalars)) == len(scalars)
     plains = [scalar for scalar in scalars if scalar[0] != '"']
     if text.count('"') != 2 * (len(scalars) - len(plains)):
         return None  # a quote in a plain scalar, or one that does not close
     if not _str_plains.issuperset(plains) and not _all_strings(plains):
         return None
     pieces[1::2] = [scalar if scalar[0] == '"' else f'"{scalar}"' for scalar in scalars]
-    return "".join(pieces)
+    return "".join(pieces), False
 
 
 def _all_strings(plains: list[str]) -> bool:
@@ -490,8 +525,8 @@ def _flow_scalar(token: str) -> Any:
         if len(token) < 2 or token[-1] != first:
             raise _Decline  # an unclosed quote
         return _scalar_text(token)
-    elif first not in _NOT_PLAIN_START:
-        return _plain(token)
+    elif first not in _NOT_PLAIN_START or (first == "-" and len(token) > 1):
+        return _plain(token)  # `-` alone is no plain scalar, `-x` is
     raise _Decline  # `:`, `&`, `*`, `#`, a lone `-`...
 
 
