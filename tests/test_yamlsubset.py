@@ -339,6 +339,12 @@ TRICKY: list[tuple[str, Any]] = [
     ("a: 'b' c\n", DECLINE),
     ("a: 'b'#c\n", DECLINE),
     ("a" * 1100 + ": b\n", DECLINE),
+    ("a" * 900 + " " * 200 + ": b\n", DECLINE),
+    ("{" + "a" * 1100 + ": b}\n", DECLINE),
+    ("{'" + "a" * 1100 + "': b}\n", DECLINE),
+    ("{a" + " " * 1100 + ": b}\n", DECLINE),
+    ("{" + "a" * 900 + ": b}\n", {"a" * 900: "b"}),
+    ("[" + ", ".join(["x" * 90] * 30) + "]\n", ["x" * 90] * 30),
     ("a:\n" + "".join(" " * n + "- x:\n" for n in range(0, 400, 4)), DECLINE),
     ("a: " + "[" * 101 + "]" * 101 + "\n", DECLINE),
 ]

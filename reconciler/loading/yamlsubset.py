@@ -45,7 +45,8 @@ MAX_DEPTH: Final = 100
 MAX_CHARS: Final = 1_000_000
 """Longer pieces are declined: they are rare, and the careful path bounds their size."""
 _MAX_KEY: Final = 1000
-"""libyaml accepts a one-line ("simple") key of at most 1024 characters."""
+"""libyaml looks for the `:` of a key without `?` at most 1024 characters after its start
+(past that, an error in block context, another reading in flow context)."""
 _CACHE_SIZE: Final = 1 << 17
 
 _LOADER_CLASS: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -313,13 +314,12 @@ def _key_or_value(content: str, indent: int) -> tuple[Any, ...]:
     match = _KEY_LINE.fullmatch(content)
     if match is None:
         return indent, _VALUE, *_inline(content)
-    key_text = match["key"]
-    if len(key_text) > _MAX_KEY:
-        raise _Decline
-    key = _scalar_text(key_text)
+    rest = match["rest"]
+    if (len(content) if rest is None else match.start("rest")) > _MAX_KEY:
+        raise _Decline  # libyaml finds no `:` that far from the key's start
+    key = _scalar_text(match["key"])
     if type(key) is not str:
         raise _Decline  # `1:`, `yes:`, `null:`, `<<:`
-    rest = match["rest"]
     if not rest or rest[0] == "#":
         return indent, _KEY, key, _EMPTY, None, 0
     return indent, _KEY, key, *_inline(rest)
@@ -449,6 +449,8 @@ def _flow_json_quick(text: str) -> tuple[str, bool] | None:
     if "#" in text or "'" in text or "\\" in text or _COLON_BEFORE_NON_SPACE.search(text):
         return None
     pieces = _FLOW_SCALAR_SPLIT.split(text.rstrip(" "))
+    if len(text) > _MAX_KEY and max(map(len, pieces)) > _MAX_KEY // 2:
+        return None  # a key and the spaces before its `:` may be too long for libyaml
     scalars = pieces[1::2]  # the scalars, between the rest
     if '"' not in text:
         if not _str_plains.issuperset(scalars) and not _all_strings(scalars):
@@ -483,6 +485,8 @@ def _flow_json(text: str) -> str:
     last = tokens[-1]
     if last[0] == "#" and text.endswith(last) and text[-len(last) - 1] == " ":
         tokens.pop()  # a comment after the collection
+    if len(text) > _MAX_KEY and max(map(len, tokens)) > _MAX_KEY:
+        raise _Decline  # a key (with its `:`) too long for libyaml to find its `:`
     known = _fragments.get
     return "".join([known(token) or _fragment(token) for token in tokens])
 
