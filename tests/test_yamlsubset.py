@@ -277,6 +277,7 @@ TRICKY: list[tuple[str, Any]] = [
     ("a: [-.Inf, -x, --y, .nan]\n", {"a": [-math.inf, "-x", "--y", math.nan]}),
     ("a[0]: b\n'c ' : d\n", {"a[0]": "b", "c ": "d"}),
     ("a #b: c\n", "a"),
+    ("k: 1\nm:\n  k:   x # c\n  j: #\n", {"k": 1, "m": {"k": "x", "j": None}}),
     # What it declines (libyaml may or may not accept these).
     ("a: &x 1\nb: *x\n", DECLINE),
     ("a: !!str 1\n", DECLINE),
@@ -308,6 +309,8 @@ TRICKY: list[tuple[str, Any]] = [
     ("{: b}\n", DECLINE),
     ("a: [-]\n", DECLINE),
     ("a: b : c\n", DECLINE),
+    ("k: 1\nm:\n  k: b: c\n", DECLINE),
+    ("k: 1\nm:\n  k: 'b\n", DECLINE),
     ("a: [b: c]\n", DECLINE),
     ("a: {b:c}\n", DECLINE),
     ('a: {"b":c}\n', DECLINE),

@@ -117,6 +117,9 @@ def _loader() -> yaml.SafeLoader:
 
 _scalars: dict[str, Any] = {}
 _lines: dict[str, Any] = {}
+_plain_keys: dict[str, str] = {}
+"""Plain keys read by `_KEY_LINE`: `key: ...` is read by a partition on `: ` when the
+text before the first `: ` is one of them."""
 _str_plains: set[str] = set()
 """Plain scalars known to resolve to strings."""
 _DECLINED: Final = object()
@@ -311,15 +314,28 @@ def _classify(line: str) -> tuple[Any, ...]:
 def _key_or_value(content: str, indent: int) -> tuple[Any, ...]:
     if not content or content[0] == "#":
         return indent, _VALUE, _EMPTY, None, 0
+    key_text, colon, rest = content.partition(": ")
+    key = _plain_keys.get(key_text) if colon else None
+    if key is not None:  # `key: ...` with a key already read the long way
+        rest = rest.lstrip(" ")
+        if not rest or rest[0] == "#":
+            return indent, _KEY, key, _EMPTY, None, 0
+        return indent, _KEY, key, *_inline(rest)
     match = _KEY_LINE.fullmatch(content)
     if match is None:
         return indent, _VALUE, *_inline(content)
     rest = match["rest"]
     if (len(content) if rest is None else match.start("rest")) > _MAX_KEY:
         raise _Decline  # libyaml finds no `:` that far from the key's start
-    key = _scalar_text(match["key"])
+    key_text = match["key"]
+    key = _scalar_text(key_text)
     if type(key) is not str:
         raise _Decline  # `1:`, `yes:`, `null:`, `<<:`
+    plain = key_text[0] != "'" and key_text[0] != '"'
+    if plain and len(key) < _MAX_KEY // 2 and content[len(key)] == ":":
+        if len(_plain_keys) > _CACHE_SIZE:
+            _plain_keys.clear()
+        _plain_keys[key] = key  # a plain key, right before its `:`
     if not rest or rest[0] == "#":
         return indent, _KEY, key, _EMPTY, None, 0
     return indent, _KEY, key, *_inline(rest)
@@ -547,6 +563,7 @@ _scan_unique: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder(
 def _clear_caches() -> None:
     """Forget the lines, scalars and tokens seen (a benchmark's cold start)."""
     _lines.clear()
+    _plain_keys.clear()
     _scalars.clear()
     _str_plains.clear()
     _fragments.clear()
