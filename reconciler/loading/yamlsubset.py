@@ -23,11 +23,15 @@ tabs, carriage returns or a byte-order mark):
 - a comment after a value when a space precedes its `#`.
 
 It declines anchors, aliases, tags, block scalars (`|`, `>`), `?` keys, merge keys, a
-value or a key spread over several lines, `- - a`, `a: b: c`, empty entries or trailing
-commas in flow collections, and nesting deeper than `MAX_DEPTH`.
+value or a key spread over several lines, `- - a`, `a: b: c`, a value starting with an
+indicator (`@`, `%`, `` ` ``, `- `...), a key whose `:` is more than 1000 characters
+from its start, empty entries, trailing commas, `{a}` keys or dates in flow collections,
+a scalar whose construction fails (`2024-02-30`, `=`), `---`, `...` or `%` at the start
+of a later line, pieces longer than `MAX_CHARS`, and nesting deeper than `MAX_DEPTH`.
 
 Lines are classified once per distinct line and scalars resolved once per distinct text
-(both in bounded caches): a stream of similar declarations repeats most of them.
+(in bounded caches): a stream of similar declarations repeats most of them. A flow
+collection is written as JSON, scalar by scalar, and built by the JSON decoder.
 """
 
 from __future__ import annotations
