@@ -131,6 +131,7 @@ def test_redaction_masks_every_credential_shape_in_text(value: str) -> None:
 def test_redaction_masks_the_other_shapes_wherever_they_are(value: str) -> None:
     for text in (value, f"({value})", f"connecting with {value} now"):
         assert MASK in redact(text)
+        assert credential_kind(text) is not None
 
 
 @pytest.mark.parametrize(
