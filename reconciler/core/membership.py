@@ -18,25 +18,35 @@ Members = dict[ResourceKey, dict[str, int]]
 
 def resolved_members(desired: DesiredState) -> Members:
     """Members of every suite: named ones with their priority, then selector matches (0)."""
-    by_label: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-    suites: list[MCPSuite] = []
-    for resource in desired.resources.values():
+    servers: list[tuple[str, str, MCPServer]] = []
+    suites: list[tuple[ResourceKey, MCPSuite]] = []
+    for key, resource in desired.resources.items():
         if isinstance(resource, MCPServer):
-            ns = resource.metadata.ns
-            for name, value in resource.metadata.labels.items():
-                by_label[(ns, name, value)].add(resource.name)
+            servers.append((key[1], key[2], resource))
         elif isinstance(resource, MCPSuite):
-            suites.append(resource)
+            suites.append((key, resource))
+    by_label: dict[tuple[str, str, str], set[str]] | None = None
     result: Members = {}
-    for suite in suites:
+    for key, suite in suites:
         selector = suite.spec.selector
         matched: set[str] = set()
         if selector is not None and selector.match_labels:
-            ns = suite.metadata.ns
+            if by_label is None:  # built once, and only when some suite selects by label
+                by_label = _label_index(servers)
+            ns = key[1]
             found = [by_label.get((ns, *label), set()) for label in selector.match_labels.items()]
             matched = set.intersection(*found)
-        result[suite.key] = merged_members(suite, matched)
+        result[key] = merged_members(suite, matched)
     return result
+
+
+def _label_index(servers: list[tuple[str, str, MCPServer]]) -> dict[tuple[str, str, str], set[str]]:
+    """(namespace, label, value) -> names of the servers carrying that label."""
+    by_label: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    for ns, name, server in servers:
+        for label, value in server.metadata.labels.items():
+            by_label[(ns, label, value)].add(name)
+    return by_label
 
 
 def wanted_running_servers(
@@ -49,18 +59,18 @@ def wanted_running_servers(
     if members is None:
         members = resolved_members(desired)
     needed: set[ResourceKey] = set()
-    servers: list[MCPServer] = []
-    for resource in desired.resources.values():
+    servers: list[tuple[ResourceKey, MCPServer]] = []
+    for key, resource in desired.resources.items():
         if isinstance(resource, MCPServer):
-            servers.append(resource)
+            servers.append((key, resource))
         elif isinstance(resource, Workflow) and resource.spec.active:
-            ns = resource.metadata.ns
+            ns = key[1]
             for suite_name in resource.spec.suites:
                 suite_key = ResourceKey(MCPSuite.kind_name, ns, suite_name)
                 for server_name in members.get(suite_key, {}):
                     needed.add(ResourceKey(MCPServer.kind_name, ns, server_name))
     return {
-        server.key
-        for server in servers
-        if server.spec.enabled and (server.spec.auto_start or server.key in needed)
+        key
+        for key, server in servers
+        if server.spec.enabled and (server.spec.auto_start or key in needed)
     }
