@@ -102,12 +102,9 @@ def _resource_changes(
     before_index: StateIndex, after_index: StateIndex, *, tools: Tools | None
 ) -> list[ResourceChange]:
     old, new = before_index.state, after_index.state
-    keys = sorted(
-        set(old.resources) | set(new.resources), key=lambda k: (_KIND_RANK.get(k.kind, 99), k)
-    )
     wanted_old, wanted_new = before_index.wanted, after_index.wanted
     changes: list[ResourceChange] = []
-    for key in keys:
+    for key in _differing(old, new, wanted_old, wanted_new):
         before, after = old.resources.get(key), new.resources.get(key)
         if after is None:
             assert before is not None
@@ -135,13 +132,37 @@ def _resource_changes(
                     locked_tools=_locked(None, after),
                 )
             )
-        elif before == after and (key in wanted_old) == (key in wanted_new):
-            continue
         else:
             change = _changed(before, after, new, wanted=(wanted_old, wanted_new), tools=tools)
             if change is not None:
                 changes.append(change)
     return changes
+
+
+def _differing(
+    old: DesiredState,
+    new: DesiredState,
+    wanted_old: set[ResourceKey],
+    wanted_new: set[ResourceKey],
+) -> list[ResourceKey]:
+    """Keys of the resources removed, added, changed, or starting or stopping, servers first.
+
+    Most resources of a large state are unchanged, often the very same object on both sides
+    (a load reuses the model of a document it read before): those are passed over by
+    identity, and only what may change is sorted.
+    """
+    before_resources, after_resources = old.resources, new.resources
+    keys = [key for key in before_resources if key not in after_resources]
+    for key, after in after_resources.items():
+        before = before_resources.get(key)
+        if (
+            before is None
+            or (before is not after and before != after)
+            or (key in wanted_old) != (key in wanted_new)
+        ):
+            keys.append(key)
+    keys.sort(key=lambda k: (_KIND_RANK.get(k[0], 99), k))
+    return keys
 
 
 def _changed(
@@ -313,7 +334,8 @@ def membership_changes(old: DesiredState, new: DesiredState) -> list[MembershipC
 
 def _membership_changes(old: StateIndex, new: StateIndex) -> list[MembershipChange]:
     changes: list[MembershipChange] = []
-    for key in sorted(new.members):
+    # Same members with the same priorities: nobody joins, leaves or moves.
+    for key in sorted(k for k, members in new.members.items() if old.members.get(k) != members):
         before = _members(old, key)
         after = _members(new, key)
         for server in sorted(set(before) | set(after)):
