@@ -37,9 +37,9 @@ def inline_credentials(server: MCPServer) -> Iterator[tuple[str, str]]:
     if spec.url is not None and (kind := credential_kind(spec.url)) is not None:
         yield "spec.url", inline_message(kind)
     for i, arg in enumerate(spec.args):
-        name, _, value = arg.lstrip("-").partition("=")
-        kind = credential_kind(arg) or (
-            credential_kind(value, name=name) if value and arg.startswith("-") else None
-        )
+        kind = credential_kind(arg)
+        if kind is None and arg.startswith("-"):  # `--api-key=VALUE`: VALUE in API_KEY
+            name, _, value = arg.lstrip("-").partition("=")
+            kind = credential_kind(value, name=name) if value else None
         if kind is not None:
             yield f"spec.args.{i}", inline_message(kind)
