@@ -165,6 +165,25 @@ def test_activating_a_workflow_starts_its_lazy_servers() -> None:
     )
 
 
+def test_activating_a_workflow_leaves_running_and_disabled_servers_alone() -> None:
+    running, disabled = server("a"), server("b", autoStart=False, enabled=False)
+    lazy, dev = server("c", autoStart=False), suite(members=["a", "b", "c"])
+    result = diff(
+        [
+            running,
+            disabled,
+            lazy,
+            dev,
+            res("Workflow", "notes", {"suites": ["dev"], "active": False}),
+        ],
+        [running, disabled, lazy, dev, res("Workflow", "notes", {"suites": ["dev"]})],
+    )
+    assert [(c.key.name, c.lifecycle) for c in result.resources] == [
+        ("c", "start"),
+        ("notes", None),
+    ]
+
+
 def test_suite_membership_named_and_by_selector() -> None:
     old = [server("a", labels={"team": "x"}), server("b"), server("c"), suite(members=["c"])]
     new = [

@@ -8,6 +8,7 @@ servers stay linear. Shared by the planner, the differ and the operator.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 
 from .desired import DesiredState, merged_members
 from .models import MCPServer, MCPSuite, ResourceKey, Workflow
@@ -18,13 +19,20 @@ Members = dict[ResourceKey, dict[str, int]]
 
 def resolved_members(desired: DesiredState) -> Members:
     """Members of every suite: named ones with their priority, then selector matches (0)."""
-    servers: list[tuple[str, str, MCPServer]] = []
+    servers: list[tuple[ResourceKey, MCPServer]] = []
     suites: list[tuple[ResourceKey, MCPSuite]] = []
     for key, resource in desired.resources.items():
         if isinstance(resource, MCPServer):
-            servers.append((key[1], key[2], resource))
+            servers.append((key, resource))
         elif isinstance(resource, MCPSuite):
             suites.append((key, resource))
+    return members_of(suites, servers)
+
+
+def members_of(
+    suites: Iterable[tuple[ResourceKey, MCPSuite]], servers: Sequence[tuple[ResourceKey, MCPServer]]
+) -> Members:
+    """`resolved_members` of a state whose suites and servers are already picked out."""
     by_label: dict[tuple[str, str, str], set[str]] | None = None
     result: Members = {}
     for key, suite in suites:
@@ -40,10 +48,12 @@ def resolved_members(desired: DesiredState) -> Members:
     return result
 
 
-def _label_index(servers: list[tuple[str, str, MCPServer]]) -> dict[tuple[str, str, str], set[str]]:
+def _label_index(
+    servers: Sequence[tuple[ResourceKey, MCPServer]],
+) -> dict[tuple[str, str, str], set[str]]:
     """(namespace, label, value) -> names of the servers carrying that label."""
     by_label: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-    for ns, name, server in servers:
+    for (_, ns, name), server in servers:
         for label, value in server.metadata.labels.items():
             by_label[(ns, label, value)].add(name)
     return by_label
@@ -58,19 +68,32 @@ def wanted_running_servers(
     """
     if members is None:
         members = resolved_members(desired)
-    needed: set[ResourceKey] = set()
     servers: list[tuple[ResourceKey, MCPServer]] = []
+    workflows: list[tuple[ResourceKey, Workflow]] = []
     for key, resource in desired.resources.items():
         if isinstance(resource, MCPServer):
             servers.append((key, resource))
-        elif isinstance(resource, Workflow) and resource.spec.active:
-            ns = key[1]
-            for suite_name in resource.spec.suites:
-                suite_key = ResourceKey(MCPSuite.kind_name, ns, suite_name)
-                for server_name in members.get(suite_key, {}):
-                    needed.add(ResourceKey(MCPServer.kind_name, ns, server_name))
-    return {
-        key
-        for key, server in servers
-        if server.spec.enabled and (server.spec.auto_start or key in needed)
-    }
+        elif isinstance(resource, Workflow):
+            workflows.append((key, resource))
+    needed = needed_servers(workflows, members)
+    return {key for key, server in servers if runs(server, needed=key in needed)}
+
+
+def needed_servers(
+    workflows: Iterable[tuple[ResourceKey, Workflow]], members: Members
+) -> set[ResourceKey]:
+    """Keys of the servers an active Workflow needs: the members of its suites."""
+    needed: set[ResourceKey] = set()
+    for (_, ns, _), workflow in workflows:
+        if not workflow.spec.active:
+            continue
+        for suite_name in workflow.spec.suites:
+            suite_key = ResourceKey(MCPSuite.kind_name, ns, suite_name)
+            for server_name in members.get(suite_key, {}):
+                needed.add(ResourceKey(MCPServer.kind_name, ns, server_name))
+    return needed
+
+
+def runs(server: MCPServer, *, needed: bool) -> bool:
+    """Whether the server should run: enabled, and autoStart or `needed` by a Workflow."""
+    return server.spec.enabled and (server.spec.auto_start or needed)

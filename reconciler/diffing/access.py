@@ -189,7 +189,7 @@ def index_access_changes(
         after = _suite_access(new, key, tools)
         changes.extend(_suite_changes(key, before, after))
     changes.extend(_rate_limit_changes(old.state, new.state))
-    changes.extend(identity_changes(old.state, new.state))
+    changes.extend(_identity_changes(old.declared_permissions, new.declared_permissions))
     return changes
 
 
@@ -228,10 +228,12 @@ def _same_suite_access(
     return True
 
 
-def _oidc_subjects(state: DesiredState) -> dict[tuple[ResourceKey, str], OidcIdentity]:
+def _oidc_subjects(
+    permissions: Iterable[ToolPermission],
+) -> dict[tuple[ResourceKey, str], OidcIdentity]:
     return {
         (permission.key, subject.name): subject.oidc
-        for permission in state.permissions
+        for permission in permissions
         for subject in permission.spec.subjects
         if subject.oidc is not None
     }
@@ -248,6 +250,12 @@ def _admits(identity: OidcIdentity) -> str:
 
 def identity_changes(old: DesiredState, new: DesiredState) -> list[AccessChange]:
     """Which tokens each OIDC subject admits, before and after, per permission."""
+    return _identity_changes(old.permissions, new.permissions)
+
+
+def _identity_changes(
+    old: Iterable[ToolPermission], new: Iterable[ToolPermission]
+) -> list[AccessChange]:
     before, after = _oidc_subjects(old), _oidc_subjects(new)
     changes: list[AccessChange] = []
     for key in sorted(set(before) | set(after)):
