@@ -14,6 +14,7 @@ import structlog
 from reconciler.cli.logsetup import configure_logging
 from reconciler.controller.usage import log_calls
 from reconciler.core.redaction import MASK, credential_kind, redact
+from reconciler.loading.loader import load_documents
 from reconciler.store.records import CallRecord
 
 SECRETS = {
@@ -87,6 +88,26 @@ def test_validate_names_file_line_and_field_of_every_inline_credential(tmp_path:
     assert not any("KEY_FILE" in e or "LOG_LEVEL" in e or "X-Tenant" in e for e in errors)
     for value in SECRETS.values():
         assert value not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "flagged"),
+    [
+        (["--port", "8080", f"--client-secret={SECRETS['random']}"], ["spec.args.2"]),
+        ([f"--client-secret={SECRETS['random']}", "--log-level=debug"], ["spec.args.0"]),
+        (["-t", SECRETS["github"], "--instance", "7"], ["spec.args.1"]),
+        (["--client-secret=short", "--instance", "7", "--url=https://x.example/mcp"], []),
+    ],
+)
+def test_an_argument_is_a_credential_by_its_shape_or_by_its_option_name(
+    args: list[str], flagged: list[str]
+) -> None:
+    text = (
+        "apiVersion: mcp.reconciler.dev/v1alpha1\nkind: MCPServer\nmetadata: {name: cli}\n"
+        f"spec: {{command: mcp-server-time, args: {json.dumps(args)}}}\n"
+    )
+    result = load_documents([("servers.yaml", text)])
+    assert [p.field for p in result.errors] == flagged
 
 
 @pytest.mark.parametrize("output", ["text", "json"])
