@@ -61,8 +61,9 @@ class _Checker:
     """(kind, namespace) -> names declared, valid or not: what a reference may name."""
     by_class: dict[type[Resource], list[Resource]] = field(default_factory=dict)
     """Resources by kind, in declaration order (one pass over the state for every kind)."""
-    labelled: dict[tuple[str, str, str], set[str]] = field(default_factory=dict)
-    """(namespace, label, value) -> names of servers carrying that label."""
+    labelled: dict[tuple[str, str, str], set[str]] | None = None
+    """(namespace, label, value) -> names of servers carrying that label (built when a
+    suite first selects by label)."""
     members: dict[ResourceKey, set[str]] = field(default_factory=dict)
     """Suite -> names of existing member servers (listed or selected)."""
     selected: dict[tuple[str, frozenset[tuple[str, str]]], set[str]] = field(default_factory=dict)
@@ -73,12 +74,10 @@ class _Checker:
     def run(self) -> list[Problem]:
         for key in sorted(self.invalid):
             self.names.setdefault((key.kind, key.namespace), []).append(key.name)
+        names, by_class = self.names, self.by_class
         for (kind, namespace, name), resource in self.state.resources.items():
-            self.names.setdefault((kind, namespace), []).append(name)
-            self.by_class.setdefault(type(resource), []).append(resource)
-            if isinstance(resource, MCPServer):
-                for label, value in resource.metadata.labels.items():
-                    self.labelled.setdefault((namespace, label, value), set()).add(name)
+            names.setdefault((kind, namespace), []).append(name)
+            by_class.setdefault(type(resource), []).append(resource)
         self.declared = {where: set(names) for where, names in self.names.items()}
         for suite in self._all(MCPSuite):
             self.members[suite.key] = self._members_of(suite)
@@ -150,9 +149,19 @@ class _Checker:
         """Servers of the namespace carrying every label; suites often share a selector."""
         key = (namespace, labels)
         if key not in self.selected:
+            if self.labelled is None:
+                self.labelled = self._labels()
             found = [self.labelled.get((namespace, k, v), set()) for k, v in labels]
             self.selected[key] = set.intersection(*sorted(found, key=len))
         return self.selected[key]
+
+    def _labels(self) -> dict[tuple[str, str, str], set[str]]:
+        labelled: dict[tuple[str, str, str], set[str]] = {}
+        for server in self._all(MCPServer):
+            namespace, name = server.metadata.ns, server.name
+            for label, value in server.metadata.labels.items():
+                labelled.setdefault((namespace, label, value), set()).add(name)
+        return labelled
 
     # -- one kind at a time --------------------------------------------------------
 
