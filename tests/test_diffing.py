@@ -165,6 +165,25 @@ def test_activating_a_workflow_starts_its_lazy_servers() -> None:
     )
 
 
+def test_activating_a_workflow_leaves_running_and_disabled_servers_alone() -> None:
+    running, disabled = server("a"), server("b", autoStart=False, enabled=False)
+    lazy, dev = server("c", autoStart=False), suite(members=["a", "b", "c"])
+    result = diff(
+        [
+            running,
+            disabled,
+            lazy,
+            dev,
+            res("Workflow", "notes", {"suites": ["dev"], "active": False}),
+        ],
+        [running, disabled, lazy, dev, res("Workflow", "notes", {"suites": ["dev"]})],
+    )
+    assert [(c.key.name, c.lifecycle) for c in result.resources] == [
+        ("c", "start"),
+        ("notes", None),
+    ]
+
+
 def test_suite_membership_named_and_by_selector() -> None:
     old = [server("a", labels={"team": "x"}), server("b"), server("c"), suite(members=["c"])]
     new = [
@@ -392,6 +411,33 @@ def test_tool_filter_change_lists_exposed_and_hidden_tools() -> None:
     result = diff([server()], [server(tools={"exclude": ["convert_*"]})], tools=TOOLS)
     change = change_of(result, "time")
     assert (change.tools_added, change.tools_removed) == ((), ("convert_time",))
+
+
+def test_a_role_gained_elsewhere_reaches_a_suite_declared_by_the_same_objects() -> None:
+    # A load reuses the model of every unchanged document: suite dev and the permission
+    # naming it are the very same objects on both sides, yet alice now holds role ops
+    # (granted by a permission of another suite), so she gains access to dev.
+    dev = suite(members=["time"])
+    ops = permission("ops", subjects=[{"name": "ops", "role": "ops"}], allow=["time.*"])
+    prod = suite("prod", members=["time"])
+    time = server("time")
+
+    def alice(*roles: str) -> Resource:
+        subject = {"name": "alice", "tokenFrom": {"env": "A"}, "roles": list(roles)}
+        return permission("alice", subjects=[subject], suites=["prod"], allow=["time.*"])
+
+    result = diff([time, dev, prod, ops, alice()], [time, dev, prod, ops, alice("ops")])
+    assert ("widened", "subject-added", "alice") in access(result)
+    assert "alice gains access to suite dev: may call time.*" in messages(result)
+
+
+def test_a_server_that_is_the_only_change_still_changes_what_its_suite_serves() -> None:
+    # Suite and permission are the same objects on both sides; the member's tool filter is not.
+    dev, ci = suite(members=["time"]), permission(allow=["*.*"])
+    old = [server("time"), dev, ci]
+    new = [server("time", tools={"exclude": ["convert_*"]}), dev, ci]
+    result = diff(old, new, tools=TOOLS)
+    assert messages(result) == ["ci-bot can no longer call time.convert_time on suite dev"]
 
 
 def test_to_dict_is_json_with_camel_case_keys() -> None:

@@ -14,6 +14,7 @@ import structlog
 from reconciler.cli.logsetup import configure_logging
 from reconciler.controller.usage import log_calls
 from reconciler.core.redaction import MASK, credential_kind, redact
+from reconciler.loading.loader import load_documents
 from reconciler.store.records import CallRecord
 
 SECRETS = {
@@ -89,6 +90,26 @@ def test_validate_names_file_line_and_field_of_every_inline_credential(tmp_path:
         assert value not in done.stdout + done.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "flagged"),
+    [
+        (["--port", "8080", f"--client-secret={SECRETS['random']}"], ["spec.args.2"]),
+        ([f"--client-secret={SECRETS['random']}", "--log-level=debug"], ["spec.args.0"]),
+        (["-t", SECRETS["github"], "--instance", "7"], ["spec.args.1"]),
+        (["--client-secret=short", "--instance", "7", "--url=https://x.example/mcp"], []),
+    ],
+)
+def test_an_argument_is_a_credential_by_its_shape_or_by_its_option_name(
+    args: list[str], flagged: list[str]
+) -> None:
+    text = (
+        "apiVersion: mcp.reconciler.dev/v1alpha1\nkind: MCPServer\nmetadata: {name: cli}\n"
+        f"spec: {{command: mcp-server-time, args: {json.dumps(args)}}}\n"
+    )
+    result = load_documents([("servers.yaml", text)])
+    assert [p.field for p in result.errors] == flagged
+
+
 @pytest.mark.parametrize("output", ["text", "json"])
 def test_diff_refuses_a_revision_with_inline_credentials_without_printing_them(
     tmp_path: Path, output: str
@@ -131,6 +152,7 @@ def test_redaction_masks_every_credential_shape_in_text(value: str) -> None:
 def test_redaction_masks_the_other_shapes_wherever_they_are(value: str) -> None:
     for text in (value, f"({value})", f"connecting with {value} now"):
         assert MASK in redact(text)
+        assert credential_kind(text) is not None
 
 
 @pytest.mark.parametrize(

@@ -110,6 +110,7 @@ class DesiredState:
     """Every resource of one revision, by key."""
 
     resources: dict[ResourceKey, Resource] = field(default_factory=dict)
+    """Every resource under its own `key`."""
     origins: dict[ResourceKey, Origin] = field(default_factory=dict)
     revision: str | None = None
     """Source revision: `branch@sha1:<sha>` for git, `sha256:<hash>` for a directory."""
@@ -125,10 +126,10 @@ class DesiredState:
         return len(self.resources)
 
     def of_kind(self, cls: type[R], namespace: str | None = None) -> list[R]:
+        if namespace is None:
+            return [r for r in self.resources.values() if isinstance(r, cls)]
         return [
-            r
-            for r in self.resources.values()
-            if isinstance(r, cls) and (namespace is None or r.metadata.ns == namespace)
+            r for (_, ns, _), r in self.resources.items() if ns == namespace and isinstance(r, cls)
         ]
 
     def get(self, cls: type[R], name: str, namespace: str = DEFAULT_NAMESPACE) -> R | None:

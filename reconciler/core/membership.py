@@ -8,6 +8,7 @@ servers stay linear. Shared by the planner, the differ and the operator.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 
 from .desired import DesiredState, merged_members
 from .models import MCPServer, MCPSuite, ResourceKey, Workflow
@@ -18,25 +19,44 @@ Members = dict[ResourceKey, dict[str, int]]
 
 def resolved_members(desired: DesiredState) -> Members:
     """Members of every suite: named ones with their priority, then selector matches (0)."""
-    by_label: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-    suites: list[MCPSuite] = []
-    for resource in desired.resources.values():
+    servers: list[tuple[ResourceKey, MCPServer]] = []
+    suites: list[tuple[ResourceKey, MCPSuite]] = []
+    for key, resource in desired.resources.items():
         if isinstance(resource, MCPServer):
-            ns = resource.metadata.ns
-            for name, value in resource.metadata.labels.items():
-                by_label[(ns, name, value)].add(resource.name)
+            servers.append((key, resource))
         elif isinstance(resource, MCPSuite):
-            suites.append(resource)
+            suites.append((key, resource))
+    return members_of(suites, servers)
+
+
+def members_of(
+    suites: Iterable[tuple[ResourceKey, MCPSuite]], servers: Sequence[tuple[ResourceKey, MCPServer]]
+) -> Members:
+    """`resolved_members` of a state whose suites and servers are already picked out."""
+    by_label: dict[tuple[str, str, str], set[str]] | None = None
     result: Members = {}
-    for suite in suites:
+    for key, suite in suites:
         selector = suite.spec.selector
         matched: set[str] = set()
         if selector is not None and selector.match_labels:
-            ns = suite.metadata.ns
+            if by_label is None:  # built once, and only when some suite selects by label
+                by_label = _label_index(servers)
+            ns = key[1]
             found = [by_label.get((ns, *label), set()) for label in selector.match_labels.items()]
             matched = set.intersection(*found)
-        result[suite.key] = merged_members(suite, matched)
+        result[key] = merged_members(suite, matched)
     return result
+
+
+def _label_index(
+    servers: Sequence[tuple[ResourceKey, MCPServer]],
+) -> dict[tuple[str, str, str], set[str]]:
+    """(namespace, label, value) -> names of the servers carrying that label."""
+    by_label: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    for (_, ns, name), server in servers:
+        for label, value in server.metadata.labels.items():
+            by_label[(ns, label, value)].add(name)
+    return by_label
 
 
 def wanted_running_servers(
@@ -48,19 +68,32 @@ def wanted_running_servers(
     """
     if members is None:
         members = resolved_members(desired)
-    needed: set[ResourceKey] = set()
-    servers: list[MCPServer] = []
-    for resource in desired.resources.values():
+    servers: list[tuple[ResourceKey, MCPServer]] = []
+    workflows: list[tuple[ResourceKey, Workflow]] = []
+    for key, resource in desired.resources.items():
         if isinstance(resource, MCPServer):
-            servers.append(resource)
-        elif isinstance(resource, Workflow) and resource.spec.active:
-            ns = resource.metadata.ns
-            for suite_name in resource.spec.suites:
-                suite_key = ResourceKey(MCPSuite.kind_name, ns, suite_name)
-                for server_name in members.get(suite_key, {}):
-                    needed.add(ResourceKey(MCPServer.kind_name, ns, server_name))
-    return {
-        server.key
-        for server in servers
-        if server.spec.enabled and (server.spec.auto_start or server.key in needed)
-    }
+            servers.append((key, resource))
+        elif isinstance(resource, Workflow):
+            workflows.append((key, resource))
+    needed = needed_servers(workflows, members)
+    return {key for key, server in servers if runs(server, needed=key in needed)}
+
+
+def needed_servers(
+    workflows: Iterable[tuple[ResourceKey, Workflow]], members: Members
+) -> set[ResourceKey]:
+    """Keys of the servers an active Workflow needs: the members of its suites."""
+    needed: set[ResourceKey] = set()
+    for (_, ns, _), workflow in workflows:
+        if not workflow.spec.active:
+            continue
+        for suite_name in workflow.spec.suites:
+            suite_key = ResourceKey(MCPSuite.kind_name, ns, suite_name)
+            for server_name in members.get(suite_key, {}):
+                needed.add(ResourceKey(MCPServer.kind_name, ns, server_name))
+    return needed
+
+
+def runs(server: MCPServer, *, needed: bool) -> bool:
+    """Whether the server should run: enabled, and autoStart or `needed` by a Workflow."""
+    return server.spec.enabled and (server.spec.auto_start or needed)

@@ -178,19 +178,62 @@ def index_access_changes(
 ) -> list[AccessChange]:
     """access_changes over prebuilt indexes."""
     changes: list[AccessChange] = []
+    same_namespace: dict[str, bool] = {}
     for key in sorted(set(old.members) | set(new.members)):
+        namespace = key[1]
+        if namespace not in same_namespace:
+            same_namespace[namespace] = _same_roles(old, new, namespace)
+        if same_namespace[namespace] and _same_suite_access(old, new, key, tools):
+            continue
         before = _suite_access(old, key, tools)
         after = _suite_access(new, key, tools)
         changes.extend(_suite_changes(key, before, after))
     changes.extend(_rate_limit_changes(old.state, new.state))
-    changes.extend(identity_changes(old.state, new.state))
+    changes.extend(_identity_changes(old.declared_permissions, new.declared_permissions))
     return changes
 
 
-def _oidc_subjects(state: DesiredState) -> dict[tuple[ResourceKey, str], OidcIdentity]:
+def _same_roles(old: StateIndex, new: StateIndex, namespace: str) -> bool:
+    """Whether the namespace's callers hold the same roles with the same credentials."""
+    return (
+        old.callers.get(namespace) == new.callers.get(namespace)
+        and old.holders.get(namespace) == new.holders.get(namespace)
+        and old.credentials.get(namespace) == new.credentials.get(namespace)
+    )
+
+
+def _same_suite_access(
+    old: StateIndex, new: StateIndex, key: ResourceKey, tools: Mapping[str, Sequence[str]] | None
+) -> bool:
+    """Whether everything `_suite_access` reads of a suite is the same on both sides (the
+    namespace's roles aside, see `_same_roles`): then nothing about it changes.
+
+    The suite is declared on both sides, with the same permissions (most often the very
+    same objects) and, when tools are known, the same members declared the same way.
+    """
+    members = new.members.get(key)
+    if members is None or key not in old.members:
+        return False
+    if old.permissions_for(key) != new.permissions_for(key):
+        return False
+    if tools is None:
+        return True
+    if old.members[key] != members:
+        return False
+    before, after = old.state.resources, new.state.resources
+    for name in members:
+        server = ResourceKey(MCPServer.kind_name, key[1], name)
+        if before.get(server) != after.get(server):
+            return False
+    return True
+
+
+def _oidc_subjects(
+    permissions: Iterable[ToolPermission],
+) -> dict[tuple[ResourceKey, str], OidcIdentity]:
     return {
         (permission.key, subject.name): subject.oidc
-        for permission in state.permissions
+        for permission in permissions
         for subject in permission.spec.subjects
         if subject.oidc is not None
     }
@@ -207,6 +250,12 @@ def _admits(identity: OidcIdentity) -> str:
 
 def identity_changes(old: DesiredState, new: DesiredState) -> list[AccessChange]:
     """Which tokens each OIDC subject admits, before and after, per permission."""
+    return _identity_changes(old.permissions, new.permissions)
+
+
+def _identity_changes(
+    old: Iterable[ToolPermission], new: Iterable[ToolPermission]
+) -> list[AccessChange]:
     before, after = _oidc_subjects(old), _oidc_subjects(new)
     changes: list[AccessChange] = []
     for key in sorted(set(before) | set(after)):
@@ -417,14 +466,18 @@ def _tool_changes(
 
 
 def _rate_limit_changes(old: DesiredState, new: DesiredState) -> list[AccessChange]:
+    changed: list[tuple[ResourceKey, ToolPermission, ToolPermission]] = []
+    for key, permission in new.resources.items():
+        if isinstance(permission, ToolPermission):
+            previous = old.resources.get(key)
+            if previous is permission or not isinstance(previous, ToolPermission):
+                continue
+            if previous.spec.rate_limit != permission.spec.rate_limit:
+                changed.append((key, previous, permission))
+    changed.sort(key=lambda item: item[0])
     changes: list[AccessChange] = []
-    for permission in sorted(new.permissions, key=lambda p: p.key):
-        previous = old.get(ToolPermission, permission.name, permission.metadata.ns)
-        if previous is None:
-            continue
+    for _, previous, permission in changed:
         before, after = previous.spec.rate_limit, permission.spec.rate_limit
-        if before == after:
-            continue
         direction, text = _rate_limit_text(before, after)
         subjects = ", ".join(s.name for s in permission.spec.subjects)
         suites = ", ".join(permission.spec.suites)

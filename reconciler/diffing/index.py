@@ -6,8 +6,16 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from ..core.desired import DesiredState
-from ..core.membership import Members, resolved_members, wanted_running_servers
-from ..core.models import ResourceKey, Subject, ToolPermission
+from ..core.membership import Members, members_of, needed_servers, runs
+from ..core.models import (
+    MCPServer,
+    MCPSuite,
+    Resource,
+    ResourceKey,
+    Subject,
+    ToolPermission,
+    Workflow,
+)
 
 Credential = tuple[str, str, str]
 """(subject, ToolPermission, token reference) of a subject that logs in with a token."""
@@ -20,8 +28,10 @@ class StateIndex:
     state: DesiredState
     members: Members
     """Suite key -> member server -> priority (selectors applied)."""
-    wanted: set[ResourceKey]
-    """Servers that should run."""
+    needed: set[ResourceKey]
+    """Servers an active Workflow needs (see `wants`)."""
+    declared_permissions: list[ToolPermission] = field(default_factory=list)
+    """Every ToolPermission, in declaration order."""
     permissions: dict[tuple[str, str], list[ToolPermission]] = field(default_factory=dict)
     """(namespace, suite name) -> permissions naming the suite."""
     callers: dict[str, dict[str, set[str]]] = field(default_factory=dict)
@@ -33,11 +43,24 @@ class StateIndex:
 
     @classmethod
     def of(cls, state: DesiredState) -> StateIndex:
-        members = resolved_members(state)
+        servers: list[tuple[ResourceKey, MCPServer]] = []
+        suites: list[tuple[ResourceKey, MCPSuite]] = []
+        workflows: list[tuple[ResourceKey, Workflow]] = []
+        declared: list[ToolPermission] = []
+        for key, resource in state.resources.items():  # one pass for every kind
+            if isinstance(resource, MCPServer):
+                servers.append((key, resource))
+            elif isinstance(resource, MCPSuite):
+                suites.append((key, resource))
+            elif isinstance(resource, ToolPermission):
+                declared.append(resource)
+            elif isinstance(resource, Workflow):
+                workflows.append((key, resource))
+        members = members_of(suites, servers)
         permissions: dict[tuple[str, str], list[ToolPermission]] = defaultdict(list)
         callers: dict[str, dict[str, set[str]]] = defaultdict(dict)
         credentials: dict[str, dict[str, list[Credential]]] = defaultdict(dict)
-        for permission in state.permissions:
+        for permission in declared:
             ns = permission.metadata.ns
             for suite in dict.fromkeys(permission.spec.suites):
                 permissions[(ns, suite)].append(permission)
@@ -52,16 +75,20 @@ class StateIndex:
             for caller, roles in by_caller.items():
                 for role in roles:
                     holders[ns].setdefault(role, set()).add(caller)
-        wanted = wanted_running_servers(state, members=members)
         return cls(
             state,
             members,
-            wanted,
+            needed_servers(workflows, members),
+            declared,
             dict(permissions),
             dict(callers),
             dict(holders),
             dict(credentials),
         )
+
+    def wants(self, key: ResourceKey, resource: Resource | None) -> bool:
+        """Whether the resource is a server that should run (`core.membership.runs`)."""
+        return isinstance(resource, MCPServer) and runs(resource, needed=key in self.needed)
 
     def permissions_for(self, suite: ResourceKey) -> list[ToolPermission]:
         return self.permissions.get((suite.namespace, suite.name), [])

@@ -102,16 +102,12 @@ def _resource_changes(
     before_index: StateIndex, after_index: StateIndex, *, tools: Tools | None
 ) -> list[ResourceChange]:
     old, new = before_index.state, after_index.state
-    keys = sorted(
-        set(old.resources) | set(new.resources), key=lambda k: (_KIND_RANK.get(k.kind, 99), k)
-    )
-    wanted_old, wanted_new = before_index.wanted, after_index.wanted
     changes: list[ResourceChange] = []
-    for key in keys:
+    for key in _differing(before_index, after_index):
         before, after = old.resources.get(key), new.resources.get(key)
         if after is None:
             assert before is not None
-            stop: Lifecycle | None = "stop" if key in wanted_old else None
+            stop: Lifecycle | None = "stop" if before_index.wants(key, before) else None
             changes.append(
                 ResourceChange(
                     key,
@@ -123,7 +119,7 @@ def _resource_changes(
                 )
             )
         elif before is None:
-            start: Lifecycle | None = "start" if key in wanted_new else None
+            start: Lifecycle | None = "start" if after_index.wants(key, after) else None
             changes.append(
                 ResourceChange(
                     key,
@@ -135,13 +131,35 @@ def _resource_changes(
                     locked_tools=_locked(None, after),
                 )
             )
-        elif before == after and (key in wanted_old) == (key in wanted_new):
-            continue
         else:
-            change = _changed(before, after, new, wanted=(wanted_old, wanted_new), tools=tools)
+            runs = (before_index.wants(key, before), after_index.wants(key, after))
+            change = _changed(before, after, new, runs=runs, tools=tools)
             if change is not None:
                 changes.append(change)
     return changes
+
+
+def _differing(old: StateIndex, new: StateIndex) -> list[ResourceKey]:
+    """Keys of the resources removed, added, changed, or starting or stopping, servers first.
+
+    Most resources of a large state are unchanged, often the very same object on both sides
+    (a load reuses the model of a document it read before): those are passed over by
+    identity, and only what may change is sorted. An unchanged server starts or stops only
+    when an active Workflow needs it on one side and not on the other.
+    """
+    before_resources, after_resources = old.state.resources, new.state.resources
+    flipped = old.needed ^ new.needed
+    keys = [key for key in before_resources if key not in after_resources]
+    for key, after in after_resources.items():
+        before = before_resources.get(key)
+        if (
+            before is None
+            or (before is not after and before != after)
+            or (key in flipped and old.wants(key, before) != new.wants(key, after))
+        ):
+            keys.append(key)
+    keys.sort(key=lambda k: (_KIND_RANK.get(k[0], 99), k))
+    return keys
 
 
 def _changed(
@@ -149,9 +167,10 @@ def _changed(
     after: Resource,
     new: DesiredState,
     *,
-    wanted: tuple[set[ResourceKey], set[ResourceKey]],
+    runs: tuple[bool, bool],
     tools: Tools | None,
 ) -> ResourceChange | None:
+    """`runs`: whether the server should run before and after."""
     key = after.key
     is_server = isinstance(before, MCPServer) and isinstance(after, MCPServer)
     deltas = field_deltas(before, after)
@@ -173,7 +192,7 @@ def _changed(
         and isinstance(after, MCPServer)
         and runtime_changed(before, after)
     )
-    was, will = key in wanted[0], key in wanted[1]
+    was, will = runs
     lifecycle: Lifecycle | None = None
     if was and not will:
         lifecycle = "stop"
@@ -313,7 +332,8 @@ def membership_changes(old: DesiredState, new: DesiredState) -> list[MembershipC
 
 def _membership_changes(old: StateIndex, new: StateIndex) -> list[MembershipChange]:
     changes: list[MembershipChange] = []
-    for key in sorted(new.members):
+    # Same members with the same priorities: nobody joins, leaves or moves.
+    for key in sorted(k for k, members in new.members.items() if old.members.get(k) != members):
         before = _members(old, key)
         after = _members(new, key)
         for server in sorted(set(before) | set(after)):

@@ -10,7 +10,7 @@ sandbox on either side.
 from __future__ import annotations
 
 from ..core.desired import DesiredState
-from ..core.models import MCPServer
+from ..core.models import MCPServer, ResourceKey
 from ..core.models.server import Sandbox
 from .model import AccessChange, AccessKind, Direction
 
@@ -20,11 +20,20 @@ _WRITE = "write"
 
 def sandbox_changes(old: DesiredState, new: DesiredState) -> list[AccessChange]:
     """Every change of isolation of a server declared in both revisions, server by server."""
-    changes: list[AccessChange] = []
-    for after in sorted(new.of_kind(MCPServer), key=lambda s: s.key):
-        before = old.resources.get(after.key)
-        if not isinstance(before, MCPServer):
+    compared: list[tuple[ResourceKey, MCPServer, MCPServer]] = []
+    before_resources = old.resources
+    for key, after in new.resources.items():
+        if not isinstance(after, MCPServer):
             continue
+        before = before_resources.get(key)
+        if before is after or not isinstance(before, MCPServer):
+            continue  # the same declaration: the same sandbox
+        if before.spec.sandbox is None and after.spec.sandbox is None:
+            continue
+        compared.append((key, before, after))
+    compared.sort(key=lambda item: item[0])
+    changes: list[AccessChange] = []
+    for _, before, after in compared:
         changes.extend(server_sandbox_changes(before, after))
     return changes
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..core.models import MCPServer
-from ..core.redaction import credential_kind
+from ..core.redaction import credential_kind, has_marker
 
 
 def inline_message(kind: str | None) -> str:
@@ -36,10 +36,14 @@ def inline_credentials(server: MCPServer) -> Iterator[tuple[str, str]]:
                 yield f"spec.headers.{i}.value", inline_message(kind)
     if spec.url is not None and (kind := credential_kind(spec.url)) is not None:
         yield "spec.url", inline_message(kind)
-    for i, arg in enumerate(spec.args):
-        name, _, value = arg.lstrip("-").partition("=")
-        kind = credential_kind(arg) or (
-            credential_kind(value, name=name) if value and arg.startswith("-") else None
-        )
+    args = spec.args
+    joined = "\n".join(args)  # no marker spans a line break: one scan for all arguments
+    if "=" not in joined and not has_marker(joined):
+        return  # no shape in any argument, and no `--name=value` to judge by its name
+    for i, arg in enumerate(args):
+        kind = credential_kind(arg)
+        if kind is None and arg.startswith("-"):  # `--api-key=VALUE`: VALUE in API_KEY
+            name, _, value = arg.lstrip("-").partition("=")
+            kind = credential_kind(value, name=name) if value else None
         if kind is not None:
             yield f"spec.args.{i}", inline_message(kind)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator, Set
 from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 from ..core.desired import DesiredState
 from ..core.errors import Problem, Severity
@@ -35,6 +36,8 @@ from .inline_secrets import inline_credentials, inline_message
 
 _GLOB_CHARS = frozenset("*?[")
 
+R = TypeVar("R", bound=Resource)
+
 
 def check_references(
     state: DesiredState, *, invalid: Set[ResourceKey] = frozenset()
@@ -54,8 +57,13 @@ class _Checker:
     problems: list[Problem] = field(default_factory=list)
     names: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     """(kind, namespace) -> names, for "did you mean" hints."""
-    labelled: dict[tuple[str, str, str], set[str]] = field(default_factory=dict)
-    """(namespace, label, value) -> names of servers carrying that label."""
+    declared: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    """(kind, namespace) -> names declared, valid or not: what a reference may name."""
+    by_class: dict[type[Resource], list[Resource]] = field(default_factory=dict)
+    """Resources by kind, in declaration order (one pass over the state for every kind)."""
+    labelled: dict[tuple[str, str, str], set[str]] | None = None
+    """(namespace, label, value) -> names of servers carrying that label (built when a
+    suite first selects by label)."""
     members: dict[ResourceKey, set[str]] = field(default_factory=dict)
     """Suite -> names of existing member servers (listed or selected)."""
     selected: dict[tuple[str, frozenset[tuple[str, str]]], set[str]] = field(default_factory=dict)
@@ -66,27 +74,31 @@ class _Checker:
     def run(self) -> list[Problem]:
         for key in sorted(self.invalid):
             self.names.setdefault((key.kind, key.namespace), []).append(key.name)
-        for key, resource in self.state.resources.items():
-            self.names.setdefault((key.kind, key.namespace), []).append(key.name)
-            if isinstance(resource, MCPServer):
-                for label, value in resource.metadata.labels.items():
-                    self.labelled.setdefault((key.namespace, label, value), set()).add(key.name)
-        for suite in self.state.suites:
+        names, by_class = self.names, self.by_class
+        for (kind, namespace, name), resource in self.state.resources.items():
+            names.setdefault((kind, namespace), []).append(name)
+            by_class.setdefault(type(resource), []).append(resource)
+        self.declared = {where: set(names) for where, names in self.names.items()}
+        for suite in self._all(MCPSuite):
             self.members[suite.key] = self._members_of(suite)
-        for server in self.state.servers:
+        for server in self._all(MCPServer):
             self._server(server)
-        for suite in self.state.suites:
+        for suite in self._all(MCPSuite):
             self._suite(suite)
-        for permission in self.state.permissions:
+        for permission in self._all(ToolPermission):
             self._permission(permission)
-        for provider in self.state.providers:
+        for provider in self._all(LLMProvider):
             self._provider(provider)
         self._fallback_cycles()
-        for workflow in self.state.workflows:
+        for workflow in self._all(Workflow):
             self._workflow(workflow)
-        for lock in self.state.of_kind(ToolLock):
+        for lock in self._all(ToolLock):
             self._lock(lock)
         return self.problems
+
+    def _all(self, cls: type[R]) -> list[R]:
+        """`state.of_kind(cls)`, from the one pass (the kinds have no subclasses)."""
+        return cast(list[R], self.by_class.get(cls, []))
 
     # -- reporting -------------------------------------------------------------------
 
@@ -109,8 +121,7 @@ class _Checker:
         self._report(resource, path, message, "warning")
 
     def _exists(self, kind: str, namespace: str, name: str) -> bool:
-        key = ResourceKey(kind, namespace, name)
-        return key in self.state.resources or key in self.invalid
+        return name in self.declared.get((kind, namespace), ())
 
     def _missing(self, kind: str, namespace: str, name: str) -> str:
         """`unknown MCPServer 'x'; did you mean 'y'?`, naming the namespace when not default."""
@@ -138,9 +149,19 @@ class _Checker:
         """Servers of the namespace carrying every label; suites often share a selector."""
         key = (namespace, labels)
         if key not in self.selected:
+            if self.labelled is None:
+                self.labelled = self._labels()
             found = [self.labelled.get((namespace, k, v), set()) for k, v in labels]
             self.selected[key] = set.intersection(*sorted(found, key=len))
         return self.selected[key]
+
+    def _labels(self) -> dict[tuple[str, str, str], set[str]]:
+        labelled: dict[tuple[str, str, str], set[str]] = {}
+        for server in self._all(MCPServer):
+            namespace, name = server.metadata.ns, server.name
+            for label, value in server.metadata.labels.items():
+                labelled.setdefault((namespace, label, value), set()).add(name)
+        return labelled
 
     # -- one kind at a time --------------------------------------------------------
 
@@ -276,7 +297,7 @@ class _Checker:
         """The suites of the namespace serving a workflow with steps (a tool chain)."""
         if self.chained is None:
             self.chained = {}
-            for workflow in self.state.workflows:
+            for workflow in self._all(Workflow):
                 if workflow.spec.steps:
                     chained = self.chained.setdefault(workflow.metadata.ns, set())
                     chained.update(workflow.spec.suites)
@@ -295,7 +316,7 @@ class _Checker:
     def _fallback_cycles(self) -> None:
         """Each provider falls back to at most one other: follow the chains once."""
         following: dict[ResourceKey, ResourceKey] = {}
-        for provider in self.state.providers:
+        for provider in self._all(LLMProvider):
             if provider.spec.fallback_ref is not None:
                 target = ResourceKey(
                     LLMProvider.kind_name, provider.metadata.ns, provider.spec.fallback_ref
