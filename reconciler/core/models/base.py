@@ -21,8 +21,30 @@ DEFAULT_NAMESPACE = "default"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
+def empty_list() -> list[Any]:
+    """A new empty list: the default of list fields, `Field(default_factory=empty_list)`.
+
+    This and `empty_dict`, rather than `list` and `dict`: pydantic reads the signature of
+    each default factory when it builds a validator, a Python function's at once, a
+    builtin's by tokenizing its text signature (3 % of a `validate`).
+    """
+    return []
+
+
+def empty_dict() -> dict[Any, Any]:
+    """A new empty dict: the default of mapping fields (see `empty_list`)."""
+    return {}
+
+
 class Strict(BaseModel):
-    """Base of every model: camelCase aliases, unknown fields rejected."""
+    """Base of every model: camelCase aliases, unknown fields rejected.
+
+    Validators are built on first use. A field whose default is a model keeps
+    `Field(default_factory=Model)`, although calling `Model()` builds that model's own
+    validator: `Model.model_construct` would spare the build (a few milliseconds at
+    start-up) but makes each default five to twenty times slower, a second over the two
+    loads of a 10,000-server `diff`.
+    """
 
     model_config = ConfigDict(
         alias_generator=to_camel,
@@ -51,9 +73,9 @@ class ObjectMeta(Strict):
     """Name, unique per kind and namespace."""
     namespace: Name | None = None
     """Namespace; `default` when omitted."""
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=empty_dict)
     """Labels, used by suite selectors. Changing them never restarts a server."""
-    annotations: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=empty_dict)
     """Free-form annotations."""
     generation: int | None = Field(default=None, exclude=True)
     """Set by Kubernetes; ignored in files."""
@@ -167,7 +189,7 @@ class ResourceStatus(Strict):
     """Generation last reconciled."""
     phase: str | None = None
     """One-word summary for tables (`Ready`, `Pending`, `Failed`, ...)."""
-    conditions: list[Condition] = Field(default_factory=list)
+    conditions: list[Condition] = Field(default_factory=empty_list)
     """Ready, Reconciling and Stalled."""
     message: str | None = None
     """Latest human-readable summary."""
