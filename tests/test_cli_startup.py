@@ -60,6 +60,8 @@ NOT_FOR_OFFLINE_COMMANDS = (
     "email",
     "zipfile",
     "csv",
+    # needed only to word an error
+    "difflib",
 )
 
 
