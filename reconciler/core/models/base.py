@@ -4,11 +4,9 @@ Field names in YAML are camelCase (``workingDir``); the Python attributes are sn
 Every model is strict: an unknown field is an error, never silently dropped.
 """
 
-from __future__ import annotations
-
 import ipaddress
 import re
-from typing import Annotated, Any, ClassVar, Final, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
@@ -109,7 +107,7 @@ class ValueSource(Strict):
     """An environment variable of the controller."""
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> ValueSource:
+    def _exactly_one(self) -> Self:
         if (self.secret_key_ref is None) == (self.env is None):
             raise ValueError("set exactly one of secretKeyRef or env")
         return self
@@ -154,7 +152,7 @@ class NamedValue(Strict):
     """Reference to a secret or to a controller environment variable."""
 
     @model_validator(mode="after")
-    def _one_source(self) -> NamedValue:
+    def _one_source(self) -> Self:
         if self.value is not None and self.value_from is not None:
             raise ValueError("set either value or valueFrom, not both")
         if self.value is None and self.value_from is None:
@@ -215,7 +213,7 @@ class Resource(Strict):
         return value
 
     @property
-    def key(self) -> ResourceKey:
+    def key(self) -> "ResourceKey":
         return ResourceKey(self.kind_name, self.metadata.ns, self.metadata.name)
 
     @property
@@ -228,7 +226,7 @@ class ResourceKey(tuple[str, str, str]):
 
     __slots__ = ()
 
-    def __new__(cls, kind: str, namespace: str, name: str) -> ResourceKey:
+    def __new__(cls, kind: str, namespace: str, name: str) -> "ResourceKey":
         return super().__new__(cls, (kind, namespace, name))
 
     @property

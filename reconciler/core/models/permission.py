@@ -1,8 +1,6 @@
 """ToolPermission: which caller may call which tools of which suites."""
 
-from __future__ import annotations
-
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -86,7 +84,7 @@ class Subject(Strict):
         return reject_inline_secret(value)
 
     @model_validator(mode="after")
-    def _identity(self) -> Subject:
+    def _identity(self) -> Self:
         given = [self.token_from is not None, self.oidc is not None, self.role is not None]
         if not any(given):
             raise ValueError("a subject needs tokenFrom, oidc or role")

@@ -1,9 +1,7 @@
 """MCPServer: one MCP server, local (stdio), remote (HTTP) or, in Kubernetes, an image."""
 
-from __future__ import annotations
-
 import posixpath
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
@@ -160,7 +158,7 @@ class Sandbox(Strict):
     `host`: the network of the machine."""
 
     @model_validator(mode="after")
-    def _paths_once(self) -> Sandbox:
+    def _paths_once(self) -> Self:
         both = sorted(set(self.filesystem.read_only) & set(self.filesystem.read_write))
         if both:
             raise ValueError(f"{', '.join(both)} listed in both readOnly and readWrite")
@@ -254,7 +252,7 @@ class MCPServerSpec(Strict):
     """LLM enhancement of tool descriptions."""
 
     @model_validator(mode="after")
-    def _transport_fields(self) -> MCPServerSpec:
+    def _transport_fields(self) -> Self:
         if self.transport == "stdio":
             if self.command is None and self.image is None:
                 raise ValueError("transport stdio needs command (or image in Kubernetes)")

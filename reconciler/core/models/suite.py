@@ -1,7 +1,5 @@
 """MCPSuite: a group of servers served by the gateway as one MCP endpoint."""
 
-from __future__ import annotations
-
 from typing import ClassVar, Literal
 
 from pydantic import Field

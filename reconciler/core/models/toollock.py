@@ -6,8 +6,6 @@ that has no entry, is drifted: withheld by the gateway under `enforce`, served w
 warning under `warn`. See docs/toollock.md.
 """
 
-from __future__ import annotations
-
 from typing import ClassVar, Literal
 
 from pydantic import Field

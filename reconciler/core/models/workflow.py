@@ -1,7 +1,5 @@
 """Workflow: a task context that keeps servers running, optionally a tool chain."""
 
-from __future__ import annotations
-
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
