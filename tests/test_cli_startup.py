@@ -116,6 +116,24 @@ def test_pydantic_plugins_a_user_disables_by_name_leave_the_others_looked_up() -
     assert "importlib.metadata" in modules  # pydantic's own loader looked for plugins
 
 
+def test_pydantic_plugin_loader_stands_in_and_still_answers_anything_else() -> None:
+    """With plugins disabled, pydantic's plugin loader is not imported; a name the stand-in
+    does not define loads pydantic's own module (a later pydantic may ask for more)."""
+    probe = (
+        "import sys; from reconciler.cli.offline import lean_start; lean_start()\n"
+        "import pydantic.plugin._schema_validator\n"
+        "from pydantic.plugin._loader import get_plugins\n"
+        "print(list(get_plugins()), 'importlib.metadata' in sys.modules)\n"
+        "from pydantic.plugin._loader import PYDANTIC_ENTRY_POINT_GROUP\n"
+        "print(PYDANTIC_ENTRY_POINT_GROUP, 'importlib.metadata' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["[] False", "pydantic True"]
+
+
 def test_root_help_lists_every_registered_command() -> None:
     done, _ = run_cli("--help")
     assert done.returncode == 0, done.stderr
