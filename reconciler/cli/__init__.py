@@ -19,7 +19,6 @@ this order.
 
 from __future__ import annotations
 
-import os
 import sys
 
 COMMANDS: dict[str, str] = {
@@ -53,11 +52,9 @@ OFFLINE_COMMANDS = ("validate", "diff")
 
 def main() -> None:
     if sys.argv[1:2] and sys.argv[1] in OFFLINE_COMMANDS:
-        # pydantic's documented switch: no scan of every installed distribution for
-        # plugins (observability hooks an offline check has no use for)
-        os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-        from .offline import run_offline
+        from .offline import lean_start, run_offline
 
+        lean_start()
         run_offline(sys.argv[1], sys.argv[2:])  # exits when it ran the command
     from .app import app
 

@@ -13,7 +13,6 @@ when its arguments are plain (`reconciler.cli.offline`).
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -44,6 +43,8 @@ def run_validate(paths: list[Path], *, output: Output, bwrap: str) -> int:
         )
     result.problems.extend(_sandbox_warnings(result, bwrap))
     if output == Output.json:
+        import json  # only for `-o json`
+
         echo(json.dumps(_as_json(result), indent=2))
     elif output == Output.markdown:
         echo(_as_markdown(result))

@@ -15,7 +15,6 @@ Files come from disk (`load_paths`) or from anywhere else as `(name, text)` pair
 from __future__ import annotations
 
 import contextlib
-import difflib
 import gc
 import os
 import stat
@@ -402,6 +401,8 @@ def _validate(
 
 
 def _kind_message(kind: object) -> str:
+    import difflib  # only for a wrong kind
+
     kinds = list(KINDS)
     if kind is None:
         return f"missing kind; add one of {', '.join(kinds)}"

@@ -10,7 +10,6 @@ secret written in the wrong place must not be echoed back.
 
 from __future__ import annotations
 
-import difflib
 import re
 import types
 from collections.abc import Iterable, Sequence
@@ -122,6 +121,8 @@ def _unknown_field(name: str, parent: type[BaseModel] | None) -> tuple[str, str 
     camel = to_camel(name)
     if camel in allowed and camel != name:
         return f"unknown field '{name}'; did you mean '{camel}'? (fields are camelCase)", camel
+    import difflib  # only for a field that is not allowed
+
     lowered = {a.lower(): a for a in allowed}
     close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6) or [
         lowered[m] for m in difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)

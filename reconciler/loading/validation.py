@@ -10,7 +10,6 @@ shown but never block it. Each problem carries the line of the exact field, e.g.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator, Set
 from dataclasses import dataclass, field
 from typing import TypeVar, cast
@@ -125,6 +124,8 @@ class _Checker:
 
     def _missing(self, kind: str, namespace: str, name: str) -> str:
         """`unknown MCPServer 'x'; did you mean 'y'?`, naming the namespace when not default."""
+        import difflib  # only for a wrong name
+
         where = "" if namespace == DEFAULT_NAMESPACE else f" in namespace {namespace}"
         message = f"unknown {kind} '{name}'{where}"
         close = difflib.get_close_matches(name, self.names.get((kind, namespace), []), n=1)
@@ -437,6 +438,8 @@ def _matches_any(pattern: str, names: set[str]) -> bool:
 
 
 def _unknown_step(name: str, known: list[str]) -> str:
+    import difflib  # only for a wrong name
+
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ""
     return f"unknown step '{name}'{hint}"

@@ -4,11 +4,9 @@ Field names in YAML are camelCase (``workingDir``); the Python attributes are sn
 Every model is strict: an unknown field is an error, never silently dropped.
 """
 
-from __future__ import annotations
-
 import ipaddress
 import re
-from typing import Annotated, Any, ClassVar, Final, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
@@ -21,8 +19,30 @@ DEFAULT_NAMESPACE = "default"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
+def empty_list() -> list[Any]:
+    """A new empty list: the default of list fields, `Field(default_factory=empty_list)`.
+
+    This and `empty_dict`, rather than `list` and `dict`: pydantic reads the signature of
+    each default factory when it builds a validator, a Python function's at once, a
+    builtin's by tokenizing its text signature (3 % of a `validate`).
+    """
+    return []
+
+
+def empty_dict() -> dict[Any, Any]:
+    """A new empty dict: the default of mapping fields (see `empty_list`)."""
+    return {}
+
+
 class Strict(BaseModel):
-    """Base of every model: camelCase aliases, unknown fields rejected."""
+    """Base of every model: camelCase aliases, unknown fields rejected.
+
+    Validators are built on first use. A field whose default is a model keeps
+    `Field(default_factory=Model)`, although calling `Model()` builds that model's own
+    validator: `Model.model_construct` would spare the build (a few milliseconds at
+    start-up) but makes each default five to twenty times slower, a second over the two
+    loads of a 10,000-server `diff`.
+    """
 
     model_config = ConfigDict(
         alias_generator=to_camel,
@@ -51,9 +71,9 @@ class ObjectMeta(Strict):
     """Name, unique per kind and namespace."""
     namespace: Name | None = None
     """Namespace; `default` when omitted."""
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=empty_dict)
     """Labels, used by suite selectors. Changing them never restarts a server."""
-    annotations: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=empty_dict)
     """Free-form annotations."""
     generation: int | None = Field(default=None, exclude=True)
     """Set by Kubernetes; ignored in files."""
@@ -87,7 +107,7 @@ class ValueSource(Strict):
     """An environment variable of the controller."""
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> ValueSource:
+    def _exactly_one(self) -> Self:
         if (self.secret_key_ref is None) == (self.env is None):
             raise ValueError("set exactly one of secretKeyRef or env")
         return self
@@ -132,7 +152,7 @@ class NamedValue(Strict):
     """Reference to a secret or to a controller environment variable."""
 
     @model_validator(mode="after")
-    def _one_source(self) -> NamedValue:
+    def _one_source(self) -> Self:
         if self.value is not None and self.value_from is not None:
             raise ValueError("set either value or valueFrom, not both")
         if self.value is None and self.value_from is None:
@@ -167,7 +187,7 @@ class ResourceStatus(Strict):
     """Generation last reconciled."""
     phase: str | None = None
     """One-word summary for tables (`Ready`, `Pending`, `Failed`, ...)."""
-    conditions: list[Condition] = Field(default_factory=list)
+    conditions: list[Condition] = Field(default_factory=empty_list)
     """Ready, Reconciling and Stalled."""
     message: str | None = None
     """Latest human-readable summary."""
@@ -193,7 +213,7 @@ class Resource(Strict):
         return value
 
     @property
-    def key(self) -> ResourceKey:
+    def key(self) -> "ResourceKey":
         metadata = self.metadata
         return _new_key(
             ResourceKey, (self.kind_name, metadata.namespace or DEFAULT_NAMESPACE, metadata.name)
@@ -209,7 +229,7 @@ class ResourceKey(tuple[str, str, str]):
 
     __slots__ = ()
 
-    def __new__(cls, kind: str, namespace: str, name: str) -> ResourceKey:
+    def __new__(cls, kind: str, namespace: str, name: str) -> "ResourceKey":
         return _new_key(cls, (kind, namespace, name))
 
     @property

@@ -4,8 +4,6 @@ Patterns follow :mod:`fnmatch`: ``*`` any run of characters, ``?`` one character
 ``[abc]`` / ``[!abc]`` a set. A set must be closed and non-empty.
 """
 
-from __future__ import annotations
-
 import fnmatch
 import functools
 import re

@@ -1,8 +1,6 @@
 """ToolPermission: which caller may call which tools of which suites."""
 
-from __future__ import annotations
-
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -13,6 +11,8 @@ from .base import (
     ResourceStatus,
     Strict,
     ValueSource,
+    empty_dict,
+    empty_list,
     is_loopback_host,
     reject_inline_secret,
 )
@@ -46,7 +46,7 @@ class OidcIdentity(Strict):
     audience: str | None = Field(default=None, min_length=1)
     """The `aud` the token must carry; default: the suite's public URL
     (`<public-url>/suites/<suite>/mcp`), the resource indicator MCP clients ask for."""
-    claims: dict[str, ClaimValue] = Field(default_factory=dict)
+    claims: dict[str, ClaimValue] = Field(default_factory=empty_dict)
     """Claims every token must have: equal to the value, or (list claim such as `groups`)
     containing it. A dotted name reads a nested claim (`realm_access.roles`)."""
 
@@ -75,7 +75,7 @@ class Subject(Strict):
     """Callers presenting a JWT of this OpenID Connect issuer whose claims match."""
     role: str | None = Field(default=None, min_length=1)
     """A role shared by several callers; callers get it from `roles` of a subject with a token."""
-    roles: list[str] = Field(default_factory=list)
+    roles: list[str] = Field(default_factory=empty_list)
     """Roles this caller holds; rules of permissions naming the role apply to it too."""
 
     @field_validator("token_from", mode="before")
@@ -84,7 +84,7 @@ class Subject(Strict):
         return reject_inline_secret(value)
 
     @model_validator(mode="after")
-    def _identity(self) -> Subject:
+    def _identity(self) -> Self:
         given = [self.token_from is not None, self.oidc is not None, self.role is not None]
         if not any(given):
             raise ValueError("a subject needs tokenFrom, oidc or role")
@@ -109,7 +109,7 @@ class RateLimit(Strict):
     """Sustained calls per minute per subject."""
     burst: int | None = Field(default=None, ge=1, le=1000000)
     """Calls allowed at once; defaults to requestsPerMinute."""
-    per_tool: dict[QualifiedGlob, int] = Field(default_factory=dict)
+    per_tool: dict[QualifiedGlob, int] = Field(default_factory=empty_dict)
     """Calls per minute per subject for tools matching each `server.tool` pattern."""
 
 
@@ -120,7 +120,7 @@ class ToolPermissionSpec(Strict):
     """Suites the permission applies to."""
     subjects: list[Subject] = Field(min_length=1)
     """Callers it grants to."""
-    rules: list[Rule] = Field(default_factory=list)
+    rules: list[Rule] = Field(default_factory=empty_list)
     """Allow/deny rules; nothing is allowed unless a rule allows it."""
     rate_limit: RateLimit | None = None
     """Limits per subject."""

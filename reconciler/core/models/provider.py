@@ -1,8 +1,6 @@
 """LLMProvider: an LLM endpoint used to enhance tool descriptions."""
 
-from __future__ import annotations
-
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
@@ -76,7 +74,7 @@ class LLMProviderSpec(Strict):
         return reject_inline_secret(value)
 
     @model_validator(mode="after")
-    def _required_by_type(self) -> LLMProviderSpec:
+    def _required_by_type(self) -> Self:
         if self.type in NEEDS_API_KEY and self.api_key is None:
             raise ValueError(f"type {self.type} needs apiKey (secretKeyRef or env)")
         if self.type in NEEDS_ENDPOINT and self.endpoint is None:

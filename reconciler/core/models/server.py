@@ -1,9 +1,7 @@
 """MCPServer: one MCP server, local (stdio), remote (HTTP) or, in Kubernetes, an image."""
 
-from __future__ import annotations
-
 import posixpath
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
@@ -15,6 +13,8 @@ from .base import (
     ResourceStatus,
     Strict,
     ValueSource,
+    empty_dict,
+    empty_list,
     is_loopback_host,
     reject_inline_secret,
 )
@@ -85,9 +85,9 @@ class ToolFilter(Strict):
 
     include: list[Glob] = Field(default_factory=lambda: ["*"])
     """Globs of tool names to expose."""
-    exclude: list[Glob] = Field(default_factory=list)
+    exclude: list[Glob] = Field(default_factory=empty_list)
     """Globs of tool names to hide; wins over include."""
-    overrides: dict[str, ToolOverride] = Field(default_factory=dict)
+    overrides: dict[str, ToolOverride] = Field(default_factory=empty_dict)
     """Per tool (by the server's name for it): exposed name and description."""
 
     def exposes(self, name: str) -> bool:
@@ -141,9 +141,9 @@ class SandboxFilesystem(Strict):
     """What a sandboxed server may see of the filesystem, besides system directories and
     its own installation (read-only), its working directory and a private `/tmp`."""
 
-    read_only: list[SandboxPath] = Field(default_factory=list)
+    read_only: list[SandboxPath] = Field(default_factory=empty_list)
     """Absolute paths the server may read."""
-    read_write: list[SandboxPath] = Field(default_factory=list)
+    read_write: list[SandboxPath] = Field(default_factory=empty_list)
     """Absolute paths the server may read and write."""
 
 
@@ -158,7 +158,7 @@ class Sandbox(Strict):
     `host`: the network of the machine."""
 
     @model_validator(mode="after")
-    def _paths_once(self) -> Sandbox:
+    def _paths_once(self) -> Self:
         both = sorted(set(self.filesystem.read_only) & set(self.filesystem.read_write))
         if both:
             raise ValueError(f"{', '.join(both)} listed in both readOnly and readWrite")
@@ -175,7 +175,7 @@ class OAuth2ClientCredentials(Strict):
     """The client's id at the authorization server."""
     client_secret: ValueSource
     """Where the client secret is kept; never written here."""
-    scopes: list[str] = Field(default_factory=list)
+    scopes: list[str] = Field(default_factory=empty_list)
     """Scopes asked for (`scope`, space-separated)."""
     audience: str | None = Field(default=None, min_length=1)
     """Sent as `audience` and `resource` (RFC 8707) when set."""
@@ -212,15 +212,15 @@ class MCPServerSpec(Strict):
     """What the server is for. Changing it restarts nothing."""
     command: str | None = Field(default=None, min_length=1)
     """Executable of a stdio server."""
-    args: list[str] = Field(default_factory=list)
+    args: list[str] = Field(default_factory=empty_list)
     """Arguments of the command."""
-    env: list[NamedValue] = Field(default_factory=list)
+    env: list[NamedValue] = Field(default_factory=empty_list)
     """Environment of the process: only these variables (plus PATH) are passed."""
     working_dir: str | None = None
     """Working directory of the process (relative: from the resource file's directory)."""
     url: str | None = Field(default=None, pattern=r"^https?://")
     """URL of a remote server."""
-    headers: list[NamedValue] = Field(default_factory=list)
+    headers: list[NamedValue] = Field(default_factory=empty_list)
     """HTTP headers sent to a remote server (secrets through valueFrom)."""
     auth: RemoteAuth | None = None
     """Authentication to a remote server beyond static headers (OAuth 2.0)."""
@@ -252,7 +252,7 @@ class MCPServerSpec(Strict):
     """LLM enhancement of tool descriptions."""
 
     @model_validator(mode="after")
-    def _transport_fields(self) -> MCPServerSpec:
+    def _transport_fields(self) -> Self:
         if self.transport == "stdio":
             if self.command is None and self.image is None:
                 raise ValueError("transport stdio needs command (or image in Kubernetes)")
@@ -294,7 +294,7 @@ class MCPServerStatus(ResourceStatus):
 
     tool_count: int | None = None
     """Number of exposed tools."""
-    tools: list[DiscoveredTool] = Field(default_factory=list)
+    tools: list[DiscoveredTool] = Field(default_factory=empty_list)
     """Discovered tools."""
     restarts: int | None = None
     """Restarts since the spec last changed."""

@@ -1,12 +1,10 @@
 """MCPSuite: a group of servers served by the gateway as one MCP endpoint."""
 
-from __future__ import annotations
-
 from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from .base import Name, Resource, ResourceStatus, Strict
+from .base import Name, Resource, ResourceStatus, Strict, empty_dict, empty_list
 
 ConflictResolution = Literal["prefix", "priority"]
 DiscoveryMode = Literal["all", "search"]
@@ -24,7 +22,7 @@ class SuiteMember(Strict):
 class LabelSelector(Strict):
     """Select servers by their labels."""
 
-    match_labels: dict[str, str] = Field(default_factory=dict)
+    match_labels: dict[str, str] = Field(default_factory=empty_dict)
     """Every label here must be present with this value."""
 
     def matches(self, labels: dict[str, str]) -> bool:
@@ -81,7 +79,7 @@ class MCPSuiteSpec(Strict):
 
     description: str | None = None
     """What the suite is for; shown to clients as the endpoint's instructions."""
-    servers: list[SuiteMember] = Field(default_factory=list)
+    servers: list[SuiteMember] = Field(default_factory=empty_list)
     """Servers named explicitly."""
     selector: LabelSelector | None = None
     """Servers selected by label, in addition to `servers` (priority 0)."""
@@ -101,7 +99,7 @@ class MCPSuiteSpec(Strict):
 class MCPSuiteStatus(ResourceStatus):
     """Observed state of a suite."""
 
-    servers: list[str] = Field(default_factory=list)
+    servers: list[str] = Field(default_factory=empty_list)
     """Member servers after selectors were applied."""
     tool_count: int | None = None
     """Tools served on the endpoint."""

@@ -6,13 +6,11 @@ that has no entry, is drifted: withheld by the gateway under `enforce`, served w
 warning under `warn`. See docs/toollock.md.
 """
 
-from __future__ import annotations
-
 from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from .base import Resource, ResourceStatus, Strict
+from .base import Resource, ResourceStatus, Strict, empty_dict, empty_list
 
 LockMode = Literal["enforce", "warn"]
 
@@ -47,7 +45,7 @@ class LockedTool(Strict):
     description: str | None = None
     """The upstream description, for review (invisible characters escaped as `\\u200b`);
     ignored when checking."""
-    parameters: dict[str, LockedParameter] = Field(default_factory=dict)
+    parameters: dict[str, LockedParameter] = Field(default_factory=empty_dict)
     """The input schema's top-level properties, for review and `diff`."""
 
 
@@ -65,9 +63,9 @@ class ToolLockSpec(Strict):
 
     mode: LockMode = "enforce"
     """`enforce`: drifted and unlocked tools are withheld; `warn`: served, with warnings."""
-    tools: dict[str, LockedTool] = Field(default_factory=dict)
+    tools: dict[str, LockedTool] = Field(default_factory=empty_dict)
     """The server's tools by their upstream name."""
-    accepted: list[AcceptedFinding] = Field(default_factory=list)
+    accepted: list[AcceptedFinding] = Field(default_factory=empty_list)
     """Scan findings a reviewer accepted for this server's tools."""
 
     def accepts(self, tool: str, finding: str) -> bool:

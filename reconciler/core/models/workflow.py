@@ -1,12 +1,10 @@
 """Workflow: a task context that keeps servers running, optionally a tool chain."""
 
-from __future__ import annotations
-
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from .base import Name, Resource, ResourceStatus, Strict
+from .base import Name, Resource, ResourceStatus, Strict, empty_dict, empty_list
 
 WORKFLOW_SERVER = "workflow"
 """The server part under which rules and tool names address a workflow: `workflow.<name>`."""
@@ -28,9 +26,9 @@ class Step(Strict):
     """Step id, referenced as `steps.<id>.result`."""
     tool: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\.[^.\s]+$")
     """Tool to call, as `<server>.<tool>`."""
-    arguments: dict[str, Any] = Field(default_factory=dict)
+    arguments: dict[str, Any] = Field(default_factory=empty_dict)
     """Arguments; strings may use `{{ inputs.x }}` and `{{ steps.<id>.result }}`."""
-    depends_on: list[Name] = Field(default_factory=list)
+    depends_on: list[Name] = Field(default_factory=empty_list)
     """Steps that must finish first."""
     when: str | None = None
     """Condition template; the step runs when it renders to a true value."""
@@ -49,11 +47,11 @@ class WorkflowSpec(Strict):
     """While true, the servers of `suites` run even if their `autoStart` is false."""
     description: str | None = None
     """What the workflow does; the description of its tool in the gateway."""
-    suites: list[Name] = Field(default_factory=list)
+    suites: list[Name] = Field(default_factory=empty_list)
     """Suites whose servers must run while the workflow is active."""
     inputs: dict[str, Any] | None = None
     """JSON Schema of the inputs of the chain."""
-    steps: list[Step] = Field(default_factory=list)
+    steps: list[Step] = Field(default_factory=empty_list)
     """The chain, served by the gateway as one tool named after the workflow."""
 
 
