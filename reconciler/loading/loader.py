@@ -295,7 +295,10 @@ class _Load:
                 document = Document(None, piece.line + line + 1, None, piece.index)
                 read.append((piece, document, resource))
                 continue
-            quick = read_piece(piece.text)
+            try:
+                quick = read_piece(piece.text)
+            except Exception:  # the quick reader's own fault: libyaml decides
+                return None
             if quick is None:
                 return None
             data, line = quick
