@@ -67,7 +67,7 @@ def test_documents_read_alone_are_the_documents_of_the_stream(lines: list[str], 
             assert isinstance(whole, str)
             return
         assert len(read) <= 1, piece
-        alone += [(piece.index, piece.line + line, data) for _, line, data in read]
+        alone += [(piece.position, piece.line + line, data) for _, line, data in read]
     assert alone == whole
 
 
@@ -89,7 +89,7 @@ def test_streams_that_cannot_be_cut_exactly_are_read_whole(text: str) -> None:
 def test_comments_before_the_first_marker_are_no_document() -> None:
     pieces = cut_documents("# servers\n\n---\na: 1\n---\n---\nb: 2\n")
     assert pieces is not None
-    assert [(p.index, p.line) for p in pieces] == [(0, 2), (1, 4), (2, 5)]
+    assert [(p.position, p.line) for p in pieces] == [(0, 2), (1, 4), (2, 5)]
     assert [(d.index, d.line) for d in read_documents("# s\n\n---\na: 1\n---\n---\nb: 2\n")] == [
         (0, 4),
         (2, 7),

@@ -262,11 +262,11 @@ class _Load:
         read = self._read_pieces(pieces) if pieces is not None else None
         if read is not None:
             for piece, document, known in read:
-                lines.starts[piece.index] = document.line
+                lines.starts[piece.position] = document.line
                 if known is None:
                     self._add_document(name, document, lines, piece=piece)
                 else:
-                    origin = Origin(name, document.line, source=lines, document=piece.index)
+                    origin = Origin(name, document.line, source=lines, document=piece.position)
                     self._declare(known, origin)
             self.documents += len(read)
             return len(read)
@@ -292,7 +292,7 @@ class _Load:
             known = self.memo.get(piece.text) if self.memo is not None else None
             if known is not None:
                 resource, line = known
-                document = Document(None, piece.line + line + 1, None, piece.index)
+                document = Document(None, piece.line + line + 1, None, piece.position)
                 read.append((piece, document, resource))
                 continue
             try:
@@ -303,7 +303,7 @@ class _Load:
                 return None
             data, line = quick
             if data is not None:
-                document = Document(data, piece.line + line + 1, None, piece.index)
+                document = Document(data, piece.line + line + 1, None, piece.position)
                 read.append((piece, document, None))
         return read
 

@@ -30,7 +30,7 @@ class Piece(NamedTuple):
     text: str
     line: int
     """0-based line of the stream where the piece starts."""
-    index: int
+    position: int
     """Position of the document in the stream, counting empty ones (as `Document.index`)."""
 
 
