@@ -42,12 +42,18 @@ class RunnerPool:
         self.logs = logs
         """Where each stdio server's stderr is kept (`mcp-reconciler logs`)."""
         self._runners: dict[ResourceKey, ServerRunner] = {}
+        self._keys: dict[str, ResourceKey] = {}
+        """Qualified name -> key, as worked out before (`get` runs on every call)."""
 
     # -- the gateway's upstream registry -----------------------------------------------
 
     def get(self, server: str) -> UpstreamConnection | None:
         """The connection of `server` (qualified name) while it is Ready."""
-        key = ResourceKey(MCPServer.kind_name, *split_qualified(server))
+        key = self._keys.get(server)
+        if key is None:  # the names come from the configuration: a handful
+            if len(self._keys) >= 4096:
+                self._keys.clear()
+            key = self._keys[server] = ResourceKey(MCPServer.kind_name, *split_qualified(server))
         runner = self._runners.get(key)
         return runner.connection if runner is not None and runner.phase == Phase.READY else None
 

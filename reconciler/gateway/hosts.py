@@ -65,11 +65,22 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers") or ():
-        if key == name:
-            return bytes(value).decode("latin-1")
-    return None
+HEADERS_KEY = "mcp.headers"
+"""Where a request's decoded headers are kept in its ASGI scope."""
+
+
+def scope_headers(scope: Scope) -> dict[str, str]:
+    """The request's headers as a dict, decoded once per request and kept in the scope (a
+    repeated header keeps its first value, as Starlette's lookup does)."""
+    headers: dict[str, str] | None = scope.get(HEADERS_KEY)
+    if headers is None:
+        headers = {}
+        for key, value in scope.get("headers") or ():
+            name = key.decode("latin-1").lower()
+            if name not in headers:
+                headers[name] = value.decode("latin-1")
+        scope[HEADERS_KEY] = headers
+    return headers
 
 
 def guarded(app: App, policy: HostPolicy) -> App:
@@ -77,7 +88,8 @@ def guarded(app: App, policy: HostPolicy) -> App:
 
     async def check(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and "*" not in policy.allowed:
-            refusal = policy.refusal(_header(scope, b"host"), _header(scope, b"origin"))
+            sent = scope_headers(scope)
+            refusal = policy.refusal(sent.get("host"), sent.get("origin"))
             if refusal is not None:
                 status, reason = refusal
                 body = json.dumps(

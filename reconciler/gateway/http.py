@@ -25,6 +25,7 @@ from .auth import Principal, Unauthenticated, authenticate, bearer_token
 from .config import ANONYMOUS, SuiteConfig
 from .context import RequestContext
 from .exchange import SESSION_HEADER, SSE_HEADERS, Exchange, Send, sse_event
+from .hosts import scope_headers
 from .records import unauthenticated_attempt
 from .router import SUPPORTED_VERSIONS
 from .rpc import (
@@ -98,21 +99,10 @@ def json_response(
 
 # -- checks shared by every MCP endpoint -----------------------------------------------
 
-_HEADERS = "mcp.headers"
-
 
 def headers_of(request: Request) -> dict[str, str]:
-    """The request's headers as a dict, decoded once per request (a repeated header keeps
-    its first value, as Starlette's lookup does)."""
-    headers: dict[str, str] | None = request.scope.get(_HEADERS)
-    if headers is None:
-        headers = {}
-        for key, value in request.scope["headers"]:
-            name = key.decode("latin-1").lower()
-            if name not in headers:
-                headers[name] = value.decode("latin-1")
-        request.scope[_HEADERS] = headers
-    return headers
+    """The request's headers as a dict, decoded once per request (`hosts.scope_headers`)."""
+    return scope_headers(request.scope)
 
 
 def gateway_of(request: Request) -> Gateway:

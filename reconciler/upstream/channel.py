@@ -55,6 +55,12 @@ NotificationObserver = Callable[[str, dict[str, Any] | None], None]
 _NO_TOKEN: Any = object()
 
 
+def _expire(future: asyncio.Future[Any]) -> None:
+    """A request's deadline passed: its caller gets TimeoutError (unless it was answered)."""
+    if not future.done():
+        future.set_exception(TimeoutError())
+
+
 def _key(request_id: object) -> object:
     """Correlation key of an id: "7" and 7 are one id (peers sometimes echo ints as text)."""
     if isinstance(request_id, str) and request_id.isdigit():
@@ -192,12 +198,15 @@ class RpcChannel:
                 await self._transport.send(message)
             except TransportClosed as exc:
                 raise self._unavailable(f"is not available ({exc})") from None
+            # One timer handle failing the future at the deadline (lighter than
+            # asyncio.timeout, which cancels and uncancels the task)
+            deadline = (
+                None
+                if timeout is None
+                else asyncio.get_running_loop().call_later(timeout, _expire, future)
+            )
             try:
-                if timeout is None:
-                    result = await future
-                else:
-                    async with asyncio.timeout(timeout):
-                        result = await future
+                result = await future
             except TimeoutError:
                 self._send_cancel(request_id, method, f"no answer within {timeout:g}s")
                 raise RequestTimedOut(
@@ -208,6 +217,9 @@ class RpcChannel:
                 if call.outbox is not None:
                     await call.outbox.flush()
                 raise
+            finally:
+                if deadline is not None:
+                    deadline.cancel()
             if call.outbox is not None:
                 await call.outbox.flush()
             return result
